@@ -1,0 +1,205 @@
+//! The `sluice` command: validate flows, show their plans, print the JSON Schemas.
+
+mod files;
+mod schema;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sluice_model::{Catalog, FileReport, Limits};
+
+/// Sluice: declarative workflows for GoHighLevel, IPinfo and friends.
+#[derive(Parser)]
+#[command(name = "sluice", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check flows (files or folders) and report every problem. Exit 0 when valid, 1 when not.
+    Validate {
+        /// Flow files or folders of flows. Default: `workflows`.
+        paths: Vec<std::path::PathBuf>,
+        /// `human` (like a compiler) or `json` (for CI and editors).
+        #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
+        format: DiagFormat,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Show the DAG of a flow: which steps run at the same time and what each needs.
+    Plan {
+        /// The flow file.
+        flow: std::path::PathBuf,
+        /// `text`, `mermaid` or `dot`.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
+    /// Print a JSON Schema (for editors): `flow`, `connector` or `project`.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum)]
+        kind: schema::SchemaKind,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DiagFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlanFormat {
+    Text,
+    Mermaid,
+    Dot,
+}
+
+/// Exit codes: 0 fine, 1 invalid flow, 2 usage or I/O error.
+const EXIT_INVALID: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn color() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Validate {
+            paths,
+            format,
+            deny_warnings,
+        } => validate(paths, format, deny_warnings),
+        Command::Plan { flow, format } => plan(&flow, format),
+        Command::Schema { kind } => {
+            let schema = schema::generate(kind)?;
+            println!("{schema}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn validate(
+    paths: Vec<std::path::PathBuf>,
+    format: DiagFormat,
+    deny_warnings: bool,
+) -> Result<ExitCode, String> {
+    let paths = if paths.is_empty() {
+        vec![std::path::PathBuf::from("workflows")]
+    } else {
+        paths
+    };
+    let set = files::FlowSet::load(&paths)?;
+    let results = set.validate(&Limits::default());
+    let reports: Vec<&FileReport> = results
+        .iter()
+        .filter(|(asked, _)| *asked)
+        .map(|(_, v)| &v.report)
+        .collect();
+    let errors: usize = reports.iter().map(|r| r.error_count()).sum();
+    let warnings: usize = reports.iter().map(|r| r.warning_count()).sum();
+    match format {
+        DiagFormat::Json => {
+            let all: Vec<_> = reports.iter().flat_map(|r| r.to_json()).collect();
+            let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+            println!("{text}");
+        }
+        DiagFormat::Human => {
+            let mut err = std::io::stderr().lock();
+            for r in &reports {
+                let _ = write!(err, "{}", r.render(color()));
+            }
+            let flows = reports.len();
+            let bad = reports.iter().filter(|r| r.error_count() > 0).count();
+            let _ = writeln!(
+                err,
+                "checked {flows} flow{}: {errors} error{}, {warnings} warning{}{}",
+                plural(flows),
+                plural(errors),
+                plural(warnings),
+                if bad > 0 {
+                    format!(" ({bad} invalid)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    let failed = errors > 0 || (deny_warnings && warnings > 0);
+    Ok(if failed {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn plan(flow: &std::path::Path, format: PlanFormat) -> Result<ExitCode, String> {
+    let set = files::FlowSet::load(&[flow.to_path_buf()])?;
+    let results = set.validate(&Limits::default());
+    let Some((_, v)) = results.into_iter().find(|(asked, _)| *asked) else {
+        return Err(format!("{}: not a flow file", flow.display()));
+    };
+    let Some(plan) = &v.plan else {
+        eprint!("{}", v.report.render(color()));
+        eprintln!("the flow has errors: no plan");
+        return Ok(ExitCode::from(EXIT_INVALID));
+    };
+    if v.report.warning_count() > 0 {
+        eprint!("{}", v.report.render(color()));
+    }
+    let text = match format {
+        PlanFormat::Text => sluice_plan::render::text(plan),
+        PlanFormat::Mermaid => sluice_plan::render::mermaid(plan),
+        PlanFormat::Dot => sluice_plan::render::dot(plan),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The built-in connectors plus those of the project's `connectors/` folder.
+fn catalog(project_dir: Option<&std::path::Path>) -> Result<Catalog, String> {
+    let mut sources: Vec<(String, String)> = sluice_connectors::BUILTIN
+        .iter()
+        .map(|(p, t)| ((*p).to_string(), (*t).to_string()))
+        .collect();
+    if let Some(dir) = project_dir {
+        let connectors = dir.join("connectors");
+        if connectors.is_dir() {
+            sources.extend(files::read_yaml_files(&connectors)?);
+        }
+    }
+    Catalog::from_sources(sources.iter().map(|(p, t)| (p.as_str(), t.as_str()))).map_err(
+        |reports| {
+            let mut text = String::new();
+            for r in reports {
+                text.push_str(&r.render(color()));
+            }
+            format!("a connector file is invalid:\n{text}")
+        },
+    )
+}

@@ -1,0 +1,91 @@
+//! The JSON Schemas of flow, connector and project files, generated from the Rust types.
+//!
+//! `sluice schema flow > schemas/flow.schema.json`; a test fails when the committed files are stale.
+
+use clap::ValueEnum;
+use serde_json::Value;
+
+/// Which schema to print.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum SchemaKind {
+    /// Flow files (`workflows/*.yaml`).
+    Flow,
+    /// Connector files (`connectors/*.yaml`).
+    Connector,
+    /// The project file (`sluice.toml`).
+    Project,
+}
+
+/// The schema as pretty JSON.
+pub(crate) fn generate(kind: SchemaKind) -> Result<String, String> {
+    let mut schema = match kind {
+        SchemaKind::Flow => {
+            let mut s = serde_json::to_value(schemars::schema_for!(sluice_model::Flow))
+                .map_err(|e| e.to_string())?;
+            add_action_examples(&mut s)?;
+            s
+        }
+        SchemaKind::Connector => {
+            serde_json::to_value(schemars::schema_for!(sluice_model::Connector))
+                .map_err(|e| e.to_string())?
+        }
+        SchemaKind::Project => serde_json::to_value(schemars::schema_for!(sluice_model::Project))
+            .map_err(|e| e.to_string())?,
+    };
+    if let Some(obj) = schema.as_object_mut() {
+        let id = match kind {
+            SchemaKind::Flow => "flow",
+            SchemaKind::Connector => "connector",
+            SchemaKind::Project => "project",
+        };
+        obj.insert(
+            "$id".into(),
+            Value::String(format!("https://sluice.dev/schemas/{id}.schema.json")),
+        );
+    }
+    serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())
+}
+
+/// Lists every built-in operation as `ghl.NAME` / `ipinfo.NAME` examples of `action`, so
+/// editors complete them (connections are usually named after their connector).
+fn add_action_examples(schema: &mut Value) -> Result<(), String> {
+    let catalog = sluice_connectors::builtin_catalog()
+        .map_err(|_| "a built-in connector is invalid".to_string())?;
+    let mut examples = Vec::new();
+    let mut descriptions = Vec::new();
+    for connector in catalog.iter() {
+        let prefix = match connector.name.as_str() {
+            "ghl-contacts" => "ghl",
+            other => other,
+        };
+        for (name, op) in &connector.operations {
+            examples.push(Value::String(format!("{prefix}.{}", name.value)));
+            descriptions.push(format!(
+                "- `{prefix}.{}`: {} ({} {})",
+                name.value,
+                op.description,
+                op.method.as_str(),
+                op.path
+            ));
+        }
+    }
+    let action = schema
+        .pointer_mut("/$defs/Step/properties/action")
+        .ok_or("the flow schema has no `action` property")?;
+    if let Some(obj) = action.as_object_mut() {
+        obj.insert("examples".into(), Value::Array(examples));
+        let base = obj
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        obj.insert(
+            "markdownDescription".into(),
+            Value::String(format!(
+                "{base}\n\nBuilt-in operations (connection named after the connector):\n{}",
+                descriptions.join("\n")
+            )),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! The project file `sluice.toml`: credentials (where each secret comes from, which scopes it
+//! grants) and settings. Secrets never live in flow files.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::connector::AuthKind;
+use crate::diagnostic::{Diagnostic, FileReport};
+use crate::span::Span;
+
+/// The name of the project file.
+pub const PROJECT_FILE: &str = "sluice.toml";
+
+/// The contents of `sluice.toml`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Credentials by name; a flow's connection names one with `credential:`.
+    #[serde(default)]
+    pub credentials: IndexMap<String, Credential>,
+}
+
+/// A credential: its kind, where its secrets come from, and what it may do.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    /// `bearer` (a static token), `oauth2` (access token with refresh) or `query`.
+    pub kind: AuthKind,
+    /// The scopes the credential was granted. When given, a flow that uses an operation
+    /// needing another scope fails validation.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// The static token (`bearer`, `query`) or the current access token (`oauth2`).
+    #[serde(default)]
+    pub token: Option<SecretSource>,
+    /// OAuth client id.
+    #[serde(default)]
+    pub client_id: Option<SecretSource>,
+    /// OAuth client secret.
+    #[serde(default)]
+    pub client_secret: Option<SecretSource>,
+    /// OAuth refresh token (rotated on every refresh; the new one is stored).
+    #[serde(default)]
+    pub refresh_token: Option<SecretSource>,
+    /// The GHL location (sub-account) the credential works for; rate limits count per location.
+    #[serde(default)]
+    pub location_id: Option<String>,
+}
+
+/// Where a secret's value comes from. Exactly one key.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SecretSource {
+    /// An environment variable's name.
+    Env(String),
+    /// A file's path (relative to `sluice.toml`); surrounding whitespace is trimmed.
+    File(String),
+    /// A key in the run store's secret table.
+    Store(String),
+}
+
+/// Reads `sluice.toml` text.
+///
+/// # Errors
+/// A report with the located problem.
+pub fn parse_project(path: &str, text: &str) -> Result<Project, FileReport> {
+    toml::from_str::<Project>(text).map_err(|e| {
+        let mut report = FileReport::new(path, text);
+        let mut d = Diagnostic::error("sluice::project::invalid", e.message().to_string());
+        if let Some(range) = e.span() {
+            d = d.label(Span::new(range.start, range.end - range.start), "");
+        }
+        report.diagnostics.push(d);
+        report
+    })
+}

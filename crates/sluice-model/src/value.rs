@@ -1,0 +1,149 @@
+//! Values a flow author writes that may hold `{{ ... }}` templates, and durations.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserialize, Deserializer};
+
+use crate::node::{Node, NodeKind};
+
+/// Any value (text, number, list, map) whose strings may contain `{{ ... }}` templates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateValue(pub Node);
+
+impl<'de> Deserialize<'de> for TemplateValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Node::deserialize(deserializer).map(TemplateValue)
+    }
+}
+
+impl JsonSchema for TemplateValue {
+    fn schema_name() -> Cow<'static, str> {
+        "TemplateValue".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Any value. Strings may contain `{{ ... }}` templates; a string that is exactly one `{{ expression }}` keeps the JSON type of what it refers to."
+        })
+    }
+}
+
+/// Whether a string holds a template.
+#[must_use]
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{")
+}
+
+/// A literal `T`, or a `{{ ... }}` template evaluated when the flow runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Templated<T> {
+    /// A value written as is.
+    Literal(T),
+    /// A template string.
+    Template(String),
+}
+
+impl<'de, T: de::DeserializeOwned> Deserialize<'de> for Templated<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let node = Node::deserialize(deserializer)?;
+        if let NodeKind::Str(s) = &node.kind
+            && is_template(s)
+        {
+            return Ok(Templated::Template(s.clone()));
+        }
+        crate::de::from_node::<T>(&node)
+            .map(Templated::Literal)
+            .map_err(|e| de::Error::custom(e.message))
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Templated<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Templated_{}", T::schema_name()).into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let literal = generator.subschema_for::<T>();
+        json_schema!({
+            "anyOf": [
+                literal,
+                {
+                    "type": "string",
+                    "pattern": "\\{\\{.*\\}\\}",
+                    "description": "A `{{ ... }}` template evaluated when the flow runs."
+                }
+            ]
+        })
+    }
+}
+
+/// A length of time: `500ms`, `30s`, `5m`, `2h`, `1d`, or a number of seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub std::time::Duration);
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl std::str::FromStr for Duration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(s.trim())
+            .map(Duration)
+            .map_err(|e| {
+                format!(
+                    "`{s}` is not a duration ({e}); write e.g. `500ms`, `30s`, `5m`, `2h` or `1d`"
+                )
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as `30s` or `5m`")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+                Ok(Duration(std::time::Duration::from_secs(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+                u64::try_from(v)
+                    .map(|v| Duration(std::time::Duration::from_secs(v)))
+                    .map_err(|_| E::custom("a duration cannot be negative"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
+                std::time::Duration::try_from_secs_f64(v)
+                    .map(Duration)
+                    .map_err(|_| E::custom("a duration must be a positive number of seconds"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A length of time: `500ms`, `30s`, `5m`, `2h`, `1d`, or a number of seconds.",
+            "anyOf": [
+                { "type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*[a-zµ]+(\\s*[0-9]+\\s*[a-zµ]+)*\\s*$" },
+                { "type": "number", "minimum": 0 }
+            ]
+        })
+    }
+}

@@ -1,0 +1,64 @@
+//! Stable codes of every planner diagnostic. Each has a test in `tests/`.
+
+/// A template or `after` names a step that does not exist.
+pub const UNKNOWN_STEP: &str = "sluice::plan::unknown_step";
+/// An action names a connection the flow does not declare.
+pub const UNKNOWN_CONNECTION: &str = "sluice::plan::unknown_connection";
+/// A connection names a connector that is not installed.
+pub const UNKNOWN_CONNECTOR: &str = "sluice::plan::unknown_connector";
+/// An action names an operation its connector does not have.
+pub const UNKNOWN_OPERATION: &str = "sluice::plan::unknown_operation";
+/// An action leaves out a required parameter.
+pub const MISSING_PARAMETER: &str = "sluice::plan::missing_parameter";
+/// An action passes a parameter the operation does not take.
+pub const UNKNOWN_PARAMETER: &str = "sluice::plan::unknown_parameter";
+/// A literal parameter value has the wrong type or is not one of the allowed values.
+pub const INVALID_PARAMETER: &str = "sluice::plan::invalid_parameter";
+/// Steps depend on each other in a circle.
+pub const CYCLE: &str = "sluice::plan::cycle";
+/// A template cannot be compiled.
+pub const TEMPLATE_SYNTAX: &str = "sluice::plan::template_syntax";
+/// A template calls a helper that does not exist.
+pub const UNKNOWN_HELPER: &str = "sluice::plan::unknown_helper";
+/// A template reads an input the flow does not declare.
+pub const UNKNOWN_INPUT: &str = "sluice::plan::unknown_input";
+/// A template reads something that is neither `inputs`, `steps` nor the current item.
+pub const UNKNOWN_REFERENCE: &str = "sluice::plan::unknown_reference";
+/// A template reads a field that the step's answer does not have.
+pub const UNKNOWN_FIELD: &str = "sluice::plan::unknown_field";
+/// A `select` JSONPath is not valid RFC 9535 JSONPath, or does not say what it reads.
+pub const INVALID_JSONPATH: &str = "sluice::plan::invalid_jsonpath";
+/// A cron line cannot be read.
+pub const INVALID_CRON: &str = "sluice::plan::invalid_cron";
+/// A time zone is not an IANA time zone name.
+pub const INVALID_TIMEZONE: &str = "sluice::plan::invalid_timezone";
+/// A write operation on a `read_only` connection.
+pub const WRITE_ON_READ_ONLY: &str = "sluice::plan::write_on_read_only";
+/// The connection's credential does not grant a scope the operation needs.
+pub const MISSING_SCOPE: &str = "sluice::plan::missing_scope";
+/// A connection names a credential that `sluice.toml` does not define.
+pub const UNKNOWN_CREDENTIAL: &str = "sluice::plan::unknown_credential";
+/// A step has none of `action`, `select`, `value`, `flow`, or more than one.
+pub const STEP_KIND: &str = "sluice::plan::step_kind";
+/// A step setting that does not fit the step (e.g. `as` without `for_each`).
+pub const MISPLACED_SETTING: &str = "sluice::plan::misplaced_setting";
+/// A name that is not allowed (flow or step).
+pub const INVALID_NAME: &str = "sluice::plan::invalid_name";
+/// A sub-flow that does not exist, or flows that call each other in a circle.
+pub const UNKNOWN_FLOW: &str = "sluice::plan::unknown_flow";
+/// Flows that call each other in a circle.
+pub const FLOW_CYCLE: &str = "sluice::plan::flow_cycle";
+/// A webhook event the connector does not send.
+pub const UNKNOWN_EVENT: &str = "sluice::plan::unknown_event";
+/// An input's default does not match its type.
+pub const INVALID_DEFAULT: &str = "sluice::plan::invalid_default";
+/// Warning: an input no template reads.
+pub const UNUSED_INPUT: &str = "sluice::plan::unused_input";
+/// Warning: a step whose result nothing reads and that changes nothing.
+pub const UNUSED_STEP: &str = "sluice::plan::unused_step";
+/// Warning: a step that can never run.
+pub const UNREACHABLE_STEP: &str = "sluice::plan::unreachable_step";
+/// Warning: a connection no step uses.
+pub const UNUSED_CONNECTION: &str = "sluice::plan::unused_connection";
+/// Warning: an operation the API marks deprecated.
+pub const DEPRECATED_OPERATION: &str = "sluice::plan::deprecated_operation";
