@@ -55,7 +55,7 @@ pub fn load_flow(path: &str, source: &str, limits: &Limits) -> LoadedFlow {
         }
     };
 
-    let mut structural = structural_checks(&root);
+    let mut structural = structural_checks(&root, source);
     let unquoted: Vec<Span> = structural
         .iter()
         .filter(|d| d.code == UNQUOTED_TEMPLATE)
@@ -107,7 +107,7 @@ pub fn load_connector(path: &str, source: &str, limits: &Limits) -> LoadedConnec
     let mut report = FileReport::new(path, source);
     let connector = match parse_yaml(source, limits) {
         Ok(root) => {
-            report.diagnostics.extend(structural_checks(&root));
+            report.diagnostics.extend(structural_checks(&root, source));
             match from_node::<Connector>(&root) {
                 Ok(c) => Some(c),
                 Err(e) => {
@@ -127,7 +127,7 @@ pub fn load_connector(path: &str, source: &str, limits: &Limits) -> LoadedConnec
 const UNQUOTED_TEMPLATE: &str = "sluice::yaml::unquoted_template";
 
 /// Problems visible in the tree itself: duplicate keys, unquoted templates.
-fn structural_checks(root: &Node) -> Vec<Diagnostic> {
+fn structural_checks(root: &Node, source: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (first, again) in find_duplicate_keys(root) {
         let name = again
@@ -147,12 +147,27 @@ fn structural_checks(root: &Node) -> Vec<Diagnostic> {
         if is_unquoted_template(node) {
             out.push(
                 Diagnostic::error(UNQUOTED_TEMPLATE, "a `{{ ... }}` template must be quoted")
-                    .label(node.span, "YAML reads this as a map, not as text")
+                    .label(
+                        braces_span(source, node.span),
+                        "YAML reads this as a map, not as text",
+                    )
                     .help("put quotes around the whole value: \"{{ inputs.contactId }}\""),
             );
         }
     });
     out
+}
+
+/// From the first `{{` to its `}}` on the same line (or the node's span).
+fn braces_span(source: &str, span: Span) -> Span {
+    let Some(rest) = source.get(span.offset..) else {
+        return span;
+    };
+    let line = rest.split('\n').next().unwrap_or_default();
+    match line.find("}}") {
+        Some(end) => Span::new(span.offset, end + 2),
+        None => span,
+    }
 }
 
 /// `{{ a.b }}` written without quotes parses as a flow map whose only key is a map.
