@@ -89,3 +89,58 @@ fn add_action_examples(schema: &mut Value) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed schemas are what the code generates; regenerate with
+    /// `cargo run -p sluice-cli -- schema flow > schemas/flow.schema.json` (and `connector`, `project`).
+    #[test]
+    fn committed_schemas_are_fresh() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+        let mut stale = Vec::new();
+        for (kind, file) in [
+            (SchemaKind::Flow, "flow.schema.json"),
+            (SchemaKind::Connector, "connector.schema.json"),
+            (SchemaKind::Project, "project.schema.json"),
+        ] {
+            let generated = generate(kind).expect("schema generates");
+            let committed = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+            if committed.trim_end() != generated.trim_end() {
+                stale.push(file);
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "stale schemas {stale:?}: run `scripts/gen-schemas.sh` and commit the result"
+        );
+    }
+
+    #[test]
+    fn every_flow_property_has_a_description() {
+        let schema: Value = serde_json::from_str(&generate(SchemaKind::Flow).expect("schema")).expect("json");
+        let mut missing = Vec::new();
+        walk(&schema, "", &mut missing);
+        assert!(missing.is_empty(), "properties without a description: {missing:?}");
+    }
+
+    fn walk(v: &Value, path: &str, missing: &mut Vec<String>) {
+        if let Some(props) = v.get("properties").and_then(Value::as_object) {
+            for (name, p) in props {
+                let has = p.get("description").is_some()
+                    || p.get("$ref").is_some()
+                    || p.get("allOf").is_some_and(|a| a.as_array().is_some_and(|a| a.iter().any(|x| x.get("$ref").is_some())));
+                if !has {
+                    missing.push(format!("{path}/{name}"));
+                }
+                walk(p, &format!("{path}/{name}"), missing);
+            }
+        }
+        if let Some(defs) = v.get("$defs").and_then(Value::as_object) {
+            for (name, d) in defs {
+                walk(d, &format!("$defs/{name}"), missing);
+            }
+        }
+    }
+}
