@@ -54,7 +54,7 @@ pub struct Flow {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trigger {
     /// Started by hand: `sluice run`, or `POST /api/flows/NAME/runs` ("contact needed").
-    Manual(ManualTrigger),
+    Manual(Option<ManualTrigger>),
     /// Started on a cron schedule in a time zone.
     Schedule(ScheduleTrigger),
     /// Started by a GHL webhook event (the signature is verified).
