@@ -116,25 +116,55 @@ impl FlowSet {
         })
     }
 
+    /// The catalog: built-in connectors plus the project's.
+    pub(crate) fn catalog(&self) -> Result<sluice_model::Catalog, String> {
+        crate::catalog(self.project_dir.as_deref())
+    }
+
+    /// The project file, when one was found.
+    pub(crate) fn project(&self) -> Option<&Project> {
+        self.project.as_ref()
+    }
+
+    /// The folder of the project file.
+    pub(crate) fn project_dir(&self) -> Option<&Path> {
+        self.project_dir.as_deref()
+    }
+
     /// Checks every flow; `(asked for, result)` per file.
     pub(crate) fn validate(&self, limits: &Limits) -> Vec<(bool, Validated)> {
-        let catalog = match crate::catalog(self.project_dir.as_deref()) {
+        let catalog = match self.catalog() {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
                 sluice_model::Catalog::new()
             }
         };
+        self.validate_with(&catalog, limits)
+            .into_iter()
+            .map(|(asked, v, _, _)| (asked, v))
+            .collect()
+    }
+
+    /// Checks every flow against `catalog`: `(asked for, result, document, source)` per file.
+    pub(crate) fn validate_with(
+        &self,
+        catalog: &sluice_model::Catalog,
+        limits: &Limits,
+    ) -> Vec<(bool, Validated, Option<sluice_model::FlowDocument>, String)> {
         let inputs: Vec<(String, String)> = self
             .files
             .iter()
             .map(|(_, p, t)| (p.clone(), t.clone()))
             .collect();
-        let results = sluice_plan::validate_files(&inputs, &catalog, self.project.as_ref(), limits);
+        let results = sluice_plan::validate_files(&inputs, catalog, self.project.as_ref(), limits);
         self.files
             .iter()
-            .map(|(asked, _, _)| *asked)
             .zip(results)
+            .map(|((asked, _, text), mut v)| {
+                let doc = v.document.take();
+                (*asked, v, doc, text.clone())
+            })
             .collect()
     }
 }

@@ -1,6 +1,8 @@
 //! The `sluice` command: validate flows, show their plans, print the JSON Schemas.
 
 mod files;
+mod run;
+mod sandbox;
 mod schema;
 
 use std::io::{IsTerminal, Write};
@@ -38,6 +40,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
     },
+    /// Run a flow once and print its output as JSON.
+    Run(run::RunArgs),
     /// Print a JSON Schema (for editors): `flow`, `connector` or `project`.
     Schema {
         /// Which schema.
@@ -92,6 +96,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             deny_warnings,
         } => validate(paths, format, deny_warnings),
         Command::Plan { flow, format } => plan(&flow, format),
+        Command::Run(args) => run::run(args),
         Command::Schema { kind } => {
             let schema = schema::generate(kind)?;
             println!("{schema}");

@@ -119,10 +119,14 @@ mod tests {
 
     #[test]
     fn every_flow_property_has_a_description() {
-        let schema: Value = serde_json::from_str(&generate(SchemaKind::Flow).expect("schema")).expect("json");
+        let schema: Value =
+            serde_json::from_str(&generate(SchemaKind::Flow).expect("schema")).expect("json");
         let mut missing = Vec::new();
         walk(&schema, "", &mut missing);
-        assert!(missing.is_empty(), "properties without a description: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "properties without a description: {missing:?}"
+        );
     }
 
     fn walk(v: &Value, path: &str, missing: &mut Vec<String>) {
@@ -130,7 +134,10 @@ mod tests {
             for (name, p) in props {
                 let has = p.get("description").is_some()
                     || p.get("$ref").is_some()
-                    || p.get("allOf").is_some_and(|a| a.as_array().is_some_and(|a| a.iter().any(|x| x.get("$ref").is_some())));
+                    || p.get("allOf").is_some_and(|a| {
+                        a.as_array()
+                            .is_some_and(|a| a.iter().any(|x| x.get("$ref").is_some()))
+                    });
                 if !has {
                     missing.push(format!("{path}/{name}"));
                 }

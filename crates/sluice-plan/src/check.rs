@@ -738,17 +738,19 @@ impl<'a> Checker<'a> {
             }
         }
 
-        if !step.with.is_empty() && step.action.is_none() && step.flow.is_none() {
-            if let Some(first) = step.with.keys().next() {
-                self.diags.push(
-                    Diagnostic::error(
-                        codes::MISPLACED_SETTING,
-                        "only `action` and `flow` steps take `with`",
-                    )
-                    .label(first.span, "")
-                    .help("build values with `value:` instead"),
-                );
-            }
+        if !step.with.is_empty()
+            && step.action.is_none()
+            && step.flow.is_none()
+            && let Some(first) = step.with.keys().next()
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MISPLACED_SETTING,
+                    "only `action` and `flow` steps take `with`",
+                )
+                .label(first.span, "")
+                .help("build values with `value:` instead"),
+            );
         }
         for value in step.with.values() {
             self.check_templates(&value.0, scope);
@@ -1154,7 +1156,9 @@ impl<'a> Checker<'a> {
             return;
         };
         let rest = &r.segments[2..];
-        if rest.is_empty() || step_def.for_each.is_some() {
+        // With `on_error: continue` a failed step's result is `{ error: {...} }`.
+        let may_fail = step_def.on_error == Some(sluice_model::flow::OnError::Continue);
+        if rest.is_empty() || step_def.for_each.is_some() || (may_fail && rest[0] == "error") {
             return;
         }
         let Some(schema) = self.output_schema(step_def) else {
@@ -1248,6 +1252,13 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        // Steps another step needs (by data or `after:`), computed once: O(steps + needs).
+        let mut needed_by_order = vec![false; self.steps.len()];
+        for s in &self.steps {
+            for &j in s.needs.keys() {
+                needed_by_order[j] = true;
+            }
+        }
         for (i, facts) in self.steps.iter().enumerate() {
             let changes_something = match &facts.kind {
                 StepKind::Action {
@@ -1256,9 +1267,8 @@ impl<'a> Checker<'a> {
                 StepKind::Flow(_) | StepKind::Invalid => true,
                 StepKind::Select(_) | StepKind::Value => false,
             };
-            let needed_by_order = self.steps.iter().any(|s| s.needs.contains_key(&i));
             if !self.read[i]
-                && !needed_by_order
+                && !needed_by_order[i]
                 && !self.output_needs.contains(&i)
                 && !changes_something
             {

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use petgraph::algo::tarjan_scc;
+// Kosaraju, not Tarjan: petgraph's `tarjan_scc` recurses once per step of a chain and overflows
+// the stack on long chains (100,000 steps); `kosaraju_scc` keeps its own stack.
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use sluice_model::Diagnostic;
 
@@ -87,7 +89,7 @@ fn levels(graph: &DiGraph<usize, ()>, steps: &[StepFacts]) -> Vec<Vec<usize>> {
 
 fn find_cycles(graph: &DiGraph<usize, ()>, steps: &[StepFacts]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for scc in tarjan_scc(graph) {
+    for scc in kosaraju_scc(graph) {
         if scc.len() < 2 {
             continue;
         }
@@ -159,4 +161,41 @@ fn cycle_path(start: usize, members: &BTreeSet<usize>, steps: &[StepFacts]) -> V
         }
     }
     members.iter().copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use indexmap::IndexMap;
+    use sluice_model::{Sp, Span};
+
+    use super::*;
+    use crate::check::StepKind;
+
+    /// A chain of 100,000 steps plans without overflowing the stack (petgraph's `tarjan_scc`
+    /// recursed once per step).
+    #[test]
+    fn long_chains_plan() {
+        let n = 100_000;
+        let steps = (0..n)
+            .map(|i| StepFacts {
+                name: Sp::unspanned(format!("s{i}")),
+                kind: StepKind::Value,
+                needs: if i == 0 {
+                    IndexMap::new()
+                } else {
+                    IndexMap::from([(i - 1, Span::UNKNOWN)])
+                },
+                for_each: false,
+                conditional: false,
+                retry_attempts: None,
+            })
+            .collect();
+        let checked = Checked {
+            steps,
+            output_needs: BTreeSet::new(),
+            diagnostics: Vec::new(),
+        };
+        let plan = build("chain", checked).expect("a chain has no cycle");
+        assert_eq!(plan.levels.len(), n);
+    }
 }

@@ -28,6 +28,8 @@ pub struct Validated {
     pub plan: Option<Plan>,
     /// The flow's name, when it could be read.
     pub name: Option<String>,
+    /// The typed flow, when it could be read.
+    pub document: Option<sluice_model::FlowDocument>,
 }
 
 /// Checks flow files `(path, text)` together: sub-flow references resolve among them.
@@ -83,7 +85,12 @@ pub fn validate_files(
                 Err(cycles) => report.diagnostics.extend(cycles),
             }
         }
-        out.push(Validated { report, plan, name });
+        out.push(Validated {
+            report,
+            plan,
+            name,
+            document: l.document,
+        });
     }
     flow_cycles(files, &mut out);
     for v in &mut out {

@@ -273,10 +273,8 @@ fn push_path(path: &Path, out: &mut Analysis, at: &Locator<'_>, locals: &[String
     for seg in segs {
         match seg {
             PathSeg::Named(name) => segments.push(name.clone()),
-            PathSeg::Ruled(_) => {
-                if segments.is_empty() && raw.starts_with("@root") {
-                    from_root = true;
-                }
+            PathSeg::Ruled(_) if segments.is_empty() && raw.starts_with("@root") => {
+                from_root = true;
             }
             _ => {}
         }

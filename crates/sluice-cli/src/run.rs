@@ -1,0 +1,441 @@
+//! `sluice run`: one run of a flow from the command line — inputs from flags or a file,
+//! output as JSON on stdout, logs and progress on stderr, `--dry-run`, Ctrl-C.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::SecretString;
+use serde_json::{Map, Value};
+use sluice_engine::http::AuthMaterial;
+use sluice_engine::{Event, Executable, Observer, RunOptions, RunStatus, Runtime, StepStatus};
+use sluice_model::{Credential, InputType, Limits, Project, SecretSource};
+
+use crate::files::FlowSet;
+
+/// Options of `sluice run`.
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// The flow file.
+    flow: PathBuf,
+    /// An input, `NAME=VALUE`, converted to the input's declared type (repeatable).
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    inputs: Vec<String>,
+    /// A JSON file with the inputs as an object.
+    #[arg(long = "inputs", value_name = "FILE")]
+    inputs_file: Option<PathBuf>,
+    /// Override a connection setting, `CONNECTION.base_url=URL` (repeatable).
+    #[arg(long = "connection", value_name = "CONN.base_url=URL")]
+    connections: Vec<String>,
+    /// Run against the built-in GHL sandbox (started in this process): no account, no network.
+    #[arg(long)]
+    sandbox: bool,
+    /// Print every request the flow would send; reads are answered, writes are not sent.
+    #[arg(long)]
+    dry_run: bool,
+    /// HTTP calls in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Largest API answer accepted, in bytes.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    max_response_bytes: usize,
+    /// More logs on stderr (-v, -vv).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_CANCELLED: u8 = 130;
+
+pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
+    init_logs(args.verbose, args.log_format);
+    let set = FlowSet::load(std::slice::from_ref(&args.flow))?;
+    let catalog = set.catalog()?;
+    let results = set.validate_with(&catalog, &Limits::default());
+    let mut executables: HashMap<String, Arc<Executable>> = HashMap::new();
+    let mut target: Option<Arc<Executable>> = None;
+    for (asked, v, doc, source) in &results {
+        if *asked && v.report.error_count() > 0 {
+            eprint!("{}", v.report.render(crate::color()));
+            eprintln!(
+                "error: the flow is invalid; fix the problems above (`sluice validate` shows them too)"
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        let (Some(plan), Some(doc)) = (&v.plan, doc) else {
+            continue;
+        };
+        let exec = Arc::new(Executable::build(doc, plan, &catalog, source)?);
+        if *asked {
+            target = Some(exec.clone());
+        }
+        executables.insert(exec.name.clone(), exec);
+    }
+    let target = target.ok_or_else(|| format!("{}: not a flow file", args.flow.display()))?;
+    let given = read_inputs(&target, &args.inputs, args.inputs_file.as_deref())?;
+    let inputs = sluice_engine::prepare_inputs(&target, given).map_err(|p| p.join("\n"))?;
+
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    tokio.block_on(async move {
+        let progress = Arc::new(Progress::new(&target, args.dry_run));
+        let mut rt = Runtime::new(
+            progress.clone(),
+            RunOptions {
+                concurrency: args.concurrency.max(1),
+                connection_concurrency: args.concurrency.max(1),
+                dry_run: args.dry_run,
+                max_response_bytes: args.max_response_bytes,
+            },
+        )?;
+        rt.flows = executables;
+        configure_credentials(&mut rt, set.project(), set.project_dir(), &target)?;
+        for spec in &args.connections {
+            let (key, url) = spec
+                .split_once('=')
+                .ok_or_else(|| format!("`--connection {spec}`: write CONNECTION.base_url=URL"))?;
+            let conn = key
+                .strip_suffix(".base_url")
+                .ok_or_else(|| format!("`--connection {spec}`: only `base_url` can be set here"))?;
+            rt.base_urls.insert(conn.to_string(), url.to_string());
+        }
+        let _sandbox = if args.sandbox {
+            Some(crate::sandbox::attach(&mut rt).await?)
+        } else {
+            None
+        };
+        let rt = Arc::new(rt);
+        let cancel = rt.cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        });
+        let report = sluice_engine::run(target.clone(), rt, inputs).await;
+        progress.finish();
+        let code = match report.status {
+            RunStatus::Succeeded => {
+                let out = serde_json::to_string_pretty(&report.output.unwrap_or(Value::Null))
+                    .map_err(|e| e.to_string())?;
+                if args.dry_run {
+                    println!("output:");
+                }
+                println!("{out}");
+                ExitCode::SUCCESS
+            }
+            RunStatus::Cancelled => {
+                eprintln!(
+                    "cancelled after {} ms: {}",
+                    report.elapsed_ms,
+                    summary(&report)
+                );
+                ExitCode::from(EXIT_CANCELLED)
+            }
+            RunStatus::Failed | RunStatus::TimedOut => {
+                eprintln!(
+                    "error: {}",
+                    report.error.as_deref().unwrap_or("the run failed")
+                );
+                eprintln!("{}", summary(&report));
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+        Ok(code)
+    })
+}
+
+fn summary(report: &sluice_engine::RunReport) -> String {
+    let count = |s: Option<StepStatus>| report.steps.iter().filter(|r| r.status == s).count();
+    format!(
+        "steps: {} succeeded, {} failed, {} skipped, {} cancelled, {} not started",
+        count(Some(StepStatus::Succeeded)),
+        count(Some(StepStatus::Failed)),
+        count(Some(StepStatus::Skipped)),
+        count(Some(StepStatus::Cancelled)),
+        count(None)
+    )
+}
+
+fn init_logs(verbose: u8, format: LogFormat) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// `--input k=v` values typed by the flow's declarations, over `--inputs FILE`.
+fn read_inputs(
+    exec: &Executable,
+    pairs: &[String],
+    file: Option<&Path>,
+) -> Result<Map<String, Value>, String> {
+    let mut out = match file {
+        Some(path) => {
+            let text = fs_err::read_to_string(path).map_err(|e| e.to_string())?;
+            match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => {
+                    return Err(format!(
+                        "{}: the inputs file must hold a JSON object",
+                        path.display()
+                    ));
+                }
+                Err(e) => return Err(format!("{}: not JSON: {e}", path.display())),
+            }
+        }
+        None => Map::new(),
+    };
+    for pair in pairs {
+        let (name, raw) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("`--input {pair}`: write NAME=VALUE"))?;
+        let Some(decl) = exec.inputs.get(name) else {
+            let names: Vec<&str> = exec.inputs.keys().map(String::as_str).collect();
+            return Err(format!(
+                "flow `{}` has no input `{name}` (its inputs: {})",
+                exec.name,
+                names.join(", ")
+            ));
+        };
+        let value = match decl.kind {
+            InputType::String => Value::String(raw.to_string()),
+            InputType::Integer => raw
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| format!("input `{name}` must be a whole number, got `{raw}`"))?,
+            InputType::Number => raw
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| format!("input `{name}` must be a number, got `{raw}`"))?,
+            InputType::Boolean => match raw.trim() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => {
+                    return Err(format!(
+                        "input `{name}` must be `true` or `false`, got `{raw}`"
+                    ));
+                }
+            },
+            InputType::Array | InputType::Object => serde_json::from_str(raw).map_err(|e| {
+                format!("input `{name}` must be JSON ({}): {e}", decl.kind.as_str())
+            })?,
+        };
+        out.insert(name.to_string(), value);
+    }
+    Ok(out)
+}
+
+fn read_secret(
+    source: &SecretSource,
+    project_dir: Option<&Path>,
+    what: &str,
+) -> Result<String, String> {
+    match source {
+        SecretSource::Env(var) => std::env::var(var)
+            .map_err(|_| format!("{what}: environment variable `{var}` is not set")),
+        SecretSource::File(path) => {
+            let p = project_dir.map_or_else(|| PathBuf::from(path), |d| d.join(path));
+            fs_err::read_to_string(&p)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| format!("{what}: {e}"))
+        }
+        SecretSource::Store(key) => Err(format!(
+            "{what}: secrets from the store (`{key}`) need the run store, which this command does not open yet"
+        )),
+    }
+}
+
+/// Reads the secrets of the credentials the flow uses, and registers them for redaction.
+fn configure_credentials(
+    rt: &mut Runtime,
+    project: Option<&Project>,
+    dir: Option<&Path>,
+    exec: &Executable,
+) -> Result<(), String> {
+    let Some(project) = project else {
+        return Ok(());
+    };
+    for conn in &exec.connections {
+        let Some(name) = &conn.credential else {
+            continue;
+        };
+        let Some(cred) = project.credentials.get(name) else {
+            continue;
+        };
+        let auth = auth_of(name, cred, dir, conn)?;
+        match &auth {
+            AuthMaterial::Bearer(t) | AuthMaterial::Query { token: t, .. } => {
+                rt.redactor.add(secrecy::ExposeSecret::expose_secret(t));
+            }
+            AuthMaterial::None => {}
+        }
+        rt.credentials.insert(name.clone(), auth);
+    }
+    Ok(())
+}
+
+fn auth_of(
+    name: &str,
+    cred: &Credential,
+    dir: Option<&Path>,
+    conn: &sluice_engine::exec::ConnectionSpec,
+) -> Result<AuthMaterial, String> {
+    let what = format!("credential `{name}`");
+    let Some(token) = &cred.token else {
+        return Err(format!(
+            "{what} has no `token` (OAuth refresh is not available in `sluice run` yet)"
+        ));
+    };
+    let token = SecretString::from(read_secret(token, dir, &what)?);
+    Ok(match cred.kind {
+        sluice_model::connector::AuthKind::Query => {
+            let param = conn
+                .connector
+                .auth
+                .iter()
+                .find_map(|a| a.param.clone())
+                .unwrap_or_else(|| "token".to_string());
+            AuthMaterial::Query { param, token }
+        }
+        _ => AuthMaterial::Bearer(token),
+    })
+}
+
+/// Progress on a terminal (one line per running step) and the dry-run request listing.
+struct Progress {
+    bar: Option<ProgressBar>,
+    dry_run: bool,
+    printed: Mutex<usize>,
+}
+
+impl Progress {
+    fn new(exec: &Executable, dry_run: bool) -> Self {
+        let bar = (std::io::stderr().is_terminal() && !dry_run).then(|| {
+            let bar = ProgressBar::new(exec.steps.len() as u64);
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} {pos}/{len} steps {wide_msg}")
+            {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            bar
+        });
+        Self {
+            bar,
+            dry_run,
+            printed: Mutex::new(0),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn event(&self, event: &Event<'_>) {
+        match event {
+            Event::StepStarted { step } => {
+                tracing::debug!(step, "Step started.");
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("running {step}"));
+                }
+            }
+            Event::StepFinished {
+                step,
+                status,
+                elapsed,
+                attempts,
+                error,
+            } => {
+                match error {
+                    Some(e) => tracing::warn!(step, ?status, attempts, error = %e, "Step failed."),
+                    None => tracing::info!(
+                        step,
+                        ?status,
+                        attempts,
+                        elapsed_ms = elapsed.as_millis() as u64,
+                        "Step finished."
+                    ),
+                }
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+            }
+            Event::Request {
+                step,
+                item,
+                request,
+                attempt,
+            } => {
+                tracing::debug!(step, method = %request.method, url = %request.url, attempt, "Request.");
+                if self.dry_run {
+                    let mut n = self
+                        .printed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    *n += 1;
+                    let mut out = std::io::stdout().lock();
+                    let item = item.map(|i| format!(" [item {i}]")).unwrap_or_default();
+                    let held = if request.sent {
+                        ""
+                    } else {
+                        "   (write: not sent in a dry run)"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{n}. {step}{item}: {} {}{held}",
+                        request.method, request.url
+                    );
+                    for (k, v) in &request.headers {
+                        let _ = writeln!(out, "   {k}: {v}");
+                    }
+                    if let Some(body) = &request.body {
+                        let _ = writeln!(out, "   body: {body}");
+                    }
+                }
+            }
+            Event::Retry {
+                step,
+                attempt,
+                delay,
+                error,
+            } => {
+                tracing::warn!(step, attempt, delay_ms = delay.as_millis() as u64, error = %error, "Retrying.");
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The executable form of a flow: each step with its compiled templates, connection and
+//! operation, its needs and dependants — built once from the checked plan.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json_path::JsonPath;
+use sluice_model::flow::{Backoff, OnError};
+use sluice_model::{Catalog, Connector, FlowDocument, Input, Operation, Templated};
+use sluice_plan::Plan;
+
+use crate::templates::Templates;
+use crate::value::Compiled;
+
+/// A connection of the flow, resolved against the catalog.
+#[derive(Clone, Debug)]
+pub struct ConnectionSpec {
+    /// The connection's name in the flow.
+    pub name: String,
+    /// The connector.
+    pub connector: Arc<Connector>,
+    /// The credential's name, if any.
+    pub credential: Option<String>,
+    /// `base_url` written in the flow, if any.
+    pub base_url: Option<String>,
+}
+
+/// What a step does.
+#[derive(Debug)]
+pub enum ExecKind {
+    /// An API call.
+    Action {
+        /// Index into [`Executable::connections`].
+        connection: usize,
+        /// The operation's name.
+        operation_name: String,
+        /// The operation.
+        operation: Box<Operation>,
+        /// Parameters.
+        with: Vec<(String, Compiled)>,
+    },
+    /// JSONPath over `{ inputs, steps }`.
+    Select(JsonPath),
+    /// A value.
+    Value(Compiled),
+    /// Another flow.
+    Flow {
+        /// Its name.
+        name: String,
+        /// Its inputs.
+        with: Vec<(String, Compiled)>,
+    },
+}
+
+/// A number, duration or flag that may be a template.
+#[derive(Clone, Debug)]
+pub enum Setting<T> {
+    /// Written as is.
+    Fixed(T),
+    /// Evaluated when the step runs.
+    Template(Compiled),
+}
+
+/// Retry settings.
+#[derive(Clone, Debug)]
+pub struct RetrySpec {
+    /// Attempts in all.
+    pub attempts: Setting<u32>,
+    /// Exponential or fixed.
+    pub backoff: Backoff,
+    /// First wait.
+    pub delay: Setting<Duration>,
+    /// Longest wait.
+    pub max_delay: Setting<Duration>,
+}
+
+/// One step, ready to run.
+#[derive(Debug)]
+pub struct ExecStep {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub kind: ExecKind,
+    /// Steps it needs.
+    pub needs: Vec<usize>,
+    /// Steps that need it.
+    pub dependants: Vec<usize>,
+    /// Its condition.
+    pub condition: Option<Setting<bool>>,
+    /// Its `for_each` list.
+    pub for_each: Option<Compiled>,
+    /// The item's name.
+    pub item_name: String,
+    /// `for_each` concurrency.
+    pub concurrency: Setting<u32>,
+    /// Retry settings (explicit or the default).
+    pub retry: RetrySpec,
+    /// Whether `retry:` was written.
+    pub retry_explicit: bool,
+    /// Attempt timeout.
+    pub timeout: Setting<Duration>,
+    /// What a failure does.
+    pub on_error: OnError,
+}
+
+/// A flow, ready to run.
+#[derive(Debug)]
+pub struct Executable {
+    /// The flow's name.
+    pub name: String,
+    /// A hash of the flow file's text.
+    pub content_hash: String,
+    /// Declared inputs.
+    pub inputs: IndexMap<String, Input>,
+    /// Connections.
+    pub connections: Vec<ConnectionSpec>,
+    /// Steps, in the order they are written.
+    pub steps: Vec<ExecStep>,
+    /// The output.
+    pub output: Option<Compiled>,
+    /// Steps the output needs.
+    pub output_needs: Vec<usize>,
+    /// The flow's timeout.
+    pub timeout: Option<Duration>,
+    /// Steps of one run at the same time.
+    pub concurrency: usize,
+    /// Every template of the flow.
+    pub templates: Templates,
+}
+
+/// Default attempts when a step says nothing (idempotent calls and 429s only).
+pub const DEFAULT_ATTEMPTS: u32 = 3;
+/// Default attempt timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn setting<T: Clone>(
+    t: Option<&Templated<T>>,
+    default: T,
+    templates: &mut Templates,
+) -> Result<Setting<T>, String> {
+    Ok(match t {
+        None => Setting::Fixed(default),
+        Some(Templated::Literal(v)) => Setting::Fixed(v.clone()),
+        Some(Templated::Template(text)) => {
+            Setting::Template(Compiled::compile_str(text, templates)?)
+        }
+    })
+}
+
+fn duration_setting(
+    t: Option<&Templated<sluice_model::Duration>>,
+    default: Duration,
+    templates: &mut Templates,
+) -> Result<Setting<Duration>, String> {
+    Ok(match t {
+        None => Setting::Fixed(default),
+        Some(Templated::Literal(d)) => Setting::Fixed(d.0),
+        Some(Templated::Template(text)) => {
+            Setting::Template(Compiled::compile_str(text, templates)?)
+        }
+    })
+}
+
+impl Executable {
+    /// Builds the executable flow from a checked document and its plan.
+    ///
+    /// # Errors
+    /// Something validation should have caught (a flow is validated before it is built).
+    pub fn build(
+        doc: &FlowDocument,
+        plan: &Plan,
+        catalog: &Catalog,
+        source: &str,
+    ) -> Result<Self, String> {
+        let flow = &doc.flow;
+        let mut templates = Templates::default();
+        let connections: Vec<ConnectionSpec> = flow
+            .connections
+            .iter()
+            .map(|(name, c)| {
+                let connector = catalog
+                    .get(&c.connector)
+                    .ok_or_else(|| format!("connector `{}` is not installed", c.connector.value))?;
+                Ok(ConnectionSpec {
+                    name: name.value.clone(),
+                    connector: Arc::new(connector.clone()),
+                    credential: c.credential.as_ref().map(|c| c.value.clone()),
+                    base_url: c.base_url.as_ref().map(|b| b.value.clone()),
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        let mut steps = Vec::with_capacity(flow.steps.len());
+        for (i, (name, step)) in flow.steps.iter().enumerate() {
+            let compile_with =
+                |templates: &mut Templates| -> Result<Vec<(String, Compiled)>, String> {
+                    step.with
+                        .iter()
+                        .map(|(k, v)| Ok((k.value.clone(), Compiled::compile(&v.0, templates)?)))
+                        .collect()
+                };
+            let kind = if let Some(action) = &step.action {
+                let (conn_name, op_name) = action
+                    .split_once('.')
+                    .ok_or_else(|| format!("`{}` is not `connection.operation`", action.value))?;
+                let connection = connections
+                    .iter()
+                    .position(|c| c.name == conn_name)
+                    .ok_or_else(|| format!("connection `{conn_name}` is not defined"))?;
+                let operation = connections[connection]
+                    .connector
+                    .operation(op_name)
+                    .cloned()
+                    .ok_or_else(|| format!("operation `{op_name}` is unknown"))?;
+                ExecKind::Action {
+                    connection,
+                    operation_name: op_name.to_string(),
+                    operation: Box::new(operation),
+                    with: compile_with(&mut templates)?,
+                }
+            } else if let Some(path) = &step.select {
+                ExecKind::Select(crate::select::compile(path).map_err(|e| e.to_string())?)
+            } else if let Some(value) = &step.value {
+                ExecKind::Value(Compiled::compile(&value.0, &mut templates)?)
+            } else if let Some(sub) = &step.flow {
+                ExecKind::Flow {
+                    name: sub.value.clone(),
+                    with: compile_with(&mut templates)?,
+                }
+            } else {
+                return Err(format!("step `{}` does nothing", name.value));
+            };
+            let retry = step.retry.as_ref();
+            steps.push(ExecStep {
+                name: name.value.clone(),
+                kind,
+                needs: plan.needs(i),
+                dependants: Vec::new(),
+                condition: match step.condition.as_ref().map(|c| &c.value) {
+                    None => None,
+                    Some(c) => Some(setting(Some(c), true, &mut templates)?),
+                },
+                for_each: step
+                    .for_each
+                    .as_ref()
+                    .map(|f| Compiled::compile(&f.0, &mut templates))
+                    .transpose()?,
+                item_name: step
+                    .item_name
+                    .as_ref()
+                    .map_or_else(|| "item".to_string(), |s| s.value.clone()),
+                concurrency: setting(
+                    step.concurrency.as_ref().map(|c| &c.value),
+                    4,
+                    &mut templates,
+                )?,
+                retry: RetrySpec {
+                    attempts: setting(
+                        retry.and_then(|r| r.attempts.as_ref()).map(|a| &a.value),
+                        DEFAULT_ATTEMPTS,
+                        &mut templates,
+                    )?,
+                    backoff: retry
+                        .and_then(|r| r.backoff)
+                        .unwrap_or(Backoff::Exponential),
+                    delay: duration_setting(
+                        retry.and_then(|r| r.delay.as_ref()).map(|d| &d.value),
+                        Duration::from_secs(1),
+                        &mut templates,
+                    )?,
+                    max_delay: duration_setting(
+                        retry.and_then(|r| r.max_delay.as_ref()).map(|d| &d.value),
+                        Duration::from_secs(30),
+                        &mut templates,
+                    )?,
+                },
+                retry_explicit: retry.is_some(),
+                timeout: duration_setting(
+                    step.timeout.as_ref().map(|t| &t.value),
+                    DEFAULT_TIMEOUT,
+                    &mut templates,
+                )?,
+                on_error: step.on_error.unwrap_or(OnError::Fail),
+            });
+        }
+        for i in 0..steps.len() {
+            for j in steps[i].needs.clone() {
+                steps[j].dependants.push(i);
+            }
+        }
+        let output = flow
+            .output
+            .as_ref()
+            .map(|o| Compiled::compile(&o.0, &mut templates))
+            .transpose()?;
+        Ok(Self {
+            name: flow.name.value.clone(),
+            content_hash: content_hash(source),
+            inputs: flow
+                .inputs
+                .iter()
+                .map(|(k, v)| (k.value.clone(), v.clone()))
+                .collect(),
+            connections,
+            steps,
+            output,
+            output_needs: plan.output_needs.iter().copied().collect(),
+            timeout: flow.timeout.as_ref().map(|t| t.value.0),
+            concurrency: flow
+                .concurrency
+                .as_ref()
+                .map_or(8, |c| c.value.max(1) as usize),
+            templates,
+        })
+    }
+}
+
+/// SHA-256 of the flow file's text, hex: the fingerprint of the flow a run used.
+#[must_use]
+pub fn content_hash(text: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,800 @@
+//! The executor: runs an [`Executable`] on tokio. A step starts the moment the steps it needs
+//! have finished (no waiting for a "level"); HTTP calls are bounded by a global and a
+//! per-connection limit; `for_each` items by the step's own `concurrency`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use rand::Rng as _;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sluice_model::flow::{Backoff, OnError};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{ErrorKind, StepError};
+use crate::exec::{ExecKind, ExecStep, Executable, Setting};
+use crate::http::{self, AuthMaterial, CallLimits};
+use crate::observer::{Event, Observer, StepStatus};
+use crate::redact::Redactor;
+use crate::scope::Scope;
+use crate::value::Compiled;
+
+/// Settings of the executor.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// HTTP calls in flight at once, across the whole process.
+    pub concurrency: usize,
+    /// HTTP calls in flight at once per connection.
+    pub connection_concurrency: usize,
+    /// Show requests without sending writes.
+    pub dry_run: bool,
+    /// Largest answer accepted, in bytes (default 10 MB).
+    pub max_response_bytes: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            connection_concurrency: 8,
+            dry_run: false,
+            max_response_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// What runs share: the HTTP client, credentials, base-URL overrides, limits, observers.
+pub struct Runtime {
+    /// The HTTP client (one per process: connection pooling).
+    pub http: reqwest::Client,
+    /// Auth by credential name.
+    pub credentials: HashMap<String, AuthMaterial>,
+    /// Auth for connections without a credential, by connector name (the sandbox's token).
+    pub default_auth: HashMap<String, AuthMaterial>,
+    /// Base URLs by connection name or connector name (a connection name wins).
+    pub base_urls: HashMap<String, String>,
+    /// Secrets to mask.
+    pub redactor: Redactor,
+    /// Who hears about the run.
+    pub observer: Arc<dyn Observer>,
+    /// Settings.
+    pub options: RunOptions,
+    /// Flows that `flow:` steps may run, by name.
+    pub flows: HashMap<String, Arc<Executable>>,
+    /// Cancels every run of this runtime.
+    pub cancel: CancellationToken,
+    global: Arc<Semaphore>,
+    per_connection: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Runtime {
+    /// A runtime with the given observer and options and nothing else configured.
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built (TLS set-up).
+    pub fn new(observer: Arc<dyn Observer>, options: RunOptions) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            http,
+            credentials: HashMap::new(),
+            default_auth: HashMap::new(),
+            base_urls: HashMap::new(),
+            redactor: Redactor::new(),
+            observer,
+            global: Arc::new(Semaphore::new(options.concurrency.max(1))),
+            options,
+            flows: HashMap::new(),
+            cancel: CancellationToken::new(),
+            per_connection: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn connection_semaphore(&self, key: &str) -> Arc<Semaphore> {
+        let mut map = self
+            .per_connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(key.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.options.connection_concurrency.max(1))))
+            .clone()
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every step succeeded (or failed with `on_error: continue`).
+    Succeeded,
+    /// A step failed.
+    Failed,
+    /// Cancelled (Ctrl-C, shutdown).
+    Cancelled,
+    /// The flow's timeout passed.
+    TimedOut,
+}
+
+/// What one step did.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    /// The step's name.
+    pub name: String,
+    /// How it ended (`None`: it never started).
+    pub status: Option<StepStatus>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Milliseconds it took.
+    pub elapsed_ms: u64,
+    /// The error, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<StepError>,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// The flow.
+    pub flow: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// The output, when it succeeded.
+    pub output: Option<Value>,
+    /// Why it did not, in one sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Each step.
+    pub steps: Vec<StepReport>,
+    /// Milliseconds the run took.
+    pub elapsed_ms: u64,
+}
+
+/// Checks given inputs against the flow's declarations and applies defaults.
+///
+/// # Errors
+/// Every problem, one sentence each.
+pub fn prepare_inputs(exec: &Executable, given: Map<String, Value>) -> Result<Value, Vec<String>> {
+    let mut out = Map::new();
+    let mut problems = Vec::new();
+    for (name, _) in &given {
+        if !exec.inputs.contains_key(name) {
+            problems.push(format!("flow `{}` has no input `{name}`", exec.name));
+        }
+    }
+    for (name, decl) in &exec.inputs {
+        match given.get(name) {
+            Some(v) => {
+                if !type_matches(v, decl.kind) {
+                    problems.push(format!(
+                        "input `{name}` must be of type `{}`, got {v}",
+                        decl.kind.as_str()
+                    ));
+                }
+                out.insert(name.clone(), v.clone());
+            }
+            None => match &decl.default {
+                Some(d) => {
+                    out.insert(name.clone(), d.clone());
+                }
+                None if decl.required.unwrap_or(true) => {
+                    problems.push(format!("input `{name}` is required"))
+                }
+                None => {
+                    out.insert(name.clone(), Value::Null);
+                }
+            },
+        }
+    }
+    if problems.is_empty() {
+        Ok(Value::Object(out))
+    } else {
+        Err(problems)
+    }
+}
+
+fn type_matches(v: &Value, kind: sluice_model::InputType) -> bool {
+    use sluice_model::InputType as T;
+    match kind {
+        T::String => v.is_string(),
+        T::Number => v.is_number(),
+        T::Integer => v.is_i64() || v.is_u64(),
+        T::Boolean => v.is_boolean(),
+        T::Array => v.is_array(),
+        T::Object => v.is_object(),
+    }
+}
+
+struct Outcome {
+    status: StepStatus,
+    output: Value,
+    attempts: u32,
+    error: Option<StepError>,
+    elapsed: Duration,
+}
+
+/// Runs a flow to its end. `inputs` must come from [`prepare_inputs`].
+pub async fn run(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Value) -> RunReport {
+    let started = Instant::now();
+    let flow_timeout = exec.timeout;
+    let name = exec.name.clone();
+    let steps_len = exec.steps.len();
+    let fut = run_steps(exec.clone(), rt.clone(), Arc::new(inputs));
+    let result = match flow_timeout {
+        Some(t) => match tokio::time::timeout(t, fut).await {
+            Ok(r) => r,
+            Err(_) => {
+                return RunReport {
+                    flow: name,
+                    status: RunStatus::TimedOut,
+                    output: None,
+                    error: Some(format!(
+                        "the flow did not finish within its timeout of {}",
+                        humantime::format_duration(t)
+                    )),
+                    steps: (0..steps_len)
+                        .map(|i| StepReport {
+                            name: exec.steps[i].name.clone(),
+                            status: None,
+                            attempts: 0,
+                            elapsed_ms: 0,
+                            error: None,
+                        })
+                        .collect(),
+                    elapsed_ms: elapsed_ms(started),
+                };
+            }
+        },
+        None => fut.await,
+    };
+    let (status, output, error, reports) = result;
+    RunReport {
+        flow: name,
+        status,
+        output,
+        error,
+        steps: reports,
+        elapsed_ms: elapsed_ms(started),
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+type RunResult = (RunStatus, Option<Value>, Option<String>, Vec<StepReport>);
+
+/// `run_steps` behind a declared `Send` future type: sub-flows recurse through it.
+fn run_steps_boxed(
+    exec: Arc<Executable>,
+    rt: Arc<Runtime>,
+    inputs: Arc<Value>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = RunResult> + Send>> {
+    Box::pin(run_steps(exec, rt, inputs))
+}
+
+async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) -> RunResult {
+    rt.observer.event(&Event::RunStarted {
+        flow: &exec.name,
+        steps: exec.steps.len(),
+    });
+    let flow_value = Arc::new(serde_json::json!({ "name": exec.name }));
+    let n = exec.steps.len();
+    let mut remaining: Vec<usize> = exec.steps.iter().map(|s| s.needs.len()).collect();
+    let mut outputs: Vec<Option<Arc<Value>>> = vec![None; n];
+    let mut reports: Vec<StepReport> = exec
+        .steps
+        .iter()
+        .map(|s| StepReport {
+            name: s.name.clone(),
+            status: None,
+            attempts: 0,
+            elapsed_ms: 0,
+            error: None,
+        })
+        .collect();
+    let mut set: JoinSet<(usize, Outcome)> = JoinSet::new();
+    let spawn = |set: &mut JoinSet<(usize, Outcome)>, i: usize, outputs: &[Option<Arc<Value>>]| {
+        let deps: Vec<(usize, Arc<Value>)> = exec.steps[i]
+            .needs
+            .iter()
+            .map(|&j| {
+                (
+                    j,
+                    outputs[j].clone().unwrap_or_else(|| Arc::new(Value::Null)),
+                )
+            })
+            .collect();
+        let (exec, rt, inputs, flow_value) =
+            (exec.clone(), rt.clone(), inputs.clone(), flow_value.clone());
+        set.spawn(async move {
+            let outcome = run_step(&exec, &rt, i, &inputs, &flow_value, deps).await;
+            (i, outcome)
+        });
+    };
+    let ready: Vec<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+    for i in ready {
+        spawn(&mut set, i, &outputs);
+    }
+
+    let mut failure: Option<String> = None;
+    loop {
+        let next = tokio::select! {
+            next = set.join_next() => next,
+            () = rt.cancel.cancelled() => {
+                set.abort_all();
+                for r in &mut reports {
+                    if r.status.is_none() {
+                        r.status = Some(StepStatus::Cancelled);
+                    }
+                }
+                return (RunStatus::Cancelled, None, Some("the run was cancelled".into()), reports);
+            }
+        };
+        let Some(joined) = next else { break };
+        let (i, outcome) = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                failure = Some(format!("a step task ended abnormally: {e}"));
+                break;
+            }
+        };
+        let step = &exec.steps[i];
+        reports[i].status = Some(outcome.status);
+        reports[i].attempts = outcome.attempts;
+        reports[i].elapsed_ms = u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX);
+        reports[i].error.clone_from(&outcome.error);
+        rt.observer.event(&Event::StepFinished {
+            step: &step.name,
+            status: outcome.status,
+            elapsed: outcome.elapsed,
+            attempts: outcome.attempts,
+            error: outcome.error.as_ref(),
+        });
+        if outcome.status == StepStatus::Failed && step.on_error == OnError::Fail {
+            let why = outcome
+                .error
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string);
+            failure = Some(format!("step `{}` failed: {why}", step.name));
+            set.abort_all();
+            break;
+        }
+        outputs[i] = Some(Arc::new(outcome.output));
+        for &d in &step.dependants {
+            remaining[d] -= 1;
+            if remaining[d] == 0 {
+                spawn(&mut set, d, &outputs);
+            }
+        }
+    }
+    if let Some(f) = failure {
+        for r in &mut reports {
+            if r.status.is_none() {
+                r.status = Some(StepStatus::Cancelled);
+            }
+        }
+        return (RunStatus::Failed, None, Some(f), reports);
+    }
+    let output = match &exec.output {
+        None => Value::Null,
+        Some(c) => {
+            let steps = exec
+                .output_needs
+                .iter()
+                .map(|&j| {
+                    (
+                        exec.steps[j].name.as_str(),
+                        outputs[j].clone().unwrap_or_else(|| Arc::new(Value::Null)),
+                    )
+                })
+                .collect();
+            let scope = Scope::new(&inputs, &flow_value, steps);
+            match c.eval(&scope, &exec.templates) {
+                Ok(v) => v,
+                Err(e) => {
+                    return (
+                        RunStatus::Failed,
+                        None,
+                        Some(format!("the output could not be built: {e}")),
+                        reports,
+                    );
+                }
+            }
+        }
+    };
+    (RunStatus::Succeeded, Some(output), None, reports)
+}
+
+async fn run_step(
+    exec: &Executable,
+    rt: &Arc<Runtime>,
+    i: usize,
+    inputs: &Value,
+    flow_value: &Value,
+    deps: Vec<(usize, Arc<Value>)>,
+) -> Outcome {
+    let started = Instant::now();
+    let step = &exec.steps[i];
+    rt.observer.event(&Event::StepStarted { step: &step.name });
+    let steps = deps
+        .into_iter()
+        .map(|(j, v)| (exec.steps[j].name.as_str(), v))
+        .collect();
+    let scope = Scope::new(inputs, flow_value, steps);
+    let done = |status, output, attempts, error| Outcome {
+        status,
+        output,
+        attempts,
+        error,
+        elapsed: started.elapsed(),
+    };
+    let fail = |e: StepError, attempts: u32| {
+        let output = if step.on_error == OnError::Continue {
+            serde_json::json!({ "error": e })
+        } else {
+            Value::Null
+        };
+        done(StepStatus::Failed, output, attempts, Some(e))
+    };
+    if let Some(cond) = &step.condition {
+        match eval_setting(cond, &scope, exec, |v| Ok(crate::helpers::truthy(v))) {
+            Ok(false) => return done(StepStatus::Skipped, Value::Null, 0, None),
+            Ok(true) => {}
+            Err(e) => return fail(e, 0),
+        }
+    }
+    let Some(list) = &step.for_each else {
+        return match run_body(exec, rt, step, &scope, None).await {
+            Ok((v, attempts)) => done(StepStatus::Succeeded, v, attempts, None),
+            Err((e, attempts)) => fail(e, attempts),
+        };
+    };
+    let items = match list.eval(&scope, &exec.templates) {
+        Ok(Value::Array(items)) => items,
+        Ok(Value::Null) => Vec::new(),
+        Ok(other) => {
+            return fail(
+                StepError::new(
+                    ErrorKind::Other,
+                    format!(
+                        "`for_each` needs a list, found {}",
+                        truncate(&other.to_string())
+                    ),
+                ),
+                0,
+            );
+        }
+        Err(e) => return fail(e, 0),
+    };
+    let limit = match eval_setting(&step.concurrency, &scope, exec, |v| {
+        v.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| "`concurrency` must be a whole number".to_string())
+    }) {
+        Ok(n) => n.max(1) as usize,
+        Err(e) => return fail(e, 0),
+    };
+    let scopes: Vec<Scope<'_>> = items
+        .iter()
+        .map(|item| scope.with_item(&step.item_name, item))
+        .collect();
+    // Futures are lazy: building them all first runs nothing; `buffered` runs `limit` at a time.
+    let pending: Vec<_> = scopes
+        .iter()
+        .enumerate()
+        .map(|(k, s)| run_body(exec, rt, step, s, Some(k)))
+        .collect();
+    let results: Vec<Result<(Value, u32), (StepError, u32)>> = futures::stream::iter(pending)
+        .buffered(limit)
+        .collect()
+        .await;
+    let mut out = Vec::with_capacity(results.len());
+    let mut max_attempts = 0;
+    for (k, r) in results.into_iter().enumerate() {
+        match r {
+            Ok((v, a)) => {
+                max_attempts = max_attempts.max(a);
+                out.push(v);
+            }
+            Err((mut e, a)) => {
+                max_attempts = max_attempts.max(a);
+                if step.on_error == OnError::Continue {
+                    out.push(serde_json::json!({ "error": e }));
+                } else {
+                    e.message = format!("item {k}: {}", e.message);
+                    return fail(e, max_attempts);
+                }
+            }
+        }
+    }
+    done(StepStatus::Succeeded, Value::Array(out), max_attempts, None)
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() > 80 {
+        format!("{}…", &s[..s.floor_char_boundary(80)])
+    } else {
+        s.to_string()
+    }
+}
+
+fn eval_setting<T: Clone>(
+    s: &Setting<T>,
+    scope: &Scope<'_>,
+    exec: &Executable,
+    convert: impl Fn(&Value) -> Result<T, String>,
+) -> Result<T, StepError> {
+    match s {
+        Setting::Fixed(v) => Ok(v.clone()),
+        Setting::Template(c) => {
+            let v = c.eval(scope, &exec.templates)?;
+            convert(&v).map_err(StepError::template)
+        }
+    }
+}
+
+fn eval_duration(
+    s: &Setting<Duration>,
+    scope: &Scope<'_>,
+    exec: &Executable,
+) -> Result<Duration, StepError> {
+    eval_setting(s, scope, exec, |v| match v {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|f| Duration::try_from_secs_f64(f).ok())
+            .ok_or_else(|| "a duration must be a positive number of seconds".to_string()),
+        Value::String(t) => humantime::parse_duration(t.trim())
+            .map_err(|e| format!("`{t}` is not a duration ({e})")),
+        other => Err(format!("{other} is not a duration")),
+    })
+}
+
+fn eval_params(
+    with: &[(String, Compiled)],
+    scope: &Scope<'_>,
+    exec: &Executable,
+) -> Result<Map<String, Value>, StepError> {
+    let mut params = Map::with_capacity(with.len());
+    for (k, c) in with {
+        params.insert(k.clone(), c.eval(scope, &exec.templates)?);
+    }
+    Ok(params)
+}
+
+/// Runs what the step does, once (with retries for API calls). Returns the value and attempts.
+async fn run_body(
+    exec: &Executable,
+    rt: &Arc<Runtime>,
+    step: &ExecStep,
+    scope: &Scope<'_>,
+    item: Option<usize>,
+) -> Result<(Value, u32), (StepError, u32)> {
+    match &step.kind {
+        ExecKind::Value(c) => c
+            .eval(scope, &exec.templates)
+            .map(|v| (v, 1))
+            .map_err(|e| (e, 1)),
+        ExecKind::Select(path) => Ok((
+            Value::Array(crate::select::query(path, scope.document())),
+            1,
+        )),
+        ExecKind::Flow { name, with } => {
+            let params = eval_params(with, scope, exec).map_err(|e| (e, 1))?;
+            let Some(sub) = rt.flows.get(name) else {
+                return Err((
+                    StepError::new(ErrorKind::Other, format!("flow `{name}` is not loaded")),
+                    1,
+                ));
+            };
+            let inputs = prepare_inputs(sub, params)
+                .map_err(|p| (StepError::new(ErrorKind::Other, p.join("; ")), 1))?;
+            let report = run_steps_boxed(sub.clone(), rt.clone(), Arc::new(inputs)).await;
+            match report {
+                (RunStatus::Succeeded, Some(out), _, _) => Ok((out, 1)),
+                (_, _, err, _) => Err((
+                    StepError::new(
+                        ErrorKind::Other,
+                        format!("flow `{name}` failed: {}", err.unwrap_or_default()),
+                    ),
+                    1,
+                )),
+            }
+        }
+        ExecKind::Action {
+            connection,
+            operation_name,
+            operation,
+            with,
+        } => {
+            let params = eval_params(with, scope, exec).map_err(|e| (e, 0))?;
+            call_with_retries(
+                exec,
+                rt,
+                step,
+                scope,
+                item,
+                *connection,
+                operation_name,
+                operation,
+                &params,
+            )
+            .await
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn call_with_retries(
+    exec: &Executable,
+    rt: &Runtime,
+    step: &ExecStep,
+    scope: &Scope<'_>,
+    item: Option<usize>,
+    connection: usize,
+    operation_name: &str,
+    operation: &sluice_model::Operation,
+    params: &Map<String, Value>,
+) -> Result<(Value, u32), (StepError, u32)> {
+    let conn = &exec.connections[connection];
+    let base_url = rt
+        .base_urls
+        .get(&conn.name)
+        .or_else(|| rt.base_urls.get(conn.connector.name.as_str()))
+        .cloned()
+        .or_else(|| conn.base_url.clone())
+        .unwrap_or_else(|| conn.connector.base_url.clone());
+    let auth = match &conn.credential {
+        Some(c) => match rt.credentials.get(c) {
+            Some(a) => a.clone(),
+            None => rt
+                .default_auth
+                .get(conn.connector.name.as_str())
+                .cloned()
+                .unwrap_or_default(),
+        },
+        None => rt
+            .default_auth
+            .get(conn.connector.name.as_str())
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let headers: Vec<(String, String)> = conn
+        .connector
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let prepared = http::prepare(operation, &base_url, &headers, params).map_err(|e| (e, 0))?;
+    let attempts = eval_setting(&step.retry.attempts, scope, exec, |v| {
+        v.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| "`attempts` must be a whole number".to_string())
+    })
+    .map_err(|e| (e, 0))?
+    .max(1);
+    let delay = eval_duration(&step.retry.delay, scope, exec).map_err(|e| (e, 0))?;
+    let max_delay = eval_duration(&step.retry.max_delay, scope, exec).map_err(|e| (e, 0))?;
+    let timeout = eval_duration(&step.timeout, scope, exec).map_err(|e| (e, 0))?;
+    let writes = operation.is_write();
+    let _ = operation_name;
+    let limits = CallLimits {
+        max_response_bytes: rt.options.max_response_bytes,
+        timeout,
+    };
+    let semaphore = rt.connection_semaphore(&conn.name);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if rt.options.dry_run && writes {
+            let record = prepared.record(&auth, &rt.redactor, writes, false);
+            rt.observer.event(&Event::Request {
+                step: &step.name,
+                item,
+                attempt,
+                request: &record,
+            });
+            return Ok((Value::Null, attempt));
+        }
+        let result = {
+            let _global = rt.global.acquire().await.map_err(|_| {
+                (
+                    StepError::new(ErrorKind::Cancelled, "shutting down".into()),
+                    attempt,
+                )
+            })?;
+            let _conn = semaphore.acquire().await.map_err(|_| {
+                (
+                    StepError::new(ErrorKind::Cancelled, "shutting down".into()),
+                    attempt,
+                )
+            })?;
+            let record = prepared.record(&auth, &rt.redactor, writes, true);
+            rt.observer.event(&Event::Request {
+                step: &step.name,
+                item,
+                attempt,
+                request: &record,
+            });
+            http::send(
+                &rt.http,
+                &prepared,
+                &auth,
+                operation.response_format,
+                limits,
+                &rt.redactor,
+            )
+            .await
+        };
+        match result {
+            Ok(answer) => {
+                rt.observer.event(&Event::Response {
+                    step: &step.name,
+                    item,
+                    attempt,
+                    status: answer.status,
+                    elapsed: answer.elapsed,
+                });
+                return Ok((answer.body, attempt));
+            }
+            Err(e) => {
+                if let Some(status) = e.status {
+                    rt.observer.event(&Event::Response {
+                        step: &step.name,
+                        item,
+                        attempt,
+                        status,
+                        elapsed: Duration::ZERO,
+                    });
+                }
+                // A 429 was refused before it was processed: safe to repeat even for a POST.
+                // Anything else is repeated only when the operation is idempotent.
+                let safe = operation.is_idempotent() || e.status == Some(429);
+                if !e.retryable || !safe || attempt >= attempts {
+                    return Err((e, attempt));
+                }
+                let wait = backoff(step.retry.backoff, delay, max_delay, attempt, e.retry_after);
+                rt.observer.event(&Event::Retry {
+                    step: &step.name,
+                    attempt,
+                    delay: wait,
+                    error: &e,
+                });
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = rt.cancel.cancelled() => return Err((StepError::new(ErrorKind::Cancelled, "the run was cancelled".into()), attempt)),
+                }
+            }
+        }
+    }
+}
+
+/// The wait before attempt `attempt + 1`: the API's `Retry-After` when it gave one, else
+/// exponential backoff with full jitter (a random wait up to `delay · 2^(attempt-1)`, capped).
+#[must_use]
+pub fn backoff(
+    kind: Backoff,
+    delay: Duration,
+    max_delay: Duration,
+    attempt: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    if let Some(after) = retry_after {
+        return after.min(Duration::from_secs(300));
+    }
+    match kind {
+        Backoff::Fixed => delay.min(max_delay),
+        Backoff::Exponential => {
+            let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
+            let ceiling = delay.saturating_mul(factor).min(max_delay);
+            let ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+            Duration::from_millis(rand::rng().random_range(0..=ms))
+        }
+    }
+}

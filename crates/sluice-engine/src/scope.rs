@@ -1,0 +1,135 @@
+//! What a template can read while a step runs: `inputs`, the results of the steps it needs,
+//! `flow`, and the `for_each` item. Paths are looked up directly; a Handlebars context is built
+//! only when a template needs one, and only from what the step reads.
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+
+use handlebars::Context;
+use serde_json::{Map, Value};
+
+use crate::error::StepError;
+
+/// A template's view of the run.
+pub struct Scope<'a> {
+    inputs: &'a Value,
+    flow: &'a Value,
+    steps: Vec<(&'a str, Arc<Value>)>,
+    item: Option<(&'a str, &'a Value)>,
+    context: OnceLock<Context>,
+}
+
+impl<'a> Scope<'a> {
+    /// A scope with the given step results (usually: those the step needs).
+    #[must_use]
+    pub fn new(inputs: &'a Value, flow: &'a Value, steps: Vec<(&'a str, Arc<Value>)>) -> Self {
+        Self {
+            inputs,
+            flow,
+            steps,
+            item: None,
+            context: OnceLock::new(),
+        }
+    }
+
+    /// The same scope with a `for_each` item under `name`.
+    #[must_use]
+    pub fn with_item(&self, name: &'a str, item: &'a Value) -> Scope<'a> {
+        Scope {
+            inputs: self.inputs,
+            flow: self.flow,
+            steps: self.steps.clone(),
+            item: Some((name, item)),
+            context: OnceLock::new(),
+        }
+    }
+
+    /// Looks up a path such as `["steps", "contact", "contact", "id"]`.
+    ///
+    /// # Errors
+    /// A missing value, naming the path up to where it stops.
+    pub fn lookup(&self, path: &[String]) -> Result<&Value, StepError> {
+        let Some(root) = path.first() else {
+            return Err(StepError::template("an empty path".into()));
+        };
+        let (mut current, mut used) = match root.as_str() {
+            "inputs" => (self.inputs, 1),
+            "flow" => (self.flow, 1),
+            "steps" => {
+                let Some(name) = path.get(1) else {
+                    return Err(StepError::template("`steps` needs a step name".into()));
+                };
+                match self.steps.iter().find(|(n, _)| n == name) {
+                    Some((_, v)) => (v.as_ref(), 2),
+                    None => {
+                        return Err(StepError::missing(
+                            &path[..2],
+                            "that step has no result here",
+                        ));
+                    }
+                }
+            }
+            other => match self.item {
+                Some((name, item)) if name == other => (item, 1),
+                _ => return Err(StepError::missing(&path[..1], "nothing of that name")),
+            },
+        };
+        for seg in &path[used..] {
+            let next = match current {
+                Value::Object(map) => map.get(seg.as_str()),
+                Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            };
+            used += 1;
+            current = match next {
+                Some(v) => v,
+                None => {
+                    let why = match current {
+                        Value::Null => "the value before it is null".to_string(),
+                        Value::Object(_) => "no such field".to_string(),
+                        Value::Array(a) => format!("the list has {} items", a.len()),
+                        other => format!("the value before it is {}", kind(other)),
+                    };
+                    return Err(StepError::missing(&path[..used], &why));
+                }
+            };
+        }
+        Ok(current)
+    }
+
+    /// The Handlebars context: `{ inputs, flow, steps: {…}, ITEM }`, built once.
+    pub fn context(&self) -> &Context {
+        self.context.get_or_init(|| {
+            let mut root = Map::new();
+            root.insert("inputs".into(), self.inputs.clone());
+            root.insert("flow".into(), self.flow.clone());
+            let steps: Map<String, Value> = self
+                .steps
+                .iter()
+                .map(|(n, v)| ((*n).to_string(), v.as_ref().clone()))
+                .collect();
+            root.insert("steps".into(), Value::Object(steps));
+            if let Some((name, item)) = self.item {
+                root.insert(name.to_string(), item.clone());
+            }
+            Context::from(Value::Object(root))
+        })
+    }
+
+    /// The whole scope as JSON (for `select` over `{ inputs, steps }`).
+    #[must_use]
+    pub fn document(&self) -> &Value {
+        self.context().data()
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

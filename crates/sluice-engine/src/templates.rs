@@ -1,0 +1,64 @@
+//! The flow's Handlebars registry: every template string compiled once, rendered by name,
+//! strict about missing values, with no HTML escaping.
+
+use handlebars::Handlebars;
+use handlebars::template::Template;
+
+use crate::error::StepError;
+use crate::scope::Scope;
+
+/// All templates of a flow.
+pub struct Templates {
+    registry: Handlebars<'static>,
+    count: usize,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Templates({})", self.count)
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(handlebars::no_escape);
+        crate::helpers::register(&mut registry);
+        Self { registry, count: 0 }
+    }
+}
+
+impl Templates {
+    /// Compiles and registers a template; returns its name.
+    ///
+    /// # Errors
+    /// The compile error (validation reports these with a location first).
+    pub fn register(&mut self, text: &str) -> Result<String, String> {
+        let template = Template::compile(text).map_err(|e| e.to_string())?;
+        self.count += 1;
+        let name = format!("t{}", self.count);
+        self.registry.register_template(&name, template);
+        Ok(name)
+    }
+
+    /// Renders a registered template.
+    ///
+    /// # Errors
+    /// A missing value (with its path) or a helper failure.
+    pub fn render(&self, name: &str, scope: &Scope<'_>) -> Result<String, StepError> {
+        self.registry
+            .render_with_context(name, scope.context())
+            .map_err(|e| StepError::template(describe(&e)))
+    }
+}
+
+fn describe(e: &handlebars::RenderError) -> String {
+    match e.reason() {
+        handlebars::RenderErrorReason::MissingVariable(Some(path)) => {
+            format!("`{path}` is missing (no such value when the step ran)")
+        }
+        handlebars::RenderErrorReason::NestedError(inner) => format!("helper {inner}"),
+        other => other.to_string(),
+    }
+}

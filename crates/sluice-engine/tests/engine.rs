@@ -1,0 +1,605 @@
+//! The executor end to end against a local HTTP server (wiremock on 127.0.0.1): concurrency,
+//! retries, timeouts, `for_each` limits, typed values, redaction, size limits, control flow.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sluice_engine::http::AuthMaterial;
+use sluice_engine::{
+    ErrorKind, Event, Executable, Observer, RequestRecord, RunOptions, RunReport, RunStatus,
+    Runtime, StepStatus,
+};
+use sluice_model::Limits;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[derive(Default)]
+struct Recorder {
+    requests: Mutex<Vec<RequestRecord>>,
+    retries: Mutex<Vec<Duration>>,
+}
+
+impl Observer for Recorder {
+    fn event(&self, event: &Event<'_>) {
+        match event {
+            Event::Request { request, .. } => {
+                self.requests.lock().expect("lock").push((*request).clone())
+            }
+            Event::Retry { delay, .. } => self.retries.lock().expect("lock").push(*delay),
+            _ => {}
+        }
+    }
+}
+
+fn build(flows: &[&str]) -> Vec<Arc<Executable>> {
+    let catalog = sluice_connectors::builtin_catalog().expect("catalog");
+    let files: Vec<(String, String)> = flows
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (format!("f{i}.yaml"), (*f).to_string()))
+        .collect();
+    let out = sluice_plan::validate_files(&files, &catalog, None, &Limits::default());
+    out.into_iter()
+        .zip(&files)
+        .map(|(v, (_, src))| {
+            assert_eq!(v.report.error_count(), 0, "{}", v.report.render(false));
+            let plan = v.plan.as_ref().expect("plan");
+            Arc::new(
+                Executable::build(v.document.as_ref().expect("doc"), plan, &catalog, src)
+                    .expect("build"),
+            )
+        })
+        .collect()
+}
+
+async fn run_with(
+    flows: &[&str],
+    server: &MockServer,
+    inputs: Value,
+    setup: impl FnOnce(&mut Runtime),
+) -> (RunReport, Arc<Recorder>) {
+    let execs = build(flows);
+    let recorder = Arc::new(Recorder::default());
+    let mut rt = Runtime::new(recorder.clone(), RunOptions::default()).expect("runtime");
+    rt.base_urls.insert("ghl-contacts".into(), server.uri());
+    for e in &execs {
+        rt.flows.insert(e.name.clone(), e.clone());
+    }
+    setup(&mut rt);
+    let target = execs[0].clone();
+    let Value::Object(given) = inputs else {
+        panic!("inputs must be an object")
+    };
+    let inputs = sluice_engine::prepare_inputs(&target, given).expect("inputs");
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        sluice_engine::run(target, Arc::new(rt), inputs),
+    )
+    .await
+    .expect("the run ends");
+    (report, recorder)
+}
+
+async fn run_flow(flow: &str, server: &MockServer, inputs: Value) -> (RunReport, Arc<Recorder>) {
+    run_with(&[flow], server, inputs, |_| {}).await
+}
+
+const CONTACT_360: &str = r#"
+name: contact-360
+inputs:
+  contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  contact:
+    action: ghl.get_contact
+    with: { contactId: "{{ inputs.contactId }}" }
+  notes:
+    action: ghl.list_notes
+    with: { contactId: "{{ steps.contact.contact.id }}" }
+  tasks:
+    action: ghl.list_tasks
+    with: { contactId: "{{ steps.contact.contact.id }}" }
+  open_tasks:
+    select: "$.steps.tasks.tasks[?@.completed == false]"
+output:
+  name: "{{ steps.contact.contact.firstName }} {{ steps.contact.contact.lastName }}"
+  noteCount: "{{ len steps.notes.notes }}"
+  notes: "{{ steps.notes.notes }}"
+  openTasks: "{{ steps.open_tasks }}"
+  firstOpen: "{{ steps.open_tasks.[0].title }}"
+"#;
+
+async fn mount_contact(server: &MockServer, delay: Duration) {
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"contact": {"id": "c1", "firstName": "Ada", "lastName": "Lovelace"}}),
+        ))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1/notes"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(delay)
+                .set_body_json(json!({"notes": [{"id": "n1", "body": "call back"}, {"id": "n2", "body": "sent offer"}]})),
+        )
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1/tasks"))
+        .respond_with(ResponseTemplate::new(200).set_delay(delay).set_body_json(
+            json!({"tasks": [{"id": "t1", "title": "Call", "completed": false}, {"id": "t2", "title": "Mail", "completed": true}]}),
+        ))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn contact_360_merges_with_types_kept() {
+    let server = MockServer::start().await;
+    mount_contact(&server, Duration::ZERO).await;
+    let (report, rec) = run_flow(CONTACT_360, &server, json!({"contactId": "c1"})).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let out = report.output.expect("output");
+    assert_eq!(out["name"], json!("Ada Lovelace"));
+    assert_eq!(
+        out["noteCount"],
+        json!(2),
+        "a lone helper expression keeps its number type"
+    );
+    assert_eq!(
+        out["notes"].as_array().map(Vec::len),
+        Some(2),
+        "a lone path keeps its array type"
+    );
+    assert_eq!(
+        out["openTasks"],
+        json!([{"id": "t1", "title": "Call", "completed": false}])
+    );
+    assert_eq!(out["firstOpen"], json!("Call"));
+    let requests = rec.requests.lock().expect("lock");
+    assert_eq!(requests.len(), 3);
+    assert_eq!(
+        requests[0]
+            .headers
+            .iter()
+            .find(|(k, _)| k == "Version")
+            .map(|(_, v)| v.as_str()),
+        Some("2021-07-28")
+    );
+}
+
+#[tokio::test]
+async fn independent_steps_overlap() {
+    let server = MockServer::start().await;
+    mount_contact(&server, Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let (report, _) = run_flow(CONTACT_360, &server, json!({"contactId": "c1"})).await;
+    let elapsed = started.elapsed();
+    assert_eq!(report.status, RunStatus::Succeeded);
+    // notes and tasks take 300 ms each; run one after the other they would take >= 600 ms.
+    assert!(
+        elapsed < Duration::from_millis(550),
+        "took {elapsed:?}: notes and tasks did not run at the same time"
+    );
+    assert!(elapsed >= Duration::from_millis(300));
+}
+
+const ONE_GET: &str = r#"
+name: one-get
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  task:
+    action: ghl.get_task
+    with: { contactId: c1, taskId: t1 }
+    retry: { attempts: 3, backoff: exponential, delay: 50ms, max_delay: 200ms }
+    timeout: 300ms
+output: "{{ steps.task.task.title }}"
+"#;
+
+#[tokio::test]
+async fn server_errors_are_retried_with_backoff_then_succeed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(
+            ResponseTemplate::new(503).set_body_json(json!({"statusCode": 503, "message": "busy"})),
+        )
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"task": {"title": "Call"}})))
+        .mount(&server)
+        .await;
+    let (report, rec) = run_flow(ONE_GET, &server, json!({})).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(report.output, Some(json!("Call")));
+    assert_eq!(report.steps[0].attempts, 3);
+    let retries = rec.retries.lock().expect("lock");
+    assert_eq!(retries.len(), 2);
+    assert!(
+        retries.iter().all(|d| *d <= Duration::from_millis(200)),
+        "capped by max_delay: {retries:?}"
+    );
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_attempts() {
+    let server = MockServer::start().await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_json(json!({"statusCode": 500, "message": "boom"})),
+        )
+        .expect(3)
+        .mount(&server)
+        .await;
+    let (report, _) = run_flow(ONE_GET, &server, json!({})).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let err = report.steps[0].error.as_ref().expect("error");
+    assert_eq!(err.status, Some(500));
+    assert_eq!(err.message, "the API answered 500: boom");
+    assert_eq!(report.steps[0].attempts, 3);
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(
+            ResponseTemplate::new(422)
+                .insert_header("x-request-id", "req-42")
+                .set_body_json(json!({"statusCode": 422, "message": ["title must be a string"], "error": "Unprocessable Entity"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (report, _) = run_flow(ONE_GET, &server, json!({})).await;
+    let err = report.steps[0].error.as_ref().expect("error");
+    assert_eq!(
+        err.to_string(),
+        "the API answered 422: title must be a string (HTTP 422, request id req-42)"
+    );
+    assert_eq!(report.steps[0].attempts, 1);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = MockServer::start().await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"task": {"title": "Call"}})))
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    let (report, rec) = run_flow(ONE_GET, &server, json!({})).await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert_eq!(
+        rec.retries.lock().expect("lock").as_slice(),
+        &[Duration::from_secs(1)]
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out() {
+    let server = MockServer::start().await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(5))
+                .set_body_json(json!({"task": {}})),
+        )
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    let (report, _) = run_flow(
+        &ONE_GET.replace("attempts: 3", "attempts: 1"),
+        &server,
+        json!({}),
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(
+        report.steps[0].error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Timeout)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the 300 ms timeout fired"
+    );
+}
+
+#[tokio::test]
+async fn a_post_is_not_retried_after_a_server_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let flow = r#"
+name: post
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  create:
+    action: ghl.create_note
+    with: { contactId: c1, body: hello }
+    retry: { attempts: 5, delay: 10ms }
+"#;
+    let (report, _) = run_flow(flow, &server, json!({})).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(
+        report.steps[0].attempts, 1,
+        "a POST of unknown outcome is not repeated"
+    );
+}
+
+#[tokio::test]
+async fn for_each_fans_out_within_its_limit() {
+    let server = MockServer::start().await;
+    Mock::given(path_regex(r"^/contacts/c1/tasks/t\d+$"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(200))
+                .set_body_json(json!({"task": {"title": "x"}})),
+        )
+        .expect(6)
+        .mount(&server)
+        .await;
+    let flow = r#"
+name: fan
+inputs:
+  ids: { type: array }
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  tasks:
+    for_each: "{{ inputs.ids }}"
+    as: id
+    concurrency: 2
+    action: ghl.get_task
+    with: { contactId: c1, taskId: "{{ id }}" }
+output: "{{ len steps.tasks }}"
+"#;
+    let started = Instant::now();
+    let (report, _) = run_flow(
+        flow,
+        &server,
+        json!({"ids": ["t1", "t2", "t3", "t4", "t5", "t6"]}),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert_eq!(report.output, Some(json!(6)), "{:?}", report.error);
+    // 6 items × 200 ms, 2 at a time: 3 rounds ≈ 600 ms; all at once would be ≈ 200 ms.
+    assert!(
+        elapsed >= Duration::from_millis(590),
+        "{elapsed:?}: more than 2 ran at once"
+    );
+    assert!(
+        elapsed < Duration::from_millis(1100),
+        "{elapsed:?}: items did not overlap"
+    );
+}
+
+#[tokio::test]
+async fn secrets_are_redacted_from_errors_and_records() {
+    let server = MockServer::start().await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"message": "token pit-SECRET-123 is invalid"})),
+        )
+        .mount(&server)
+        .await;
+    let (report, rec) = run_with(&[ONE_GET], &server, json!({}), |rt| {
+        rt.default_auth.insert(
+            "ghl-contacts".into(),
+            AuthMaterial::Bearer("pit-SECRET-123".to_string().into()),
+        );
+        rt.redactor.add("pit-SECRET-123");
+    })
+    .await;
+    let err = report.steps[0].error.as_ref().expect("error");
+    assert_eq!(
+        err.message,
+        "the API answered 401: token [REDACTED] is invalid"
+    );
+    let all = format!("{:?} {:?}", report, rec.requests.lock().expect("lock"));
+    assert!(!all.contains("pit-SECRET-123"), "{all}");
+    let auth: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            r.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(auth[0], "Bearer pit-SECRET-123", "the real token was sent");
+}
+
+#[tokio::test]
+async fn answers_over_the_size_limit_are_refused() {
+    let server = MockServer::start().await;
+    let big = "x".repeat(64 * 1024);
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"task": {"title": big}})))
+        .mount(&server)
+        .await;
+    let execs = build(&[ONE_GET]);
+    let mut rt = Runtime::new(
+        Arc::new(Recorder::default()),
+        RunOptions {
+            max_response_bytes: 1024,
+            ..RunOptions::default()
+        },
+    )
+    .expect("rt");
+    rt.base_urls.insert("ghl-contacts".into(), server.uri());
+    let report = sluice_engine::run(execs[0].clone(), Arc::new(rt), json!({})).await;
+    assert_eq!(
+        report.steps[0].error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::TooLarge)
+    );
+}
+
+#[tokio::test]
+async fn a_missing_value_names_its_path() {
+    let server = MockServer::start().await;
+    mount_contact(&server, Duration::ZERO).await;
+    let flow = CONTACT_360.replace(
+        "firstOpen: \"{{ steps.open_tasks.[0].title }}\"",
+        "firstOpen: \"{{ steps.open_tasks.[5].title }}\"",
+    );
+    let (report, _) = run_flow(&flow, &server, json!({"contactId": "c1"})).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(
+        report.error.as_deref(),
+        Some(
+            "the output could not be built: `steps.open_tasks.5` is missing (the list has 1 items)"
+        )
+    );
+}
+
+#[tokio::test]
+async fn skipped_steps_give_null_and_errors_can_continue() {
+    let server = MockServer::start().await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"message": "Task not found"})),
+        )
+        .mount(&server)
+        .await;
+    let flow = r#"
+name: control
+inputs:
+  go: { type: boolean }
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  maybe:
+    if: "{{ inputs.go }}"
+    value: ran
+  task:
+    action: ghl.get_task
+    with: { contactId: c1, taskId: t1 }
+    on_error: continue
+output:
+  maybe: "{{ steps.maybe }}"
+  status: "{{ steps.task.error.status }}"
+"#;
+    let (report, _) = run_flow(flow, &server, json!({"go": false})).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(report.output, Some(json!({"maybe": null, "status": 404})));
+    assert_eq!(report.steps[0].status, Some(StepStatus::Skipped));
+    assert_eq!(report.steps[1].status, Some(StepStatus::Failed));
+}
+
+#[tokio::test]
+async fn sub_flows_run_with_their_inputs() {
+    let server = MockServer::start().await;
+    let parent = r#"
+name: parent
+steps:
+  greet:
+    flow: child
+    with: { who: Ada }
+output: "{{ steps.greet }}"
+"#;
+    let child = r#"
+name: child
+inputs:
+  who: { type: string }
+steps:
+  hello: { value: "Hello, {{ upper inputs.who }}!" }
+output: "{{ steps.hello }}"
+"#;
+    let (report, _) = run_with(&[parent, child], &server, json!({}), |_| {}).await;
+    assert_eq!(
+        report.output,
+        Some(json!("Hello, ADA!")),
+        "{:?}",
+        report.error
+    );
+}
+
+#[tokio::test]
+async fn dry_run_sends_reads_but_not_writes() {
+    let server = MockServer::start().await;
+    mount_contact(&server, Duration::ZERO).await;
+    let flow = r#"
+name: writer
+inputs:
+  contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  contact:
+    action: ghl.get_contact
+    with: { contactId: "{{ inputs.contactId }}" }
+  tag:
+    action: ghl.add_tags
+    with: { contactId: "{{ steps.contact.contact.id }}", tags: [vip] }
+"#;
+    let execs = build(&[flow]);
+    let rec = Arc::new(Recorder::default());
+    let mut rt = Runtime::new(
+        rec.clone(),
+        RunOptions {
+            dry_run: true,
+            ..RunOptions::default()
+        },
+    )
+    .expect("rt");
+    rt.base_urls.insert("ghl-contacts".into(), server.uri());
+    let report =
+        sluice_engine::run(execs[0].clone(), Arc::new(rt), json!({"contactId": "c1"})).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let requests = rec.requests.lock().expect("lock").clone();
+    assert_eq!(requests.len(), 2);
+    assert!(requests[0].sent && !requests[1].sent);
+    assert_eq!(requests[1].method, "POST");
+    assert_eq!(requests[1].body, Some(json!({"tags": ["vip"]})));
+    let received = server.received_requests().await.unwrap_or_default();
+    assert!(
+        received.iter().all(|r| r.method.as_str() == "GET"),
+        "no write reached the server"
+    );
+}
+
+#[test]
+fn full_jitter_backoff_stays_under_the_cap() {
+    use sluice_model::flow::Backoff;
+    for attempt in 1..10 {
+        let d = sluice_engine::run::backoff(
+            Backoff::Exponential,
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+            attempt,
+            None,
+        );
+        let ceiling =
+            Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(2));
+        assert!(d <= ceiling, "attempt {attempt}: {d:?} > {ceiling:?}");
+    }
+    let honoured = sluice_engine::run::backoff(
+        Backoff::Exponential,
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        1,
+        Some(Duration::from_secs(7)),
+    );
+    assert_eq!(honoured, Duration::from_secs(7));
+}
