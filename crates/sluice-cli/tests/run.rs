@@ -1,0 +1,238 @@
+//! `sluice run` through the binary against a local HTTP server (wiremock on 127.0.0.1):
+//! output on stdout, exit codes, `--dry-run`, logs, and Ctrl-C.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn sluice() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
+    cmd.env("NO_COLOR", "1")
+        .env_remove("SLUICE_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("sluice runs"))
+        .await
+        .expect("join")
+}
+
+async fn ghl(delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1"))
+        .respond_with(ResponseTemplate::new(200).set_delay(delay).set_body_json(json!({"contact": {
+            "id": "c1", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com", "phone": "+15550100",
+            "tags": ["vip"], "timezone": "Europe/London", "companyName": "Engines Ltd"
+        }})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1/notes"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"notes": [
+            {"id": "n1", "body": "Call back on Monday", "dateAdded": "2026-11-20T10:00:00.000Z"},
+            {"id": "n2", "body": "Sent the offer", "dateAdded": "2026-11-25T10:00:00.000Z"}
+        ]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1/tasks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"tasks": [
+            {"id": "t1", "title": "Call", "completed": false, "dueDate": "2020-01-01T00:00:00.000Z"},
+            {"id": "t2", "title": "Mail", "completed": true, "dueDate": "2020-01-01T00:00:00.000Z"}
+        ]})))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_360_prints_the_merged_contact() {
+    let server = ghl(Duration::ZERO).await;
+    let mut cmd = sluice();
+    cmd.args([
+        "run",
+        "workflows/contact-360.yaml",
+        "--input",
+        "contactId=c1",
+        "--connection",
+    ])
+    .arg(format!("ghl.base_url={}", server.uri()));
+    let out = output(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    let json: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(json["id"], json!("c1"));
+    assert_eq!(json["name"], json!("Ada Lovelace"));
+    assert_eq!(json["openTasks"].as_array().map(Vec::len), Some(1));
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_lists_every_request() {
+    let server = ghl(Duration::ZERO).await;
+    let mut cmd = sluice();
+    cmd.args([
+        "run",
+        "workflows/contact-360.yaml",
+        "-i",
+        "contactId=c1",
+        "--dry-run",
+        "--connection",
+    ])
+    .arg(format!("ghl.base_url={}", server.uri()));
+    let out = output(cmd).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).replace(&server.uri(), "http://[SERVER]");
+    assert!(
+        stdout.starts_with("1. contact: GET http://[SERVER]/contacts/c1\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("   Version: 2021-07-28\n"), "{stdout}");
+    assert!(
+        stdout.contains(": GET http://[SERVER]/contacts/c1/notes"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(": GET http://[SERVER]/contacts/c1/tasks"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("output:\n{"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_api_exits_1_with_the_api_message() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"statusCode": 404, "message": "Contact not found"})),
+        )
+        .mount(&server)
+        .await;
+    let mut cmd = sluice();
+    cmd.args([
+        "run",
+        "workflows/contact-360.yaml",
+        "-i",
+        "contactId=nope",
+        "--connection",
+    ])
+    .arg(format!("ghl.base_url={}", server.uri()));
+    let out = output(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: step `contact` failed: the API answered 404: Contact not found (HTTP 404)"
+        ),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_exit_2() {
+    for args in [
+        vec!["run", "workflows/contact-360.yaml"],
+        vec!["run", "workflows/contact-360.yaml", "-i", "contactID=c1"],
+        vec![
+            "run",
+            "workflows/contact-360.yaml",
+            "-i",
+            "contactId=c1",
+            "--connection",
+            "ghl.url=http://127.0.0.1:9",
+        ],
+        vec!["run", "workflows/missing.yaml"],
+    ] {
+        let mut cmd = sluice();
+        cmd.args(&args);
+        let out = output(cmd).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_go_to_stderr() {
+    let server = ghl(Duration::ZERO).await;
+    let mut cmd = sluice();
+    cmd.args([
+        "run",
+        "workflows/contact-360.yaml",
+        "-i",
+        "contactId=c1",
+        "-v",
+        "--log-format",
+        "json",
+        "--connection",
+    ])
+    .arg(format!("ghl.base_url={}", server.uri()));
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
+        .collect();
+    let finished: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == json!("Step finished."))
+        .collect();
+    assert_eq!(finished.len(), 4, "{stderr}");
+    serde_json::from_slice::<Value>(&out.stdout).expect("stdout stays pure JSON");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_and_exits_130() {
+    let server = ghl(Duration::from_secs(20)).await;
+    let mut cmd = sluice();
+    cmd.args([
+        "run",
+        "workflows/contact-360.yaml",
+        "-i",
+        "contactId=c1",
+        "--connection",
+    ])
+    .arg(format!("ghl.base_url={}", server.uri()))
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let started = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("cancelled after"), "{stderr}");
+    assert!(
+        stderr.contains("steps: 0 succeeded, 0 failed, 0 skipped, 4 cancelled"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "in-flight requests were dropped, not awaited"
+    );
+}
