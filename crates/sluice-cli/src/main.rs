@@ -42,6 +42,8 @@ enum Command {
     },
     /// Run a flow once and print its output as JSON.
     Run(run::RunArgs),
+    /// Serve the built-in GHL sandbox (a local GoHighLevel Contacts + IPinfo look-alike) until Ctrl-C.
+    Sandbox(sandbox::SandboxArgs),
     /// Print a JSON Schema (for editors): `flow`, `connector` or `project`.
     Schema {
         /// Which schema.
@@ -97,6 +99,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => validate(paths, format, deny_warnings),
         Command::Plan { flow, format } => plan(&flow, format),
         Command::Run(args) => run::run(args),
+        Command::Sandbox(args) => sandbox::serve(&args),
         Command::Schema { kind } => {
             let schema = schema::generate(kind)?;
             println!("{schema}");

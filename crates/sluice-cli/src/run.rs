@@ -104,7 +104,9 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
             },
         )?;
         rt.flows = executables;
-        configure_credentials(&mut rt, set.project(), set.project_dir(), &target)?;
+        if !args.sandbox {
+            configure_credentials(&mut rt, set.project(), set.project_dir(), &target)?;
+        }
         for spec in &args.connections {
             let (key, url) = spec
                 .split_once('=')

@@ -33,6 +33,9 @@ pub const NAMES: &[&str] = &[
     "first",
     "last",
     "contains",
+    "sort_by",
+    "reverse",
+    "take",
 ];
 
 type HelperFn = fn(&[Value]) -> Result<Value, String>;
@@ -149,6 +152,17 @@ pub fn register(registry: &mut Handlebars<'_>) {
             false,
         ),
         ("contains", contains, false),
+        ("sort_by", sort_by, false),
+        (
+            "reverse",
+            |a| {
+                Ok(Value::Array(
+                    as_list(arg(a, 0)?)?.iter().rev().cloned().collect(),
+                ))
+            },
+            false,
+        ),
+        ("take", take, false),
     ];
     for &(name, f, lenient) in helpers {
         registry.register_helper(name, Box::new(Helper { name, f, lenient }));
@@ -255,6 +269,38 @@ fn join(a: &[Value]) -> Result<Value, String> {
             .map(text)
             .collect::<Vec<_>>()
             .join(&sep),
+    ))
+}
+
+/// `sort_by LIST FIELD`: the items ordered by a field (numbers numerically, the rest as text;
+/// items without the field last). Stable.
+fn sort_by(a: &[Value]) -> Result<Value, String> {
+    let field = text(arg(a, 1)?);
+    let mut items = as_list(arg(a, 0)?)?.clone();
+    items.sort_by(|x, y| {
+        let (p, q) = (x.get(&field), y.get(&field));
+        match (p, q) {
+            (Some(Value::Number(m)), Some(Value::Number(n))) => m
+                .as_f64()
+                .partial_cmp(&n.as_f64())
+                .unwrap_or(std::cmp::Ordering::Equal),
+            (Some(m), Some(n)) => text(m).cmp(&text(n)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        }
+    });
+    Ok(Value::Array(items))
+}
+
+/// `take LIST N`: the first N items.
+fn take(a: &[Value]) -> Result<Value, String> {
+    let n = arg(a, 1)?
+        .as_u64()
+        .ok_or("the count must be a whole number")?;
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    Ok(Value::Array(
+        as_list(arg(a, 0)?)?.iter().take(n).cloned().collect(),
     ))
 }
 
@@ -420,6 +466,16 @@ mod tests {
                 .is_some_and(|s| s.ends_with('Z') && s.len() == 24),
             "{now}"
         );
+    }
+
+    #[test]
+    fn the_planner_knows_every_helper() {
+        for name in super::NAMES {
+            assert!(
+                sluice_plan::template::HELPERS.contains(name),
+                "`{name}` is missing from sluice_plan::template::HELPERS"
+            );
+        }
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub const HELPERS: &[&str] = &[
     "first",
     "last",
     "contains",
+    "sort_by",
+    "reverse",
+    "take",
     "if",
     "unless",
     "each",
@@ -201,7 +204,20 @@ fn walk_helper(
         }
         Parameter::Path(path) => {
             // `{{ a.b }}` with no params is a path; with params it names a helper.
-            if h.params.is_empty() && h.hash.is_empty() && !block {
+            let lone_helper = match path {
+                Path::Relative((segs, raw)) => {
+                    segs.len() == 1 && !raw.contains('.') && HELPERS.contains(&raw.as_str())
+                }
+                _ => false,
+            };
+            if lone_helper {
+                if let Path::Relative((_, raw)) = path {
+                    out.helpers.push(HelperCall {
+                        name: raw.clone(),
+                        span: at.find(raw),
+                    });
+                }
+            } else if h.params.is_empty() && h.hash.is_empty() && !block {
                 push_path(path, out, at, locals);
             } else if let Path::Relative((_, raw)) = path {
                 out.helpers.push(HelperCall {

@@ -1,0 +1,168 @@
+//! Notes of a contact (FACTS §3–§4; the path parameter is `{id}`, not `{noteId}`): list,
+//! create (`body` required), get, update, delete. Changes emit NoteCreate / NoteUpdate /
+//! NoteDelete (FACTS §9).
+
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use crate::contacts::{contact_index, reply};
+use crate::errors::GhlError;
+use crate::seed::{Note, Seed, iso};
+use crate::state::{Principal, SandboxState, lock};
+use crate::util::{Check, json_object, new_id, str_of};
+
+type Reply = Result<axum::response::Response, GhlError>;
+
+const NOTE_FIELDS: &[&str] = &["userId", "body", "title", "color", "pinned"];
+
+fn note_json(n: &Note) -> Value {
+    serde_json::to_value(n).unwrap_or(Value::Null)
+}
+
+fn note_event(n: &Note) -> Map<String, Value> {
+    match note_json(n) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn note_index(seed: &Seed, contact_id: &str, id: &str) -> Result<usize, GhlError> {
+    seed.notes
+        .iter()
+        .position(|n| n.id == id && n.contact_id == contact_id)
+        // 404 body shape UNCONFIRMED (FACTS §11).
+        .ok_or_else(|| GhlError::NotFound("Note not found".to_owned()))
+}
+
+fn check_note(body: &Map<String, Value>, create: bool) -> Result<(), GhlError> {
+    let mut c = Check::default();
+    c.only(body, NOTE_FIELDS);
+    if create {
+        c.required_string(body, "body");
+    } else {
+        c.string(body, "body");
+    }
+    c.string(body, "userId");
+    c.string(body, "title");
+    c.string(body, "color");
+    c.boolean(body, "pinned", false);
+    c.done()
+}
+
+pub(crate) async fn list_notes(
+    State(st): State<SandboxState>,
+    Extension(p): Extension<Principal>,
+    Path(contact_id): Path<String>,
+) -> Reply {
+    let data = lock(&st.inner.data);
+    contact_index(&data.seed, &p, &contact_id)?;
+    let notes: Vec<Value> = data
+        .seed
+        .notes
+        .iter()
+        .filter(|n| n.contact_id == contact_id)
+        .map(note_json)
+        .collect();
+    reply(StatusCode::OK, json!({"notes": notes}))
+}
+
+/// POST /contacts/{contactId}/notes (NotesDTO: `body` required) → 201 `{"note": …}`.
+pub(crate) async fn create_note(
+    State(st): State<SandboxState>,
+    Extension(p): Extension<Principal>,
+    Path(contact_id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let body = json_object(&body)?;
+    check_note(&body, true)?;
+    let (note, location) = {
+        let mut data = lock(&st.inner.data);
+        let i = contact_index(&data.seed, &p, &contact_id)?;
+        let note = Note {
+            id: new_id(),
+            body: str_of(&body, "body").unwrap_or_default().to_owned(),
+            user_id: Some(
+                str_of(&body, "userId").map_or_else(|| p.grant.user_id.clone(), str::to_owned),
+            ),
+            date_added: iso(Utc::now()),
+            contact_id: contact_id.clone(),
+            title: str_of(&body, "title").map(str::to_owned),
+            color: str_of(&body, "color").map(str::to_owned),
+            pinned: body.get("pinned") == Some(&Value::Bool(true)),
+        };
+        data.seed.notes.push(note.clone());
+        (note, data.seed.contacts[i].location_id.clone())
+    };
+    st.emit("NoteCreate", &location, note_event(&note));
+    reply(StatusCode::CREATED, json!({"note": note_json(&note)}))
+}
+
+pub(crate) async fn get_note(
+    State(st): State<SandboxState>,
+    Extension(p): Extension<Principal>,
+    Path((contact_id, id)): Path<(String, String)>,
+) -> Reply {
+    let data = lock(&st.inner.data);
+    contact_index(&data.seed, &p, &contact_id)?;
+    let i = note_index(&data.seed, &contact_id, &id)?;
+    reply(
+        StatusCode::OK,
+        json!({"note": note_json(&data.seed.notes[i])}),
+    )
+}
+
+/// PUT /contacts/{contactId}/notes/{id} (UpdateNoteDTO, every field optional).
+pub(crate) async fn update_note(
+    State(st): State<SandboxState>,
+    Extension(p): Extension<Principal>,
+    Path((contact_id, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Reply {
+    let body = json_object(&body)?;
+    check_note(&body, false)?;
+    let (note, location) = {
+        let mut data = lock(&st.inner.data);
+        let ci = contact_index(&data.seed, &p, &contact_id)?;
+        let ni = note_index(&data.seed, &contact_id, &id)?;
+        let n = &mut data.seed.notes[ni];
+        if let Some(v) = str_of(&body, "body") {
+            v.clone_into(&mut n.body);
+        }
+        for (key, slot) in [
+            ("userId", &mut n.user_id),
+            ("title", &mut n.title),
+            ("color", &mut n.color),
+        ] {
+            if body.contains_key(key) {
+                *slot = str_of(&body, key).map(str::to_owned);
+            }
+        }
+        if let Some(Value::Bool(b)) = body.get("pinned") {
+            n.pinned = *b;
+        }
+        let note = n.clone();
+        (note, data.seed.contacts[ci].location_id.clone())
+    };
+    st.emit("NoteUpdate", &location, note_event(&note));
+    reply(StatusCode::OK, json!({"note": note_json(&note)}))
+}
+
+/// DELETE /contacts/{contactId}/notes/{id} → 200 `{"succeded": true}`.
+pub(crate) async fn delete_note(
+    State(st): State<SandboxState>,
+    Extension(p): Extension<Principal>,
+    Path((contact_id, id)): Path<(String, String)>,
+) -> Reply {
+    let (note, location) = {
+        let mut data = lock(&st.inner.data);
+        let ci = contact_index(&data.seed, &p, &contact_id)?;
+        let ni = note_index(&data.seed, &contact_id, &id)?;
+        let location = data.seed.contacts[ci].location_id.clone();
+        (data.seed.notes.remove(ni), location)
+    };
+    st.emit("NoteDelete", &location, note_event(&note));
+    reply(StatusCode::OK, json!({"succeded": true}))
+}
