@@ -42,6 +42,9 @@ pub(crate) struct RunArgs {
     /// Largest API answer accepted, in bytes.
     #[arg(long, default_value_t = 10 * 1024 * 1024)]
     max_response_bytes: usize,
+    /// Serve repeated reads of cacheable operations from memory for this long, e.g. `30s`.
+    #[arg(long, value_parser = humantime_duration)]
+    cache_ttl: Option<std::time::Duration>,
     /// More logs on stderr (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -101,12 +104,13 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
                 connection_concurrency: args.concurrency.max(1),
                 dry_run: args.dry_run,
                 max_response_bytes: args.max_response_bytes,
+                cache_ttl: args.cache_ttl,
             },
         )?;
         rt.flows = executables;
-        if !args.sandbox {
-            configure_credentials(&mut rt, set.project(), set.project_dir(), &target)?;
-        }
+        rt.limits = Arc::new(
+            sluice_connectors::RateLimits::from_catalog(&catalog).map_err(|e| e.to_string())?,
+        );
         for spec in &args.connections {
             let (key, url) = spec
                 .split_once('=')
@@ -115,6 +119,9 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
                 .strip_suffix(".base_url")
                 .ok_or_else(|| format!("`--connection {spec}`: only `base_url` can be set here"))?;
             rt.base_urls.insert(conn.to_string(), url.to_string());
+        }
+        if !args.sandbox {
+            configure_credentials(&mut rt, set.project(), set.project_dir(), &target)?;
         }
         let _sandbox = if args.sandbox {
             Some(crate::sandbox::attach(&mut rt).await?)
@@ -159,6 +166,10 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
         };
         Ok(code)
     })
+}
+
+fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<sluice_model::Duration>().map(|d| d.0)
 }
 
 fn summary(report: &sluice_engine::RunReport) -> String {
@@ -294,12 +305,9 @@ fn configure_credentials(
         let Some(cred) = project.credentials.get(name) else {
             continue;
         };
-        let auth = auth_of(name, cred, dir, conn)?;
-        match &auth {
-            AuthMaterial::Bearer(t) | AuthMaterial::Query { token: t, .. } => {
-                rt.redactor.add(secrecy::ExposeSecret::expose_secret(t));
-            }
-            AuthMaterial::None => {}
+        let auth = auth_of(name, cred, dir, conn, &mut rt.redactor, &rt.base_urls)?;
+        if let Some(location) = &cred.location_id {
+            rt.locations.insert(name.clone(), location.clone());
         }
         rt.credentials.insert(name.clone(), auth);
     }
@@ -311,26 +319,95 @@ fn auth_of(
     cred: &Credential,
     dir: Option<&Path>,
     conn: &sluice_engine::exec::ConnectionSpec,
+    redactor: &mut sluice_engine::Redactor,
+    base_urls: &HashMap<String, String>,
 ) -> Result<AuthMaterial, String> {
     let what = format!("credential `{name}`");
-    let Some(token) = &cred.token else {
-        return Err(format!(
-            "{what} has no `token` (OAuth refresh is not available in `sluice run` yet)"
-        ));
+    let mut secret = |source: &SecretSource| -> Result<SecretString, String> {
+        let value = read_secret(source, dir, &what)?;
+        redactor.add(&value);
+        Ok(SecretString::from(value))
     };
-    let token = SecretString::from(read_secret(token, dir, &what)?);
-    Ok(match cred.kind {
+    match cred.kind {
+        sluice_model::connector::AuthKind::Oauth2 => {
+            let need = |s: &Option<SecretSource>, key: &str| {
+                s.clone()
+                    .ok_or_else(|| format!("{what} (oauth2) needs `{key}`"))
+            };
+            let client_id = secret(&need(&cred.client_id, "client_id")?)?;
+            let client_secret = secret(&need(&cred.client_secret, "client_secret")?)?;
+            let refresh = secret(&need(&cred.refresh_token, "refresh_token")?)?;
+            let access = match &cred.token {
+                Some(t) => secret(t)?,
+                None => SecretString::from(String::new()),
+            };
+            let token_url = conn
+                .connector
+                .auth
+                .iter()
+                .find_map(|a| a.token_url.clone())
+                .ok_or_else(|| {
+                    format!(
+                        "connector `{}` has no OAuth token URL",
+                        conn.connector.name.value
+                    )
+                })?;
+            let token_url = if token_url.starts_with("http") {
+                token_url
+            } else {
+                let base = base_urls
+                    .get(&conn.name)
+                    .or_else(|| base_urls.get(conn.connector.name.as_str()))
+                    .cloned()
+                    .or_else(|| conn.base_url.clone())
+                    .unwrap_or_else(|| conn.connector.base_url.clone());
+                format!("{}{token_url}", base.trim_end_matches('/'))
+            };
+            // A configured access token of unknown age is tried; a 401 refreshes it.
+            let expires = if cred.token.is_some() {
+                std::time::SystemTime::now() + std::time::Duration::from_secs(3600)
+            } else {
+                std::time::SystemTime::UNIX_EPOCH
+            };
+            let pair = sluice_connectors::oauth::TokenPair {
+                access_token: access,
+                refresh_token: refresh,
+                expires_at: expires,
+            };
+            let state_dir = dir.unwrap_or_else(|| Path::new(".")).join(".sluice");
+            fs_err::create_dir_all(&state_dir).map_err(|e| e.to_string())?;
+            let store_path = state_dir.join("tokens.json");
+            let store = Arc::new(sluice_connectors::oauth::FileTokenStore::new(store_path));
+            let client =
+                sluice_connectors::oauth::OAuthClient::new(client_id, client_secret, token_url);
+            let token =
+                sluice_connectors::oauth::OAuthToken::from_store(name, client, store, Some(pair))
+                    .map_err(|e| e.to_string())?;
+            Ok(AuthMaterial::OAuth(Arc::new(token)))
+        }
         sluice_model::connector::AuthKind::Query => {
+            let token = secret(
+                cred.token
+                    .as_ref()
+                    .ok_or_else(|| format!("{what} has no `token`"))?,
+            )?;
             let param = conn
                 .connector
                 .auth
                 .iter()
                 .find_map(|a| a.param.clone())
                 .unwrap_or_else(|| "token".to_string());
-            AuthMaterial::Query { param, token }
+            Ok(AuthMaterial::Query { param, token })
         }
-        _ => AuthMaterial::Bearer(token),
-    })
+        sluice_model::connector::AuthKind::Bearer => {
+            let token = secret(
+                cred.token
+                    .as_ref()
+                    .ok_or_else(|| format!("{what} has no `token`"))?,
+            )?;
+            Ok(AuthMaterial::Bearer(token))
+        }
+    }
 }
 
 /// Progress on a terminal (one line per running step) and the dry-run request listing.

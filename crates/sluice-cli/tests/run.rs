@@ -194,7 +194,7 @@ async fn json_logs_go_to_stderr() {
         .iter()
         .filter(|l| l["fields"]["message"] == json!("Step finished."))
         .collect();
-    assert_eq!(finished.len(), 4, "{stderr}");
+    assert_eq!(finished.len(), 5, "{stderr}");
     serde_json::from_slice::<Value>(&out.stdout).expect("stdout stays pure JSON");
 }
 
@@ -228,11 +228,94 @@ async fn ctrl_c_cancels_and_exits_130() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("cancelled after"), "{stderr}");
     assert!(
-        stderr.contains("steps: 0 succeeded, 0 failed, 0 skipped, 4 cancelled"),
+        stderr.contains("steps: 0 succeeded, 0 failed, 0 skipped, 5 cancelled"),
         "{stderr}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "in-flight requests were dropped, not awaited"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_refresh_rotate_and_persist_across_runs() {
+    let sandbox = sluice_sandbox::Sandbox::start(
+        sluice_sandbox::SandboxConfig::default(),
+        ([127, 0, 0, 1], 0).into(),
+    )
+    .await
+    .expect("sandbox");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("flows")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("sluice.toml"),
+        "[credentials.ghl_oauth]\nkind = \"oauth2\"\nclient_id = { env = \"T_CLIENT_ID\" }\nclient_secret = { env = \"T_CLIENT_SECRET\" }\nrefresh_token = { env = \"T_REFRESH\" }\nlocation_id = \"loc_sandbox\"\n",
+    )
+    .expect("write toml");
+    let flow = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/contact-360.yaml"),
+    )
+    .expect("contact-360")
+    .replace("credential: ghl_main", "credential: ghl_oauth");
+    std::fs::write(dir.path().join("flows/contact-360.yaml"), flow).expect("write flow");
+    let run = |dir: &Path, base: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        cmd.current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("T_CLIENT_ID", "sandbox-client")
+            .env("T_CLIENT_SECRET", "sandbox-secret")
+            .env("T_REFRESH", "sandbox-refresh-token")
+            .args([
+                "run",
+                "flows/contact-360.yaml",
+                "-i",
+                "contactId=ct_ada",
+                "--connection",
+            ])
+            .arg(format!("ghl.base_url={base}"));
+        cmd
+    };
+    let base = sandbox.base_url();
+    let first = output(run(dir.path(), &base)).await;
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        sandbox.state().oauth_refresh_count(),
+        1,
+        "no access token was configured: one refresh"
+    );
+    let stored = std::fs::read_to_string(dir.path().join(".sluice/tokens.json"))
+        .expect("the rotated pair was persisted");
+    assert!(
+        !stored.contains("sandbox-refresh-token"),
+        "the rotated refresh token replaced the used one"
+    );
+    // The configured refresh token is spent now (the sandbox rejects reuse): the second run must
+    // use the persisted pair, whose access token is still valid, so no second refresh happens.
+    let second = output(run(dir.path(), &base)).await;
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(sandbox.state().oauth_refresh_count(), 1);
+    for out in [&first, &second] {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains("sandbox-secret")
+                && !all.contains("sandbox-refresh-token")
+                && !all.contains("sbx-at-"),
+            "{all}"
+        );
+    }
+    sandbox.shutdown().await;
 }

@@ -1,6 +1,24 @@
 //! The connectors built into Sluice, as data: the YAML files of `connectors/` are compiled
 //! into the binary, so a flow can use `ghl-contacts` or `ipinfo` without any file beside it.
 //! Project connectors of the same name, loaded after these, replace them.
+//!
+//! Beside the catalog, what every call to a connector's API needs at run time, shared by
+//! all runs of the process:
+//! - [`ratelimit`]: [`RateLimits`], the connectors' rate limits per credential and location,
+//!   waited out before sending and fed back by the API's `X-RateLimit-*` headers;
+//! - [`cache`]: [`ReadCache`], answers of `cacheable` operations, per credential, for a while;
+//! - [`oauth`]: [`OAuthToken`], OAuth 2.0 access tokens refreshed single-flight, with the
+//!   rotated refresh token persisted (through a [`TokenStore`]) before the new token is used.
+
+pub mod cache;
+pub mod oauth;
+pub mod ratelimit;
+
+pub use cache::{CacheKey, ReadCache};
+pub use oauth::{
+    AuthError, FileTokenStore, MemoryTokenStore, OAuthClient, OAuthToken, TokenPair, TokenStore,
+};
+pub use ratelimit::{InvalidLimit, LimitError, LimitKey, RateLimits};
 
 use sluice_model::{Catalog, FileReport};
 

@@ -8,6 +8,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
+use sluice_connectors::oauth::OAuthToken;
 use sluice_model::connector::{ParamIn, ResponseFormat};
 use sluice_model::{Method, Operation};
 
@@ -30,6 +31,9 @@ pub enum AuthMaterial {
     None,
     /// `Authorization: Bearer TOKEN`.
     Bearer(SecretString),
+    /// An OAuth 2.0 access token, refreshed before expiry and once after a 401
+    /// (single-flight per credential; see `sluice_connectors::oauth`).
+    OAuth(std::sync::Arc<OAuthToken>),
     /// `?PARAM=TOKEN`.
     Query {
         /// The parameter.
@@ -91,8 +95,8 @@ impl Prepared {
             .collect();
         let mut url = self.full_url();
         match auth {
-            AuthMaterial::Bearer(_) => {
-                headers.push(("authorization".into(), format!("Bearer {MASK}")))
+            AuthMaterial::Bearer(_) | AuthMaterial::OAuth(_) => {
+                headers.push(("authorization".into(), format!("Bearer {MASK}")));
             }
             AuthMaterial::Query { param, .. } => {
                 url.push(if url.contains('?') { '&' } else { '?' });
@@ -206,7 +210,9 @@ pub struct Answer {
     pub headers: HeaderMap,
 }
 
-/// Sends a prepared request.
+/// Sends a prepared request. `observe` sees the status and headers of every answer (the rate
+/// limiter reads GHL's `X-RateLimit-*` headers from it). An OAuth credential's token is fetched
+/// (refreshed when due) first; a 401 refreshes it once and repeats the request.
 ///
 /// # Errors
 /// A step error: non-2xx (with the API's message and request id), timeout, network failure,
@@ -218,6 +224,61 @@ pub async fn send(
     format: ResponseFormat,
     limits: CallLimits,
     redactor: &Redactor,
+    observe: &(dyn Fn(u16, &HeaderMap) + Sync),
+) -> Result<Answer, StepError> {
+    let AuthMaterial::OAuth(oauth) = auth else {
+        return send_once(client, prepared, auth, format, limits, redactor, observe).await;
+    };
+    let token = oauth
+        .access_token()
+        .await
+        .map_err(|e| auth_error(&e, redactor))?;
+    let first = send_once(
+        client,
+        prepared,
+        &AuthMaterial::Bearer(token.clone()),
+        format,
+        limits,
+        redactor,
+        observe,
+    )
+    .await;
+    match first {
+        Err(e) if e.status == Some(401) => {
+            let fresh = oauth
+                .refresh_after_unauthorized(&token)
+                .await
+                .map_err(|e| auth_error(&e, redactor))?;
+            send_once(
+                client,
+                prepared,
+                &AuthMaterial::Bearer(fresh),
+                format,
+                limits,
+                redactor,
+                observe,
+            )
+            .await
+        }
+        other => other,
+    }
+}
+
+fn auth_error(e: &sluice_connectors::oauth::AuthError, redactor: &Redactor) -> StepError {
+    StepError::new(
+        ErrorKind::Other,
+        redactor.redact(&format!("authentication failed: {e}")),
+    )
+}
+
+async fn send_once(
+    client: &reqwest::Client,
+    prepared: &Prepared,
+    auth: &AuthMaterial,
+    format: ResponseFormat,
+    limits: CallLimits,
+    redactor: &Redactor,
+    observe: &(dyn Fn(u16, &HeaderMap) + Sync),
 ) -> Result<Answer, StepError> {
     let started = Instant::now();
     let method = match prepared.method {
@@ -256,7 +317,7 @@ pub async fn send(
         AuthMaterial::Query { param, token } => {
             query.push((param.clone(), token.expose_secret().to_string()))
         }
-        AuthMaterial::None => {}
+        AuthMaterial::None | AuthMaterial::OAuth(_) => {}
     }
     let mut request = client
         .request(method, &prepared.url)
@@ -304,6 +365,7 @@ pub async fn send(
             .retryable(None)
         })??;
     let elapsed = started.elapsed();
+    observe(status, &headers);
     if !(200..300).contains(&status) {
         return Err(http_error(status, &headers, &bytes, redactor));
     }

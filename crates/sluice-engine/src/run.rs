@@ -15,6 +15,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use sluice_connectors::{CacheKey, LimitError, LimitKey, RateLimits, ReadCache};
+
 use crate::error::{ErrorKind, StepError};
 use crate::exec::{ExecKind, ExecStep, Executable, Setting};
 use crate::http::{self, AuthMaterial, CallLimits};
@@ -34,6 +36,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Largest answer accepted, in bytes (default 10 MB).
     pub max_response_bytes: usize,
+    /// Serve answers of `cacheable` operations from memory for this long (off when `None`).
+    pub cache_ttl: Option<Duration>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +47,7 @@ impl Default for RunOptions {
             connection_concurrency: 8,
             dry_run: false,
             max_response_bytes: 10 * 1024 * 1024,
+            cache_ttl: None,
         }
     }
 }
@@ -67,6 +72,12 @@ pub struct Runtime {
     pub flows: HashMap<String, Arc<Executable>>,
     /// Cancels every run of this runtime.
     pub cancel: CancellationToken,
+    /// Rate limits of every connector, shared by every run of the process.
+    pub limits: Arc<RateLimits>,
+    /// The GHL location each credential works for (rate limits count per location).
+    pub locations: HashMap<String, String>,
+    /// The read cache (when `options.cache_ttl` is set).
+    pub cache: Option<Arc<ReadCache<Value>>>,
     global: Arc<Semaphore>,
     per_connection: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -90,6 +101,11 @@ impl Runtime {
             redactor: Redactor::new(),
             observer,
             global: Arc::new(Semaphore::new(options.concurrency.max(1))),
+            limits: Arc::new(RateLimits::new()),
+            locations: HashMap::new(),
+            cache: options
+                .cache_ttl
+                .map(|ttl| Arc::new(ReadCache::new(10_000, ttl))),
             options,
             flows: HashMap::new(),
             cancel: CancellationToken::new(),
@@ -689,6 +705,45 @@ async fn call_with_retries(
         timeout,
     };
     let semaphore = rt.connection_semaphore(&conn.name);
+    let credential = conn
+        .credential
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    let location = params
+        .get("locationId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| rt.locations.get(&credential).cloned());
+    let limit_key = LimitKey::new(
+        conn.connector.name.value.clone(),
+        credential.clone(),
+        location,
+    );
+    let observe = |status: u16, headers: &reqwest::header::HeaderMap| {
+        rt.limits.observe(&limit_key, status, headers)
+    };
+    let cache_key = match &rt.cache {
+        Some(_) if operation.cacheable && !writes && !rt.options.dry_run => {
+            let body = prepared
+                .body
+                .as_ref()
+                .map(Value::to_string)
+                .unwrap_or_default();
+            Some(CacheKey::new(
+                &credential,
+                prepared.method.as_str(),
+                &prepared.full_url(),
+                body.as_bytes(),
+            ))
+        }
+        _ => None,
+    };
+    if let (Some(cache), Some(key)) = (&rt.cache, &cache_key)
+        && let Some(hit) = cache.get(key)
+    {
+        tracing::debug!(step = %step.name, "Read cache hit.");
+        return Ok(((*hit).clone(), 0));
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -701,6 +756,15 @@ async fn call_with_retries(
                 request: &record,
             });
             return Ok((Value::Null, attempt));
+        }
+        if let Err(LimitError::QuotaExhausted { limit, resets_in }) =
+            rt.limits.acquire(&limit_key).await
+        {
+            let message = format!(
+                "the `{limit}` quota of the API is spent; more requests are allowed in {}",
+                humantime::format_duration(Duration::from_secs(resets_in.as_secs()))
+            );
+            return Err((StepError::new(ErrorKind::RateLimited, message), attempt));
         }
         let result = {
             let _global = rt.global.acquire().await.map_err(|_| {
@@ -729,6 +793,7 @@ async fn call_with_retries(
                 operation.response_format,
                 limits,
                 &rt.redactor,
+                &observe,
             )
             .await
         };
@@ -741,6 +806,9 @@ async fn call_with_retries(
                     status: answer.status,
                     elapsed: answer.elapsed,
                 });
+                if let (Some(cache), Some(key)) = (&rt.cache, cache_key) {
+                    cache.insert(key, answer.body.clone());
+                }
                 return Ok((answer.body, attempt));
             }
             Err(e) => {

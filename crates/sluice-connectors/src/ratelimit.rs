@@ -1,0 +1,657 @@
+//! Rate limits of connectors, enforced before a request is sent: one budget per connector,
+//! credential and (GHL) location, fed back by the API's `X-RateLimit-*` headers and 429s.
+//! Time is tokio's, so tests run in virtual time (`#[tokio::test(start_paused = true)]`).
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::num::NonZeroU32;
+use std::ops::Add;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use governor::clock::{Clock, Reference};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use reqwest::header::HeaderMap;
+use sluice_model::connector::{LimitScope, RateLimit};
+use sluice_model::{Catalog, Connector};
+use tokio::time::Instant;
+
+/// How many requests `X-RateLimit-Remaining` may still allow before Sluice pauses the key
+/// until the interval has passed: `0`, i.e. pause when the API says the budget is spent.
+///
+/// Sluice's own limiter already keeps its requests within the stated budget, so the header
+/// only matters when someone else spends the same budget (another runner, another tool with
+/// the same app). A larger margin would pause Sluice's own full-speed traffic for nothing.
+/// Requests already in flight when the answer arrives may still draw a 429; that pauses the
+/// key too, and the executor retries idempotent calls after the pause.
+pub const REMAINING_MARGIN: u64 = 0;
+
+/// The pause after a 429 or a spent burst when the API says nothing about how long and the
+/// connector states no burst limit.
+pub const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+
+/// Quota windows are counted in this many slots (plus the current one): the count never
+/// lets more than `requests` through in any window of `per`, and a spent quota frees up at
+/// most `per / QUOTA_SLOTS` later than an exact sliding log would (14.4 minutes of a day).
+const QUOTA_SLOTS: u64 = 100;
+
+/// Whose budget a request is charged to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LimitKey {
+    /// The connector's name, e.g. `ghl-contacts`.
+    pub connector: String,
+    /// The credential's name (for GHL: the app or Private Integration token).
+    pub credential: String,
+    /// The location (GHL sub-account) the request works on, if the API counts per location.
+    pub location: Option<String>,
+}
+
+impl LimitKey {
+    /// A key for a connector, a credential and maybe a location.
+    #[must_use]
+    pub fn new(
+        connector: impl Into<String>,
+        credential: impl Into<String>,
+        location: Option<String>,
+    ) -> Self {
+        Self {
+            connector: connector.into(),
+            credential: credential.into(),
+            location,
+        }
+    }
+}
+
+impl fmt::Display for LimitKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} with credential `{}`",
+            self.connector, self.credential
+        )?;
+        if let Some(location) = &self.location {
+            write!(f, " at location `{location}`")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a request may not be sent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// A quota (`quota: true`, e.g. GHL's 200,000 requests a day) is spent: waiting would take
+    /// too long to be useful, so the call fails now.
+    #[error(
+        "the `{limit}` quota is spent; more requests are allowed in {}",
+        sluice_model::Duration(*resets_in)
+    )]
+    QuotaExhausted {
+        /// The limit, as `CONNECTOR/NAME` (e.g. `ghl-contacts/daily`).
+        limit: String,
+        /// How long until one more request is allowed.
+        resets_in: Duration,
+    },
+}
+
+/// A connector's rate limit that cannot be enforced as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("connector `{connector}`: rate limit `{limit}` cannot be enforced: {reason}")]
+pub struct InvalidLimit {
+    /// The connector's name.
+    pub connector: String,
+    /// The limit's name.
+    pub limit: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// governor's clock on tokio's time, so a paused tokio clock drives the limiters too.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioClock;
+
+/// An instant of [`TokioClock`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokioInstant(pub Instant);
+
+impl Add<Nanos> for TokioInstant {
+    type Output = Self;
+
+    fn add(self, other: Nanos) -> Self {
+        // Past tokio's range (hundreds of years) the instant saturates at `self`; governor
+        // never adds more than one quota period to a recent instant.
+        Self(self.0.checked_add(Duration::from(other)).unwrap_or(self.0))
+    }
+}
+
+impl Reference for TokioInstant {
+    fn duration_since(&self, earlier: Self) -> Nanos {
+        self.0.saturating_duration_since(earlier.0).into()
+    }
+
+    fn saturating_sub(&self, duration: Nanos) -> Self {
+        Self(
+            self.0
+                .checked_sub(Duration::from(duration))
+                .unwrap_or(self.0),
+        )
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = TokioInstant;
+
+    fn now(&self) -> TokioInstant {
+        TokioInstant(Instant::now())
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<TokioInstant>>;
+
+/// One limit of a connector, as enforced.
+#[derive(Debug)]
+struct LimitSpec {
+    /// `CONNECTOR/NAME`.
+    label: String,
+    requests: u64,
+    per: Duration,
+    per_credential: bool,
+    per_location: bool,
+    /// The governor quota of a (non-quota) rate limit; `None` for a quota.
+    gcra: Option<Quota>,
+}
+
+impl LimitSpec {
+    fn new(connector: &str, limit: &RateLimit) -> Result<Self, InvalidLimit> {
+        let invalid = |reason: &str| InvalidLimit {
+            connector: connector.to_string(),
+            limit: limit.name.clone(),
+            reason: reason.to_string(),
+        };
+        let per = limit.per.0;
+        if limit.requests == 0 {
+            return Err(invalid("`requests` must be at least 1"));
+        }
+        if per < Duration::from_millis(1) {
+            return Err(invalid("`per` must be at least 1ms"));
+        }
+        let gcra = if limit.quota {
+            None
+        } else {
+            // One request every `per / requests`, rounded up so that `requests` evenly spaced
+            // requests never fit in one window, and no burst: a token bucket holding a burst
+            // of `requests` would let `2 × requests - 1` through in the first window (see
+            // docs/decisions/0004-rate-limiter.md).
+            let period = per.as_nanos().div_ceil(u128::from(limit.requests));
+            let period = Duration::from_nanos(u64::try_from(period).unwrap_or(u64::MAX));
+            let quota = Quota::with_period(period)
+                .ok_or_else(|| invalid("more requests than nanoseconds in `per`"))?
+                .allow_burst(NonZeroU32::MIN);
+            Some(quota)
+        };
+        let (per_credential, per_location) = if limit.scope.is_empty() {
+            (true, false)
+        } else {
+            (
+                limit.scope.contains(&LimitScope::Credential),
+                limit.scope.contains(&LimitScope::Location),
+            )
+        };
+        Ok(Self {
+            label: format!("{connector}/{}", limit.name),
+            requests: limit.requests,
+            per,
+            per_credential,
+            per_location,
+            gcra,
+        })
+    }
+}
+
+/// The budget of one limit for one scoped key, shared by every full key that maps to it.
+#[derive(Debug)]
+enum Budget {
+    /// A rate limit: wait for it.
+    Rate(Limiter),
+    /// A quota: fail when it is spent.
+    Quota(Mutex<SlidingCount>),
+}
+
+/// Requests counted in slots of `per / QUOTA_SLOTS`: a request is allowed when the slots of
+/// the last window (and the current slot) hold fewer than `limit`.
+#[derive(Debug)]
+struct SlidingCount {
+    limit: u64,
+    slot: Duration,
+    origin: Instant,
+    /// `(slot index, requests)`, oldest first, only slots still counted.
+    slots: VecDeque<(u64, u64)>,
+    total: u64,
+}
+
+impl SlidingCount {
+    fn new(limit: u64, per: Duration, origin: Instant) -> Self {
+        let slot = per / u32::try_from(QUOTA_SLOTS).unwrap_or(u32::MAX);
+        Self {
+            limit,
+            slot: slot.max(Duration::from_nanos(1)),
+            origin,
+            slots: VecDeque::new(),
+            total: 0,
+        }
+    }
+
+    fn index(&self, now: Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(elapsed / self.slot.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// When the slot `index` stops being counted.
+    fn expiry(&self, index: u64) -> Instant {
+        let nanos = self.slot.as_nanos() * u128::from(index.saturating_add(QUOTA_SLOTS + 1));
+        let offset = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        self.origin.checked_add(offset).unwrap_or(self.origin)
+    }
+
+    fn prune(&mut self, now: Instant) {
+        let current = self.index(now);
+        while let Some(&(index, count)) = self.slots.front() {
+            if index.saturating_add(QUOTA_SLOTS) >= current {
+                break;
+            }
+            self.total -= count;
+            self.slots.pop_front();
+        }
+    }
+
+    /// `None` when one more request is allowed, else how long until it is.
+    fn spent_for(&mut self, now: Instant) -> Option<Duration> {
+        self.prune(now);
+        if self.total < self.limit {
+            return None;
+        }
+        let must_free = self.total - self.limit + 1;
+        let mut freed = 0;
+        for &(index, count) in &self.slots {
+            freed += count;
+            if freed >= must_free {
+                return Some(self.expiry(index).saturating_duration_since(now));
+            }
+        }
+        // Unreachable while `total` is the sum of the slots; a full window is the safe answer.
+        Some(self.slot * u32::try_from(QUOTA_SLOTS + 1).unwrap_or(u32::MAX))
+    }
+
+    /// Counts one request, or says how long until one is allowed.
+    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        if let Some(wait) = self.spent_for(now) {
+            return Err(wait);
+        }
+        let current = self.index(now);
+        match self.slots.back_mut() {
+            Some((index, count)) if *index == current => *count += 1,
+            _ => self.slots.push_back((current, 1)),
+        }
+        self.total += 1;
+        Ok(())
+    }
+}
+
+/// What the API's answers said about a key.
+#[derive(Debug, Default)]
+struct Hints {
+    /// No request before this (a spent burst, a 429).
+    paused_until: Option<Instant>,
+    /// The API said the daily quota is spent: `(until, limit label)`.
+    quota_spent_until: Option<(Instant, String)>,
+}
+
+/// The state of one full key.
+#[derive(Debug)]
+struct KeyState {
+    /// Requests of one key take turns (FIFO), so waiters do not stampede on every wake-up.
+    turn: tokio::sync::Mutex<()>,
+    hints: Mutex<Hints>,
+    /// The connector's limits and this key's budget of each.
+    budgets: Vec<(Arc<LimitSpec>, Arc<Budget>)>,
+}
+
+/// A budget's key: a full key projected on the limit's scope.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct BudgetKey {
+    connector: String,
+    limit: usize,
+    credential: Option<String>,
+    location: Option<String>,
+}
+
+/// The rate limits of every connector, shared by every run of the process
+/// (`Arc<RateLimits>`).
+///
+/// Call [`acquire`](Self::acquire) before sending a request and [`observe`](Self::observe)
+/// with every answer. Limits are counted per the scope each states: GHL's `burst` and `daily`
+/// are per credential and per location, so each location has its own budget.
+///
+/// Keys are remembered for the life of the value (a few hundred bytes each, plus a quota's
+/// counters); there are as many as credentials × locations in use.
+#[derive(Debug, Default)]
+pub struct RateLimits {
+    connectors: HashMap<String, Vec<Arc<LimitSpec>>>,
+    budgets: Mutex<HashMap<BudgetKey, Arc<Budget>>>,
+    keys: Mutex<HashMap<LimitKey, Arc<KeyState>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl RateLimits {
+    /// No limits at all: every [`acquire`](Self::acquire) passes until an answer says otherwise.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The limits of every connector of a catalog.
+    ///
+    /// # Errors
+    /// A limit that cannot be enforced (no requests, or a window under 1 ms).
+    pub fn from_catalog(catalog: &Catalog) -> Result<Self, InvalidLimit> {
+        Self::from_connectors(catalog.iter())
+    }
+
+    /// The limits of these connectors.
+    ///
+    /// # Errors
+    /// A limit that cannot be enforced (no requests, or a window under 1 ms).
+    pub fn from_connectors<'a>(
+        connectors: impl IntoIterator<Item = &'a Connector>,
+    ) -> Result<Self, InvalidLimit> {
+        let mut limits = Self::new();
+        for connector in connectors {
+            limits.add_connector(&connector.name, &connector.rate_limits)?;
+        }
+        Ok(limits)
+    }
+
+    /// Sets the limits of one connector, replacing any it had. Call it before sharing the
+    /// value: keys already in use keep the limits they started with.
+    ///
+    /// # Errors
+    /// A limit that cannot be enforced (no requests, or a window under 1 ms).
+    pub fn add_connector(
+        &mut self,
+        connector: &str,
+        limits: &[RateLimit],
+    ) -> Result<(), InvalidLimit> {
+        let specs = limits
+            .iter()
+            .map(|limit| LimitSpec::new(connector, limit).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.connectors.insert(connector.to_string(), specs);
+        Ok(())
+    }
+
+    /// Like [`add_connector`](Self::add_connector), by value.
+    ///
+    /// # Errors
+    /// A limit that cannot be enforced (no requests, or a window under 1 ms).
+    pub fn with_connector(
+        mut self,
+        connector: &str,
+        limits: &[RateLimit],
+    ) -> Result<Self, InvalidLimit> {
+        self.add_connector(connector, limits)?;
+        Ok(self)
+    }
+
+    /// Waits until every rate limit of the key allows one more request, and counts it.
+    ///
+    /// Waiting happens before sending, on tokio's clock. A pause set by
+    /// [`observe`](Self::observe) (a spent burst, a 429) is waited out too. Requests of one
+    /// key are let through in the order they asked.
+    ///
+    /// # Errors
+    /// [`LimitError::QuotaExhausted`] at once when a quota (`quota: true`) is spent, by
+    /// Sluice's count or by the API's `X-RateLimit-Daily-Remaining: 0`.
+    pub async fn acquire(&self, key: &LimitKey) -> Result<(), LimitError> {
+        let state = self.key_state(key);
+        let _turn = state.turn.lock().await;
+        loop {
+            let now = Instant::now();
+            let pause = {
+                let hints = lock(&state.hints);
+                if let Some((until, limit)) = &hints.quota_spent_until
+                    && *until > now
+                {
+                    return Err(LimitError::QuotaExhausted {
+                        limit: limit.clone(),
+                        resets_in: *until - now,
+                    });
+                }
+                hints.paused_until.filter(|until| *until > now)
+            };
+            for (spec, budget) in &state.budgets {
+                if let Budget::Quota(count) = budget.as_ref()
+                    && let Some(resets_in) = lock(count).spent_for(now)
+                {
+                    return Err(LimitError::QuotaExhausted {
+                        limit: spec.label.clone(),
+                        resets_in,
+                    });
+                }
+            }
+            if let Some(until) = pause {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            // Rate limits, in order. A cell is taken from each that allows; when one makes us
+            // wait, the whole pass is repeated after the wait, so every limit counts the
+            // request at the instant it is let through (the earlier cells of a repeated pass
+            // are spent for nothing: safe, and only possible with two rate limits).
+            let mut wait = None;
+            for (_, budget) in &state.budgets {
+                if let Budget::Rate(limiter) = budget.as_ref()
+                    && let Err(not_until) = limiter.check()
+                {
+                    wait = Some(not_until.wait_time_from(TokioClock.now()));
+                    break;
+                }
+            }
+            if let Some(wait) = wait {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let now = Instant::now();
+            for (spec, budget) in &state.budgets {
+                if let Budget::Quota(count) = budget.as_ref()
+                    && let Err(resets_in) = lock(count).take(now)
+                {
+                    return Err(LimitError::QuotaExhausted {
+                        limit: spec.label.clone(),
+                        resets_in,
+                    });
+                }
+            }
+            return Ok(());
+        }
+    }
+
+    /// Reads an answer's rate-limit headers (GHL's `X-RateLimit-*`, `Retry-After`) and status.
+    ///
+    /// - `X-RateLimit-Remaining` at or under [`REMAINING_MARGIN`]: no request of the key for
+    ///   `X-RateLimit-Interval-Milliseconds` (else the connector's shortest rate-limit window,
+    ///   else [`DEFAULT_PAUSE`]) — slowing down before the API has to answer 429.
+    /// - `X-RateLimit-Daily-Remaining` at 0: [`acquire`](Self::acquire) fails with
+    ///   [`LimitError::QuotaExhausted`] until `X-RateLimit-Daily-Reset` (milliseconds from now)
+    ///   or, without it, for the connector's quota window (a day when it states none).
+    /// - 429: no request of the key for `Retry-After` (seconds or an HTTP date), else the
+    ///   interval as above.
+    ///
+    /// Pauses only ever grow: a late answer to an older request does not shorten one.
+    pub fn observe(&self, key: &LimitKey, status: u16, headers: &HeaderMap) {
+        let now = Instant::now();
+        let specs = self
+            .connectors
+            .get(&key.connector)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let remaining = header_i64(headers, "x-ratelimit-remaining");
+        let interval = header_i64(headers, "x-ratelimit-interval-milliseconds")
+            .and_then(|ms| u64::try_from(ms).ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+            .or_else(|| {
+                specs
+                    .iter()
+                    .filter(|spec| spec.gcra.is_some())
+                    .map(|spec| spec.per)
+                    .min()
+            })
+            .unwrap_or(DEFAULT_PAUSE);
+        let daily_remaining = header_i64(headers, "x-ratelimit-daily-remaining");
+
+        let mut pause = None;
+        if let Some(remaining) = remaining
+            && remaining <= i64::try_from(REMAINING_MARGIN).unwrap_or(i64::MAX)
+        {
+            tracing::debug!(key = %key, remaining, "rate limit: burst spent, pausing the key");
+            pause = Some(interval);
+        }
+        if status == 429 {
+            let wait = retry_after(headers).unwrap_or(interval);
+            tracing::warn!(key = %key, wait = ?wait, "rate limit: the API answered 429, pausing the key");
+            pause = Some(pause.map_or(wait, |p: Duration| p.max(wait)));
+        }
+        let mut quota = None;
+        if daily_remaining.is_some_and(|remaining| remaining <= 0) {
+            let quota_spec = specs.iter().find(|spec| spec.gcra.is_none());
+            let resets_in = daily_reset(headers)
+                .or_else(|| quota_spec.map(|spec| spec.per))
+                .unwrap_or(Duration::from_secs(24 * 60 * 60));
+            let label = quota_spec.map_or_else(
+                || format!("{}/daily", key.connector),
+                |spec| spec.label.clone(),
+            );
+            tracing::warn!(key = %key, resets_in = ?resets_in, "rate limit: the API says the daily quota is spent");
+            quota = Some((now + resets_in, label));
+        }
+        if pause.is_none() && quota.is_none() {
+            return;
+        }
+        let state = self.key_state(key);
+        let mut hints = lock(&state.hints);
+        if let Some(pause) = pause {
+            let until = now + pause;
+            hints.paused_until = Some(hints.paused_until.map_or(until, |u| u.max(until)));
+        }
+        if let Some((until, label)) = quota {
+            match &hints.quota_spent_until {
+                Some((current, _)) if *current >= until => {}
+                _ => hints.quota_spent_until = Some((until, label)),
+            }
+        }
+    }
+
+    /// The state of a key, made on first use.
+    fn key_state(&self, key: &LimitKey) -> Arc<KeyState> {
+        if let Some(state) = lock(&self.keys).get(key) {
+            return Arc::clone(state);
+        }
+        let specs = self
+            .connectors
+            .get(&key.connector)
+            .cloned()
+            .unwrap_or_default();
+        let budgets = specs
+            .into_iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                let budget = self.budget(key, index, &spec);
+                (spec, budget)
+            })
+            .collect();
+        let state = Arc::new(KeyState {
+            turn: tokio::sync::Mutex::new(()),
+            hints: Mutex::new(Hints::default()),
+            budgets,
+        });
+        Arc::clone(lock(&self.keys).entry(key.clone()).or_insert(state))
+    }
+
+    /// The budget of one limit for a key, shared with every key of the same scope.
+    fn budget(&self, key: &LimitKey, index: usize, spec: &LimitSpec) -> Arc<Budget> {
+        let budget_key = BudgetKey {
+            connector: key.connector.clone(),
+            limit: index,
+            credential: spec.per_credential.then(|| key.credential.clone()),
+            location: if spec.per_location {
+                key.location.clone()
+            } else {
+                None
+            },
+        };
+        let mut budgets = lock(&self.budgets);
+        Arc::clone(budgets.entry(budget_key).or_insert_with(|| {
+            Arc::new(match spec.gcra {
+                Some(quota) => Budget::Rate(RateLimiter::direct_with_clock(quota, TokioClock)),
+                None => Budget::Quota(Mutex::new(SlidingCount::new(
+                    spec.requests,
+                    spec.per,
+                    Instant::now(),
+                ))),
+            })
+        }))
+    }
+}
+
+fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// `X-RateLimit-Daily-Reset`: milliseconds until the daily quota resets (the official SDK's
+/// `dailyResetMs`); a value that looks like a Unix time in milliseconds is read as one.
+fn daily_reset(headers: &HeaderMap) -> Option<Duration> {
+    let ms = u64::try_from(header_i64(headers, "x-ratelimit-daily-reset")?).ok()?;
+    const UNIX_MS_2001: u64 = 1_000_000_000_000;
+    if ms >= UNIX_MS_2001 {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        return Some(at.duration_since(SystemTime::now()).unwrap_or_default());
+    }
+    Some(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn sliding_count_never_exceeds_the_window() {
+        let origin = Instant::now();
+        let mut count = SlidingCount::new(3, Duration::from_secs(100), origin);
+        assert!(count.take(origin).is_ok());
+        assert!(count.take(origin + Duration::from_secs(50)).is_ok());
+        assert!(count.take(origin + Duration::from_secs(60)).is_ok());
+        // Spent: the first request's slot (0) is counted until 101 s (one slot past 100 s).
+        let at = origin + Duration::from_secs(70);
+        assert_eq!(count.take(at), Err(Duration::from_secs(31)));
+        assert!(count.take(origin + Duration::from_secs(101)).is_ok());
+        assert!(count.take(origin + Duration::from_secs(102)).is_err());
+    }
+}
