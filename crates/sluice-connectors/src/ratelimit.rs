@@ -306,6 +306,11 @@ struct Hints {
     paused_until: Option<Instant>,
     /// The API said the daily quota is spent: `(until, limit label)`.
     quota_spent_until: Option<(Instant, String)>,
+    /// `X-RateLimit-Remaining` of the last answer.
+    last_remaining: Option<i64>,
+    /// When the API's current window began, as far as its answers show (Remaining went up,
+    /// or stood at Max − 1).
+    window_start: Option<Instant>,
 }
 
 /// The state of one full key.
@@ -481,9 +486,11 @@ impl RateLimits {
 
     /// Reads an answer's rate-limit headers (GHL's `X-RateLimit-*`, `Retry-After`) and status.
     ///
-    /// - `X-RateLimit-Remaining` at or under [`REMAINING_MARGIN`]: no request of the key for
-    ///   `X-RateLimit-Interval-Milliseconds` (else the connector's shortest rate-limit window,
-    ///   else [`DEFAULT_PAUSE`]) — slowing down before the API has to answer 429.
+    /// - `X-RateLimit-Remaining` at or under [`REMAINING_MARGIN`]: no request of the key until
+    ///   the API's window ends — `X-RateLimit-Interval-Milliseconds` (else the connector's
+    ///   shortest rate-limit window, else [`DEFAULT_PAUSE`]) after the window's start as its
+    ///   answers show it (Remaining went up, or stood at Max − 1), or from now when unknown —
+    ///   slowing down before the API has to answer 429 without losing time to it.
     /// - `X-RateLimit-Daily-Remaining` at 0: [`acquire`](Self::acquire) fails with
     ///   [`LimitError::QuotaExhausted`] until `X-RateLimit-Daily-Reset` (milliseconds from now)
     ///   or, without it, for the connector's quota window (a day when it states none).
@@ -514,11 +521,28 @@ impl RateLimits {
         let daily_remaining = header_i64(headers, "x-ratelimit-daily-remaining");
 
         let mut pause = None;
-        if let Some(remaining) = remaining
-            && remaining <= i64::try_from(REMAINING_MARGIN).unwrap_or(i64::MAX)
-        {
-            tracing::debug!(key = %key, remaining, "rate limit: burst spent, pausing the key");
-            pause = Some(interval);
+        if let Some(remaining) = remaining {
+            let max = header_i64(headers, "x-ratelimit-max");
+            let state = self.key_state(key);
+            let mut hints = lock(&state.hints);
+            // A window began when Remaining went up, or stands at Max − 1 (its first request).
+            let new_window = hints.last_remaining.is_none_or(|last| remaining > last)
+                || max.is_some_and(|m| remaining >= m - 1);
+            if new_window {
+                hints.window_start = Some(now);
+            }
+            hints.last_remaining = Some(remaining);
+            if remaining <= i64::try_from(REMAINING_MARGIN).unwrap_or(i64::MAX) {
+                // Wait until the window ends: from its observed start when known (so a client
+                // that spaced its own requests loses no time), else a whole interval from now.
+                let until = hints
+                    .window_start
+                    .map(|start| start + interval)
+                    .filter(|until| *until > now)
+                    .unwrap_or(now + interval);
+                tracing::debug!(key = %key, remaining, "rate limit: burst spent, pausing the key");
+                pause = Some(until.saturating_duration_since(now));
+            }
         }
         if status == 429 {
             let wait = retry_after(headers).unwrap_or(interval);
