@@ -69,6 +69,51 @@ fn add_action_examples(schema: &mut Value) -> Result<(), String> {
             ));
         }
     }
+    // Completion and checks of `with:` per built-in operation (when the connection is named
+    // after its connector, as in the examples): its parameters with their descriptions.
+    let mut rules = Vec::new();
+    for connector in catalog.iter() {
+        let prefix = match connector.name.as_str() {
+            "ghl-contacts" => "ghl",
+            other => other,
+        };
+        for (name, op) in &connector.operations {
+            let mut props = serde_json::Map::new();
+            let mut required = Vec::new();
+            for (param, spec) in &op.params {
+                let mut text = spec.description.clone().unwrap_or_default();
+                if let Some(allowed) = &spec.allowed {
+                    let values: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+                    text.push_str(&format!(" One of: {}.", values.join(", ")));
+                }
+                props.insert(
+                    param.clone(),
+                    serde_json::json!({ "description": text.trim() }),
+                );
+                if spec.required {
+                    required.push(Value::String(param.clone()));
+                }
+            }
+            let mut with = serde_json::json!({ "type": "object", "properties": props, "additionalProperties": false });
+            if !required.is_empty() {
+                with["required"] = Value::Array(required.clone());
+            }
+            let mut then = serde_json::json!({ "properties": { "with": with } });
+            if !required.is_empty() {
+                then["required"] = serde_json::json!(["with"]);
+            }
+            rules.push(serde_json::json!({
+                "if": { "properties": { "action": { "const": format!("{prefix}.{}", name.value) } }, "required": ["action"] },
+                "then": then
+            }));
+        }
+    }
+    if let Some(step) = schema
+        .pointer_mut("/$defs/Step")
+        .and_then(Value::as_object_mut)
+    {
+        step.insert("allOf".into(), Value::Array(rules));
+    }
     let action = schema
         .pointer_mut("/$defs/Step/properties/action")
         .ok_or("the flow schema has no `action` property")?;

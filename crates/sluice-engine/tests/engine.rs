@@ -603,3 +603,39 @@ fn full_jitter_backoff_stays_under_the_cap() {
     );
     assert_eq!(honoured, Duration::from_secs(7));
 }
+
+#[tokio::test]
+async fn cacheable_reads_are_served_from_the_cache() {
+    let server = MockServer::start().await;
+    Mock::given(path("/contacts/c1/tasks/t1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"task": {"title": "Call"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let flow = r#"
+name: cached
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  first: { action: ghl.get_task, with: { contactId: c1, taskId: t1 } }
+  second: { action: ghl.get_task, with: { contactId: c1, taskId: t1 }, after: [first] }
+output: ["{{ steps.first.task.title }}", "{{ steps.second.task.title }}"]
+"#;
+    let execs = build(&[flow]);
+    let options = RunOptions {
+        cache_ttl: Some(Duration::from_secs(60)),
+        ..RunOptions::default()
+    };
+    let mut rt = Runtime::new(Arc::new(Recorder::default()), options).expect("rt");
+    rt.base_urls.insert("ghl-contacts".into(), server.uri());
+    let rt = Arc::new(rt);
+    let report = sluice_engine::run(execs[0].clone(), rt.clone(), json!({})).await;
+    assert_eq!(
+        report.output,
+        Some(json!(["Call", "Call"])),
+        "{:?}",
+        report.error
+    );
+    let cache = rt.cache.as_ref().expect("cache on");
+    assert_eq!((cache.hits(), cache.misses()), (1, 1));
+}
