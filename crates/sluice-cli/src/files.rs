@@ -7,8 +7,8 @@ use sluice_plan::Validated;
 
 /// Flow files to check, with their folders' other flows as context for `flow:` steps.
 pub(crate) struct FlowSet {
-    /// `(asked for, path, text)`.
-    files: Vec<(bool, String, String)>,
+    /// `(asked for, path, text, offset of the first byte that is not UTF-8)`.
+    files: Vec<(bool, String, String, Option<usize>)>,
     project: Option<Project>,
     project_dir: Option<PathBuf>,
 }
@@ -25,24 +25,38 @@ fn is_flow_file(path: &Path) -> bool {
         && !name.contains(".cassette.")
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
-    let bytes = fs_err::read(path).map_err(|e| e.to_string())?;
-    // Invalid UTF-8 is a problem of the file, reported like any other: keep the valid part.
+/// A file's text. At most `Limits::max_bytes + 1` bytes are read, so a huge file costs no
+/// memory (the parser then reports it as too large). Bytes that are not UTF-8 are replaced and
+/// the offset of the first is returned, to be reported instead of YAML errors.
+fn read_text(path: &Path) -> Result<(String, Option<usize>), String> {
+    use std::io::Read as _;
+    let limit = sluice_model::Limits::default().max_bytes as u64 + 1;
+    let file = fs_err::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(match String::from_utf8(bytes) {
-        Ok(s) => s,
+        Ok(s) => (s, None),
         Err(e) => {
-            let valid = e.utf8_error().valid_up_to();
-            let bytes = e.into_bytes();
-            let mut s = String::from_utf8_lossy(&bytes[..valid]).into_owned();
-            s.push('\u{FFFD}');
-            s.push('\0');
-            s
+            let at = e.utf8_error().valid_up_to();
+            (String::from_utf8_lossy(e.as_bytes()).into_owned(), Some(at))
         }
     })
 }
 
+/// Replaces a non-UTF-8 file's diagnostics with the one that matters.
+fn report_encoding(v: &mut Validated, at: usize) {
+    v.plan = None;
+    v.report.diagnostics = vec![
+        sluice_model::Diagnostic::error("sluice::yaml::encoding", "the file is not UTF-8 text")
+            .label(sluice_model::Span::new(at, 1), "this byte is not UTF-8")
+            .help("save the file as UTF-8 (flows are plain text)"),
+    ];
+}
+
 /// The YAML files of a folder (not recursive), sorted by name.
-pub(crate) fn read_yaml_files(dir: &Path) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn read_yaml_files(dir: &Path) -> Result<Vec<(String, String, Option<usize>)>, String> {
     let mut paths: Vec<PathBuf> = fs_err::read_dir(dir)
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
@@ -52,7 +66,10 @@ pub(crate) fn read_yaml_files(dir: &Path) -> Result<Vec<(String, String)>, Strin
     paths.sort();
     paths
         .into_iter()
-        .map(|p| Ok((p.display().to_string(), read_text(&p)?)))
+        .map(|p| {
+            let (text, bad) = read_text(&p)?;
+            Ok((p.display().to_string(), text, bad))
+        })
         .collect()
 }
 
@@ -72,16 +89,17 @@ fn find_project(dir: &Path) -> Option<PathBuf> {
 impl FlowSet {
     /// Reads the given files and folders, and the other flows of their folders.
     pub(crate) fn load(paths: &[PathBuf]) -> Result<Self, String> {
-        let mut files: Vec<(bool, String, String)> = Vec::new();
+        let mut files: Vec<(bool, String, String, Option<usize>)> = Vec::new();
         let mut context_dirs: Vec<PathBuf> = Vec::new();
         for path in paths {
             if path.is_dir() {
-                for (p, text) in read_yaml_files(path)? {
-                    files.push((true, p, text));
+                for (p, text, bad) in read_yaml_files(path)? {
+                    files.push((true, p, text, bad));
                 }
                 context_dirs.push(path.clone());
             } else if path.is_file() {
-                files.push((true, path.display().to_string(), read_text(path)?));
+                let (text, bad) = read_text(path)?;
+                files.push((true, path.display().to_string(), text, bad));
                 context_dirs.push(path.parent().map(Path::to_path_buf).unwrap_or_default());
             } else {
                 return Err(format!("{}: no such file or folder", path.display()));
@@ -93,9 +111,9 @@ impl FlowSet {
             } else {
                 dir.as_path()
             };
-            for (p, text) in read_yaml_files(dir).unwrap_or_default() {
-                if !files.iter().any(|(_, q, _)| same_file(q, &p)) {
-                    files.push((false, p, text));
+            for (p, text, bad) in read_yaml_files(dir).unwrap_or_default() {
+                if !files.iter().any(|(_, q, _, _)| same_file(q, &p)) {
+                    files.push((false, p, text, bad));
                 }
             }
         }
@@ -155,13 +173,16 @@ impl FlowSet {
         let inputs: Vec<(String, String)> = self
             .files
             .iter()
-            .map(|(_, p, t)| (p.clone(), t.clone()))
+            .map(|(_, p, t, _)| (p.clone(), t.clone()))
             .collect();
         let results = sluice_plan::validate_files(&inputs, catalog, self.project.as_ref(), limits);
         self.files
             .iter()
             .zip(results)
-            .map(|((asked, _, text), mut v)| {
+            .map(|((asked, _, text, bad), mut v)| {
+                if let Some(at) = *bad {
+                    report_encoding(&mut v, at);
+                }
                 let doc = v.document.take();
                 (*asked, v, doc, text.clone())
             })

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use sluice_model::{Catalog, FileReport, Limits};
 
-/// Sluice: declarative workflows for GoHighLevel, IPinfo and friends.
+/// Sluice: declarative workflows for GoHighLevel, IPinfo and friends — validate, plan and run
+/// YAML flows, or serve the built-in GHL sandbox.
 #[derive(Parser)]
 #[command(name = "sluice", version, about, propagate_version = true)]
 struct Cli {
@@ -198,7 +199,11 @@ fn catalog(project_dir: Option<&std::path::Path>) -> Result<Catalog, String> {
     if let Some(dir) = project_dir {
         let connectors = dir.join("connectors");
         if connectors.is_dir() {
-            sources.extend(files::read_yaml_files(&connectors)?);
+            sources.extend(
+                files::read_yaml_files(&connectors)?
+                    .into_iter()
+                    .map(|(p, t, _)| (p, t)),
+            );
         }
     }
     Catalog::from_sources(sources.iter().map(|(p, t)| (p.as_str(), t.as_str()))).map_err(

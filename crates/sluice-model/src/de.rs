@@ -59,6 +59,12 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let exp = exp.to_string();
+        // serde names Rust types ("struct Step"); flow authors know maps of settings.
+        let exp = match exp.strip_prefix("struct ") {
+            Some(name) => format!("a map of {} settings", name.to_lowercase()),
+            None => exp.replace("a sequence", "a list"),
+        };
         Self::with_code(
             format!("expected {exp}, found {}", describe_unexpected(&unexp)),
             "sluice::schema::wrong_type",
@@ -80,7 +86,7 @@ impl de::Error for DeError {
             )),
         };
         Self::with_code(
-            format!("unknown key `{field}`"),
+            format!("unknown key `{}`", crate::suggest::shorten(field)),
             "sluice::schema::unknown_field",
             help,
         )
@@ -99,7 +105,7 @@ impl de::Error for DeError {
             )),
         };
         Self::with_code(
-            format!("unknown value `{variant}`"),
+            format!("unknown value `{}`", crate::suggest::shorten(variant)),
             "sluice::schema::unknown_variant",
             help,
         )
@@ -127,7 +133,7 @@ fn describe_unexpected(unexp: &de::Unexpected<'_>) -> String {
         de::Unexpected::Map => "a map".into(),
         de::Unexpected::Seq => "a list".into(),
         de::Unexpected::Unit | de::Unexpected::Option => "nothing (null)".into(),
-        de::Unexpected::Str(s) => format!("the text \"{s}\""),
+        de::Unexpected::Str(s) => format!("the text \"{}\"", crate::suggest::shorten(s)),
         de::Unexpected::Bool(b) => format!("the boolean `{b}`"),
         de::Unexpected::Signed(n) => format!("the number {n}"),
         de::Unexpected::Unsigned(n) => format!("the number {n}"),

@@ -149,19 +149,39 @@ impl FileReport {
     /// 1-based line and column (in characters) of a byte offset.
     #[must_use]
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        line_col(&self.source, offset)
+        LineIndex::new(&self.source).line_col(&self.source, offset)
+    }
+
+    /// Keeps at most `max` diagnostics (errors first), adding one that says how many were left out.
+    pub fn cap(&mut self, max: usize) {
+        if self.diagnostics.len() <= max {
+            return;
+        }
+        let left_out = self.diagnostics.len() - max;
+        self.diagnostics
+            .sort_by_key(|d| std::cmp::Reverse(d.severity));
+        self.diagnostics.truncate(max);
+        self.sort();
+        self.diagnostics.push(
+            Diagnostic::error(
+                "sluice::too_many_problems",
+                format!("… and {left_out} more problems"),
+            )
+            .help("fix the ones above first; the rest are often the same mistake"),
+        );
     }
 
     /// The diagnostics as JSON records.
     #[must_use]
     pub fn to_json(&self) -> Vec<JsonDiagnostic> {
+        let index = LineIndex::new(&self.source);
         self.diagnostics
             .iter()
             .map(|d| {
                 let (line, column, end_line, end_column) = match d.primary_span() {
                     Some(span) => {
-                        let (l, c) = self.line_col(span.offset);
-                        let (el, ec) = self.line_col(span.end());
+                        let (l, c) = index.line_col(&self.source, span.offset);
+                        let (el, ec) = index.line_col(&self.source, span.end());
                         (Some(l), Some(c), Some(el), Some(ec))
                     }
                     None => (None, None, None, None),
@@ -203,6 +223,27 @@ impl FileReport {
             out.push('\n');
         }
         out
+    }
+}
+
+/// Where each line of a text starts: line/column look-ups in O(log n).
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(source: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    fn line_col(&self, source: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(source.len());
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1];
+        let column = source.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        (line, column)
     }
 }
 

@@ -21,6 +21,9 @@ pub struct LoadedFlow {
     pub document: Option<FlowDocument>,
     /// Steps left out because they could not be read; later checks ignore references to them.
     pub broken_steps: HashSet<String>,
+    /// Top-level sections left out (or partly broken) because they could not be read
+    /// (`inputs`, `connections`, ...): later checks do not report what they would have declared.
+    pub dropped_sections: HashSet<String>,
     /// The file and its diagnostics so far.
     pub report: FileReport,
 }
@@ -50,6 +53,7 @@ pub fn load_flow(path: &str, source: &str, limits: &Limits) -> LoadedFlow {
             return LoadedFlow {
                 document: None,
                 broken_steps,
+                dropped_sections: HashSet::new(),
                 report,
             };
         }
@@ -62,12 +66,24 @@ pub fn load_flow(path: &str, source: &str, limits: &Limits) -> LoadedFlow {
         .filter_map(Diagnostic::primary_span)
         .collect();
 
+    let mut dropped_sections = HashSet::new();
     let document = match from_node::<Flow>(&root) {
         Ok(flow) => Some(FlowDocument { flow, root }),
         Err(first) => {
-            let mut errors = vec![first];
+            let mut errors = Vec::new();
             let mut pruned = root.clone();
-            probe_flow_sections(&root, &mut errors, &mut pruned, &mut broken_steps);
+            probe_flow_sections(
+                &root,
+                &mut errors,
+                &mut pruned,
+                &mut broken_steps,
+                &mut dropped_sections,
+            );
+            // The section-by-section errors say it better; keep the first error only when it
+            // points somewhere they do not.
+            if !errors.iter().any(|e| e.span == first.span) {
+                errors.insert(0, first);
+            }
             for e in errors {
                 let inside_unquoted = e.span.is_some_and(|s| {
                     unquoted
@@ -88,6 +104,7 @@ pub fn load_flow(path: &str, source: &str, limits: &Limits) -> LoadedFlow {
     LoadedFlow {
         document,
         broken_steps,
+        dropped_sections,
         report,
     }
 }
@@ -188,6 +205,7 @@ fn probe_flow_sections(
     errors: &mut Vec<DeError>,
     pruned: &mut Node,
     broken_steps: &mut HashSet<String>,
+    dropped_sections: &mut HashSet<String>,
 ) {
     let Some(entries) = root.as_map() else {
         return;
@@ -233,8 +251,11 @@ fn probe_flow_sections(
                 });
             }
         }
-        if !section_errors.is_empty() && name != "steps" {
-            drop_keys.insert(name.to_string());
+        if !section_errors.is_empty() {
+            dropped_sections.insert(name.to_string());
+            if name != "steps" {
+                drop_keys.insert(name.to_string());
+            }
         }
         errors.extend(section_errors);
     }

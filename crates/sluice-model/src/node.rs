@@ -138,6 +138,8 @@ pub struct Limits {
     pub max_nodes: usize,
     /// Most aliases (`*name`).
     pub max_aliases: usize,
+    /// Most YAML events that aliases may replay (what an alias bomb inflates).
+    pub max_alias_events: usize,
 }
 
 impl Default for Limits {
@@ -147,6 +149,7 @@ impl Default for Limits {
             max_depth: 64,
             max_nodes: 2_000_000,
             max_aliases: 1_000,
+            max_alias_events: 100_000,
         }
     }
 }
@@ -172,9 +175,9 @@ pub fn parse_yaml(source: &str, limits: &Limits) -> Result<Node, YamlError> {
     if source.len() > limits.max_bytes {
         return Err(YamlError {
             message: format!(
-                "the file is {} bytes; the largest file Sluice reads is {} bytes",
-                source.len(),
-                limits.max_bytes
+                "the file is larger than {} bytes ({} MiB), the most Sluice reads",
+                limits.max_bytes,
+                limits.max_bytes / (1024 * 1024)
             ),
             span: None,
             help: Some("split it into several flows or sub-flows".into()),
@@ -211,7 +214,10 @@ pub fn parse_yaml(source: &str, limits: &Limits) -> Result<Node, YamlError> {
         budget.max_documents = 1;
         budget.max_total_scalar_bytes = limits.max_bytes;
     }
-    options.alias_limits.max_total_replayed_events = limits.max_nodes;
+    options.alias_limits.max_total_replayed_events = limits.max_alias_events;
+    if let Some(budget) = options.budget.as_mut() {
+        budget.max_recorded_anchor_events = limits.max_alias_events;
+    }
     serde_saphyr::from_str_with_options::<SaphyrNode>(source, options)
         .map(|n| n.0)
         .map_err(|e| yaml_error(source, &e))
@@ -257,6 +263,13 @@ fn yaml_error(source: &str, e: &serde_saphyr::Error) -> YamlError {
 
 fn explain_yaml_message(message: &str) -> (String, Option<String>, &'static str) {
     let lower = message.to_lowercase();
+    let limit = |what: &str, help: &str| {
+        (
+            what.to_string(),
+            Some(help.to_string()),
+            "sluice::yaml::limit",
+        )
+    };
     if lower.contains("tab") {
         return (
             "a tab character is used for indentation".into(),
@@ -264,24 +277,39 @@ fn explain_yaml_message(message: &str) -> (String, Option<String>, &'static str)
             "sluice::yaml::tab",
         );
     }
-    if lower.contains("budget") || lower.contains("alias") && lower.contains("limit") {
-        return (
-            format!("the file is too large or too deeply nested to read safely ({message})"),
-            Some("flows need no deep nesting and few aliases; simplify the file".into()),
-            "sluice::yaml::limit",
-        );
-    }
-    if lower.contains("depth") || lower.contains("nesting") {
-        return (
-            format!("the file nests too deeply ({message})"),
-            Some("flows need no deep nesting; simplify the file".into()),
-            "sluice::yaml::limit",
-        );
-    }
-    if lower.contains("multiple documents") || lower.contains("documents") {
+    if lower.contains("documents") {
         return (
             "the file holds more than one YAML document (`---`)".into(),
             Some("put each flow in a file of its own".into()),
+            "sluice::yaml::syntax",
+        );
+    }
+    if lower.contains("depth") || lower.contains("nesting") || lower.contains("recursion") {
+        return limit(
+            "the file nests deeper than Sluice reads (64 levels)",
+            "flows need no deep nesting; simplify the file",
+        );
+    }
+    if lower.contains("alias") || lower.contains("anchor") {
+        return limit(
+            "the file's aliases (`*name`) expand to more than Sluice reads",
+            "an alias repeats the anchored value; use fewer or smaller ones",
+        );
+    }
+    if lower.contains("budget")
+        || lower.contains("nodes")
+        || lower.contains("events")
+        || lower.contains("scalar")
+    {
+        return limit(
+            "the file has more values than Sluice reads in one flow",
+            "split it into several flows or sub-flows",
+        );
+    }
+    if lower.contains("mapping values are not allowed") {
+        return (
+            "a `:` where YAML expects none".into(),
+            Some("a key on the line above may lack its `:`, or a value with `: ` inside needs quotes".into()),
             "sluice::yaml::syntax",
         );
     }
@@ -314,22 +342,43 @@ pub fn find_duplicate_keys(root: &Node) -> Vec<(&Node, &Node)> {
     let mut out = Vec::new();
     root.walk(&mut |node| {
         if let NodeKind::Map(entries) = &node.kind {
-            let mut seen: std::collections::HashMap<String, &Node> =
+            if entries.len() <= SMALL_MAP {
+                // Most maps have a few keys: compare them pairwise, without a hash map.
+                for (i, (key, _)) in entries.iter().enumerate() {
+                    let text = key_text(key);
+                    if let Some((first, _)) = entries[..i].iter().find(|(k, _)| key_text(k) == text)
+                    {
+                        out.push((first, key));
+                    }
+                }
+                return;
+            }
+            let mut seen: std::collections::HashMap<std::borrow::Cow<'_, str>, &Node> =
                 std::collections::HashMap::with_capacity(entries.len());
             for (key, _) in entries {
-                let text = match &key.kind {
-                    NodeKind::Str(s) => s.clone(),
-                    other => format!("{other:?}"),
-                };
-                if let Some(first) = seen.get(&text) {
-                    out.push((*first, key));
-                } else {
-                    seen.insert(text, key);
+                match seen.entry(key_text(key)) {
+                    std::collections::hash_map::Entry::Occupied(first) => {
+                        out.push((*first.get(), key));
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(key);
+                    }
                 }
             }
         }
     });
     out
+}
+
+/// Maps with at most this many keys are checked for duplicates without a hash map.
+const SMALL_MAP: usize = 8;
+
+/// A key as text, for finding duplicates (string keys are not copied).
+fn key_text(key: &Node) -> std::borrow::Cow<'_, str> {
+    match &key.kind {
+        NodeKind::Str(s) => std::borrow::Cow::Borrowed(s),
+        other => std::borrow::Cow::Owned(format!("{other:?}")),
+    }
 }
 
 // ---- reading the tree ----
@@ -451,5 +500,42 @@ impl<'de> Deserialize<'de> for Node {
             span: spanned.span,
             kind: spanned.value.0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::*;
+
+    /// (first, repeat) key offsets of every duplicate key in `yaml`.
+    fn duplicates(yaml: &str) -> Vec<(usize, usize)> {
+        let root = parse_yaml(yaml, &Limits::default()).expect("valid YAML");
+        find_duplicate_keys(&root)
+            .into_iter()
+            .map(|(first, again)| (first.span.offset, again.span.offset))
+            .collect()
+    }
+
+    #[test]
+    fn every_repeat_is_paired_with_the_first_key() {
+        // A small map (compared pairwise): `a` three times, `b` twice.
+        let yaml = "a: 1\nb: 2\na: 3\nb: 4\na: 5\n";
+        assert_eq!(duplicates(yaml), [(0, 10), (5, 15), (0, 20)]);
+        // A large map (hashed): the same, after 20 distinct keys.
+        let mut yaml = String::new();
+        for i in 0..20 {
+            let _ = writeln!(yaml, "k{i:02}: {i}");
+        }
+        let base = yaml.len();
+        yaml.push_str("a: 1\nb: 2\na: 3\nb: 4\na: 5\n");
+        let expected = [(0, 10), (5, 15), (0, 20)].map(|(f, a)| (base + f, base + a));
+        assert_eq!(duplicates(&yaml), expected);
+        // Keys of other types, and nested maps.
+        assert_eq!(
+            duplicates("1: x\n1: y\nm: { c: 1, c: 2 }\n"),
+            [(0, 5), (15, 21)]
+        );
     }
 }

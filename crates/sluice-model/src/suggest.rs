@@ -22,6 +22,17 @@ pub fn did_you_mean<'a>(
     best.map(|(_, c)| c)
 }
 
+/// A name cut to at most 60 characters for a message (a hostile file may hold huge names).
+#[must_use]
+pub fn shorten(name: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 60;
+    if name.chars().count() <= MAX {
+        return name.into();
+    }
+    let cut: String = name.chars().take(MAX).collect();
+    format!("{cut}…").into()
+}
+
 /// `a`, `b`, `c` for a help line listing names.
 #[must_use]
 pub fn list_names<'a>(names: impl IntoIterator<Item = &'a str>) -> String {

@@ -100,6 +100,7 @@ struct Checker<'a> {
     source: &'a str,
     ctx: Context<'a>,
     broken: &'a HashSet<String>,
+    dropped: &'a HashSet<String>,
     index: HashMap<&'a str, usize>,
     steps: Vec<StepFacts>,
     inputs_read: HashSet<String>,
@@ -119,6 +120,20 @@ pub fn check_flow(
     broken: &HashSet<String>,
     ctx: Context<'_>,
 ) -> Checked {
+    check_damaged_flow(doc, source, broken, &HashSet::new(), ctx)
+}
+
+/// Checks a flow some of whose parts could not be read: `broken` steps and `dropped`
+/// top-level sections. What those would have declared is not reported as missing, and no
+/// "never used" warnings are given (they would be guesses).
+#[must_use]
+pub fn check_damaged_flow(
+    doc: &FlowDocument,
+    source: &str,
+    broken: &HashSet<String>,
+    dropped: &HashSet<String>,
+    ctx: Context<'_>,
+) -> Checked {
     let flow = &doc.flow;
     let index = flow
         .steps
@@ -131,6 +146,7 @@ pub fn check_flow(
         source,
         ctx,
         broken,
+        dropped,
         index,
         steps: Vec::with_capacity(flow.steps.len()),
         inputs_read: HashSet::new(),
@@ -156,7 +172,9 @@ pub fn check_flow(
         };
         c.check_templates(&output.0, scope);
     }
-    c.warn_unused();
+    if broken.is_empty() && dropped.is_empty() {
+        c.warn_unused();
+    }
     Checked {
         steps: c.steps,
         output_needs: c.output_needs,
@@ -203,7 +221,7 @@ impl<'a> Checker<'a> {
         for key in self.flow.steps.keys() {
             if !valid_name(key, true) || key.len() > 64 {
                 self.diags.push(
-                    Diagnostic::error(codes::INVALID_NAME, format!("`{}` is not a valid step name", key.value))
+                    Diagnostic::error(codes::INVALID_NAME, format!("`{}` is not a valid step name", sluice_model::suggest::shorten(&key.value)))
                         .label(key.span, "")
                         .help("start with a letter or `_`, then letters, digits, `_` or `-` (templates read it as `steps.NAME`)"),
                 );
@@ -347,9 +365,9 @@ impl<'a> Checker<'a> {
             .build();
         if let Err(e) = parser.parse(&cron.value) {
             self.diags.push(
-                Diagnostic::error(codes::INVALID_CRON, format!("`{}` is not a valid cron line", cron.value))
+                Diagnostic::error(codes::INVALID_CRON, format!("`{}` is not a valid cron line", sluice_model::suggest::shorten(&cron.value)))
                     .label(cron.span, e.to_string())
-                    .help("five fields: minute hour day-of-month month day-of-week, e.g. `0 8 * * MON-FRI`; check it with `sluice schedule FLOW --next 5`"),
+                    .help("five fields: minute (0-59) hour (0-23) day-of-month (1-31) month (1-12 or JAN-DEC) day-of-week (0-7 or SUN-SAT), e.g. `0 8 * * MON-FRI`; or six with seconds first"),
             );
         }
     }
@@ -428,6 +446,9 @@ impl<'a> Checker<'a> {
         if let Some(c) = self.flow.connections.get(name.value.as_str()) {
             self.connections_used.insert(name.value.clone());
             return Some(c);
+        }
+        if self.dropped.contains("connections") {
+            return None; // already reported where it is declared
         }
         let names = self.flow.connections.keys().map(|k| k.value.as_str());
         let help = match did_you_mean(name, names.clone()) {
@@ -1061,6 +1082,8 @@ impl<'a> Checker<'a> {
                 };
                 if self.flow.inputs.contains_key(name.as_str()) {
                     self.inputs_read.insert(name.clone());
+                } else if self.dropped.contains("inputs") {
+                    // already reported where it is declared
                 } else {
                     let names = self.flow.inputs.keys().map(|k| k.value.as_str());
                     let help = match did_you_mean(name, names.clone()) {

@@ -19,6 +19,9 @@ use sluice_model::{Catalog, Diagnostic, FileReport, Limits, Project, load_flow};
 pub use check::{Context, FlowSummary, StepKind};
 pub use graph::Plan;
 
+/// The most diagnostics reported per file; the rest are counted in one last line.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
 /// One checked flow file.
 #[derive(Debug)]
 pub struct Validated {
@@ -72,7 +75,13 @@ pub fn validate_files(
         let mut name = None;
         if let Some(doc) = &l.document {
             name = Some(doc.flow.name.value.clone());
-            let checked = check::check_flow(doc, &report.source, &l.broken_steps, ctx);
+            let checked = check::check_damaged_flow(
+                doc,
+                &report.source,
+                &l.broken_steps,
+                &l.dropped_sections,
+                ctx,
+            );
             report
                 .diagnostics
                 .extend(checked.diagnostics.iter().cloned());
@@ -95,6 +104,7 @@ pub fn validate_files(
     flow_cycles(files, &mut out);
     for v in &mut out {
         v.report.sort();
+        v.report.cap(MAX_DIAGNOSTICS);
         if v.report.error_count() > 0 {
             v.plan = None;
         }

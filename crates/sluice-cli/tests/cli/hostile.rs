@@ -306,11 +306,9 @@ fn single_line_of_5_mb() {
     );
 }
 
-/// Product bug (reported): 100,000 unknown top-level keys give 100,000 errors, and producing
-/// them is quadratic (10,000 keys: ~9 s, 20,000: ~44 s in a debug build), so this runs for
-/// many minutes. Run with `--ignored` to check a fix.
+/// 100,000 unknown top-level keys: at most 100 diagnostics are reported (plus a count of the
+/// rest), and locating them is O(log n) each — this once took many minutes.
 #[test]
-#[ignore = "product bug: diagnostics are not capped and locating each one is O(file size)"]
 fn top_level_map_of_100000_unknown_keys() {
     let mut yaml = String::new();
     for i in 0..100_000 {
@@ -320,7 +318,12 @@ fn top_level_map_of_100000_unknown_keys() {
     assert!(!run.timed_out, "still running after {TIMEOUT:?}; killed");
     assert_eq!(run.code, Some(1), "{}", head(&run.stderr));
     assert!(
-        run.error_markers() <= 100,
+        run.stderr.contains(" more problems"),
+        "{}",
+        head(&run.stderr)
+    );
+    assert!(
+        run.error_markers() <= 101,
         "{} errors printed",
         run.error_markers()
     );
