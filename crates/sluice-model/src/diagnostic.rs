@@ -46,10 +46,18 @@ impl Diagnostic {
     /// A new error.
     #[must_use]
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        // A safety net for names echoed from hostile files: no message floods a terminal.
+        let message = if message.chars().count() > MAX_MESSAGE {
+            let cut: String = message.chars().take(MAX_MESSAGE).collect();
+            format!("{cut}…")
+        } else {
+            message
+        };
         Self {
             code,
             severity: Severity::Error,
-            message: message.into(),
+            message,
             labels: Vec::new(),
             help: None,
         }
@@ -215,7 +223,23 @@ impl FileReport {
             .with_links(false)
             .with_context_lines(1);
         let mut out = String::new();
+        let index = LineIndex::new(&self.source);
         for d in &self.diagnostics {
+            // A snippet of a huge line (a minified or hostile file) would flood the terminal:
+            // name the place instead of showing it.
+            let flat;
+            let d = match d.primary_span() {
+                Some(span) if self.longest_line_around(&index, span) > MAX_SNIPPET_LINE => {
+                    let (line, col) = index.line_col(&self.source, span.offset);
+                    flat = Diagnostic {
+                        labels: Vec::new(),
+                        message: format!("{}:{line}:{col}: {}", self.path, d.message),
+                        ..d.clone()
+                    };
+                    &flat
+                }
+                _ => d,
+            };
             let shown = Shown { report: self, d };
             if handler.render_report(&mut out, &shown).is_err() {
                 out.push_str(&format!("{}: {}\n", self.path, d.message));
@@ -244,6 +268,29 @@ impl LineIndex {
         let start = self.starts[line - 1];
         let column = source.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
         (line, column)
+    }
+}
+
+/// The longest message kept, in characters.
+const MAX_MESSAGE: usize = 400;
+
+/// Lines longer than this are not shown in a rendered diagnostic.
+const MAX_SNIPPET_LINE: usize = 500;
+
+impl FileReport {
+    /// The longest of the lines a span touches (and the lines around it that miette shows).
+    fn longest_line_around(&self, index: &LineIndex, span: Span) -> usize {
+        let (first, _) = index.line_col(&self.source, span.offset);
+        let (last, _) = index.line_col(&self.source, span.end());
+        let lines = index.starts.len();
+        (first.saturating_sub(1).max(1)..=(last + 1).min(lines))
+            .map(|l| {
+                let start = index.starts[l - 1];
+                let end = index.starts.get(l).copied().unwrap_or(self.source.len());
+                end - start
+            })
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -297,6 +344,7 @@ impl fmt::Display for Shown<'_> {
         match self.d.primary_span() {
             Some(_) => f.write_str(&self.d.message),
             // Without a location miette shows no file name: put it in the message.
+            None if self.d.message.starts_with(&self.report.path) => f.write_str(&self.d.message),
             None => write!(f, "{}: {}", self.report.path, self.d.message),
         }
     }

@@ -210,7 +210,10 @@ impl<'a> Checker<'a> {
             self.push(
                 Diagnostic::error(
                     codes::INVALID_NAME,
-                    format!("`{}` is not a valid flow name", name.value),
+                    format!(
+                        "`{}` is not a valid flow name",
+                        sluice_model::suggest::shorten(&name.value)
+                    ),
                 )
                 .label(name.span, "")
                 .help(
@@ -235,7 +238,10 @@ impl<'a> Checker<'a> {
                 self.diags.push(
                     Diagnostic::error(
                         codes::INVALID_NAME,
-                        format!("`{}` is not a valid input name", name.value),
+                        format!(
+                            "`{}` is not a valid input name",
+                            sluice_model::suggest::shorten(&name.value)
+                        ),
                     )
                     .label(name.span, "")
                     .help("start with a letter or `_`, then letters, digits, `_` or `-`"),
