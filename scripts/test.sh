@@ -15,6 +15,50 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "throw-away PostgreSQL for the run-store tests (127.0.0.1, a temp folder)"
+# The run store's tests run on SQLite and on PostgreSQL at $SLUICE_TEST_POSTGRES; its PostgreSQL
+# tests fail (never skip) without one. Uses the server already named there, if any; otherwise
+# installs Debian's `postgresql` when missing and starts a cluster that is removed on exit.
+pg_dir=""
+stop_test_postgres() {
+  if [ -n "$pg_dir" ]; then
+    as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
+}
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+if [ -n "${SLUICE_TEST_POSTGRES:-}" ]; then
+  echo "using SLUICE_TEST_POSTGRES from the environment"
+else
+  if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  pg_bin=$(dirname "$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
+  pg_dir=$(mktemp -d)
+  trap stop_test_postgres EXIT
+  if [ "$(id -u)" = 0 ]; then chown postgres "$pg_dir"; fi
+  as_postgres "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres >"$pg_dir/initdb.log"
+  pg_started=""
+  for _ in 1 2 3 4 5; do
+    pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    if as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w start \
+      -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=300" >/dev/null; then
+      pg_started=1
+      break
+    fi
+  done
+  if [ -z "$pg_started" ]; then
+    cat "$pg_dir/log" >&2
+    echo "PostgreSQL did not start" >&2
+    exit 1
+  fi
+  export SLUICE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pg_port/postgres"
+  echo "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
+fi
+
 step "cargo test --workspace"
 cargo test --workspace --locked
 
@@ -31,6 +75,9 @@ if [ ! -x "$venv/bin/check-jsonschema" ]; then
 fi
 "$venv/bin/check-jsonschema" --schemafile schemas/flow.schema.json workflows/*.yaml
 "$venv/bin/check-jsonschema" --schemafile schemas/connector.schema.json connectors/*.yaml
+
+step "the official GHL SDK (@gohighlevel/api-client, npm) against the sandbox"
+bash scripts/sdk-check/run.sh
 
 step "generated files are fresh"
 if [ -f ../shared/reference/ghl/highlevel-api-docs/apps/contacts.json ]; then

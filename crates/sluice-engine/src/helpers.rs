@@ -487,6 +487,10 @@ mod tests {
         );
         assert_eq!(
             eval("x {{ inputs.a.c }}", i.clone()),
+            Err("`inputs.a.c` is missing (no such field)".into())
+        );
+        assert_eq!(
+            eval("x {{ upper inputs.a.c }}", i.clone()),
             Err("`inputs.a.c` is missing (no such value when the step ran)".into())
         );
         let e = eval("{{ date_add inputs.a \"1h\" }}", i.clone()).expect_err("not a date");

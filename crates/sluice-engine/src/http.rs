@@ -206,7 +206,7 @@ pub struct Answer {
     pub body: Value,
     /// Time taken.
     pub elapsed: Duration,
-    /// Rate-limit headers seen (`x-ratelimit-*`), for the limiter.
+    /// Empty: a successful answer's headers go to `observe` (the rate limiter) as it arrives.
     pub headers: HeaderMap,
 }
 
@@ -332,14 +332,23 @@ async fn send_once(
             .await
             .map_err(|e| network_error(&e, redactor))?;
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
+        observe(status, response.headers());
+        // Headers are kept only for errors (Retry-After, request id) and callers that ask.
+        let headers = if (200..300).contains(&status) {
+            HeaderMap::new()
+        } else {
+            response.headers().clone()
+        };
         if let Some(len) = response.content_length()
             && len > limits.max_response_bytes as u64
         {
             return Err(too_large(limits.max_response_bytes));
         }
         let mut response = response;
-        let mut bytes: Vec<u8> = Vec::new();
+        let capacity = response
+            .content_length()
+            .map_or(0, |l| usize::try_from(l).unwrap_or(0));
+        let mut bytes: Vec<u8> = Vec::with_capacity(capacity.min(limits.max_response_bytes));
         while let Some(chunk) = response
             .chunk()
             .await
@@ -365,7 +374,6 @@ async fn send_once(
             .retryable(None)
         })??;
     let elapsed = started.elapsed();
-    observe(status, &headers);
     if !(200..300).contains(&status) {
         return Err(http_error(status, &headers, &bytes, redactor));
     }

@@ -110,6 +110,11 @@ pub enum Event<'a> {
 pub trait Observer: Send + Sync {
     /// One event.
     fn event(&self, event: &Event<'_>);
+
+    /// Whether [`Event::Request`] is wanted (building a redacted request record has a cost).
+    fn wants_requests(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.
@@ -118,4 +123,8 @@ pub struct NoObserver;
 
 impl Observer for NoObserver {
     fn event(&self, _: &Event<'_>) {}
+
+    fn wants_requests(&self) -> bool {
+        false
+    }
 }

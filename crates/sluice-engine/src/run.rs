@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
 use rand::Rng as _;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sluice_model::flow::{Backoff, OnError};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use sluice_connectors::{CacheKey, LimitError, LimitKey, RateLimits, ReadCache};
@@ -118,6 +118,9 @@ impl Runtime {
             .per_connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = map.get(key) {
+            return s.clone();
+        }
         map.entry(key.to_string())
             .or_insert_with(|| Arc::new(Semaphore::new(self.options.connection_concurrency.max(1))))
             .clone()
@@ -286,6 +289,10 @@ fn elapsed_ms(since: Instant) -> u64 {
 
 type RunResult = (RunStatus, Option<Value>, Option<String>, Vec<StepReport>);
 
+/// A running step of a run (polled in the run's task).
+type StepFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (usize, Outcome)> + Send + 'a>>;
+
 /// `run_steps` behind a declared `Send` future type: sub-flows recurse through it.
 fn run_steps_boxed(
     exec: Arc<Executable>,
@@ -315,36 +322,29 @@ async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) 
             error: None,
         })
         .collect();
-    let mut set: JoinSet<(usize, Outcome)> = JoinSet::new();
-    let spawn = |set: &mut JoinSet<(usize, Outcome)>, i: usize, outputs: &[Option<Arc<Value>>]| {
-        let deps: Vec<(usize, Arc<Value>)> = exec.steps[i]
-            .needs
-            .iter()
-            .map(|&j| {
-                (
-                    j,
-                    outputs[j].clone().unwrap_or_else(|| Arc::new(Value::Null)),
-                )
-            })
-            .collect();
-        let (exec, rt, inputs, flow_value) =
-            (exec.clone(), rt.clone(), inputs.clone(), flow_value.clone());
-        set.spawn(async move {
-            let outcome = run_step(&exec, &rt, i, &inputs, &flow_value, deps).await;
-            (i, outcome)
-        });
-    };
+    // Results are released as soon as their last reader has started, so a reader that is the
+    // only holder can move values out instead of copying them.
+    let mut readers: Vec<usize> = exec.steps.iter().map(|s| s.dependants.len()).collect();
+    for &j in &exec.output_needs {
+        readers[j] += 1;
+    }
+    // The steps of a run are polled in the run's own task: no task spawn per step.
+    let ctx = (&*exec, &rt, &*inputs, &*flow_value);
+    let mut set = FuturesUnordered::new();
     let ready: Vec<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
     for i in ready {
-        spawn(&mut set, i, &outputs);
+        push_step(&mut set, ctx, i, &mut outputs, &mut readers);
     }
 
     let mut failure: Option<String> = None;
     loop {
+        if set.is_empty() {
+            break;
+        }
         let next = tokio::select! {
-            next = set.join_next() => next,
+            next = set.next() => next,
             () = rt.cancel.cancelled() => {
-                set.abort_all();
+                drop(set);
                 for r in &mut reports {
                     if r.status.is_none() {
                         r.status = Some(StepStatus::Cancelled);
@@ -353,14 +353,7 @@ async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) 
                 return (RunStatus::Cancelled, None, Some("the run was cancelled".into()), reports);
             }
         };
-        let Some(joined) = next else { break };
-        let (i, outcome) = match joined {
-            Ok(r) => r,
-            Err(e) => {
-                failure = Some(format!("a step task ended abnormally: {e}"));
-                break;
-            }
-        };
+        let Some((i, outcome)) = next else { break };
         let step = &exec.steps[i];
         reports[i].status = Some(outcome.status);
         reports[i].attempts = outcome.attempts;
@@ -379,14 +372,13 @@ async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) 
                 .as_ref()
                 .map_or_else(String::new, ToString::to_string);
             failure = Some(format!("step `{}` failed: {why}", step.name));
-            set.abort_all();
             break;
         }
         outputs[i] = Some(Arc::new(outcome.output));
         for &d in &step.dependants {
             remaining[d] -= 1;
             if remaining[d] == 0 {
-                spawn(&mut set, d, &outputs);
+                push_step(&mut set, ctx, d, &mut outputs, &mut readers);
             }
         }
     }
@@ -398,8 +390,17 @@ async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) 
         }
         return (RunStatus::Failed, None, Some(f), reports);
     }
+    drop(set);
     let output = match &exec.output {
         None => Value::Null,
+        // A lone `{{ steps.X.… }}` output moves the result out instead of copying it (every
+        // step is done, so the run holds its only reference).
+        Some(Compiled::Path(path))
+            if path.first().is_some_and(|r| r == "steps")
+                && let Some(value) = take_step_path(&exec, &mut outputs, path) =>
+        {
+            value
+        }
         Some(c) => {
             let steps = exec
                 .output_needs
@@ -407,12 +408,12 @@ async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) 
                 .map(|&j| {
                     (
                         exec.steps[j].name.as_str(),
-                        outputs[j].clone().unwrap_or_else(|| Arc::new(Value::Null)),
+                        outputs[j].take().unwrap_or_else(|| Arc::new(Value::Null)),
                     )
                 })
                 .collect();
-            let scope = Scope::new(&inputs, &flow_value, steps);
-            match c.eval(&scope, &exec.templates) {
+            let mut scope = Scope::new(&inputs, &flow_value, steps);
+            match c.eval_moving(&mut scope, &exec.templates) {
                 Ok(v) => v,
                 Err(e) => {
                     return (
@@ -426,6 +427,62 @@ async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) 
         }
     };
     (RunStatus::Succeeded, Some(output), None, reports)
+}
+
+/// Starts step `i` (polled in the run's task), handing it the results it needs: the last
+/// reader of a result takes it, the others share it.
+fn push_step<'a>(
+    set: &mut FuturesUnordered<StepFuture<'a>>,
+    (exec, rt, inputs, flow_value): (&'a Executable, &'a Arc<Runtime>, &'a Value, &'a Value),
+    i: usize,
+    outputs: &mut [Option<Arc<Value>>],
+    readers: &mut [usize],
+) {
+    let deps: Vec<(usize, Arc<Value>)> = exec.steps[i]
+        .needs
+        .iter()
+        .map(|&j| {
+            readers[j] = readers[j].saturating_sub(1);
+            let value = if readers[j] == 0 {
+                outputs[j].take()
+            } else {
+                outputs[j].clone()
+            };
+            (j, value.unwrap_or_else(|| Arc::new(Value::Null)))
+        })
+        .collect();
+    set.push(Box::pin(async move {
+        let outcome = run_step(exec, rt, i, inputs, flow_value, deps).await;
+        (i, outcome)
+    }));
+}
+
+/// Moves the value at `steps.NAME.rest…` out of the step results, when the run holds the only
+/// reference to that result; `None` (nothing moved) otherwise.
+fn take_step_path(
+    exec: &Executable,
+    outputs: &mut [Option<Arc<Value>>],
+    path: &[String],
+) -> Option<Value> {
+    let name = path.get(1)?;
+    let j = exec.steps.iter().position(|s| &s.name == name)?;
+    let arc = outputs.get_mut(j)?.take()?;
+    let mut value = match Arc::try_unwrap(arc) {
+        Ok(v) => v,
+        Err(shared) => {
+            outputs[j] = Some(shared);
+            return None;
+        }
+    };
+    let mut current = &mut value;
+    for seg in &path[2..] {
+        current = match current {
+            Value::Object(m) => m.get_mut(seg.as_str()),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        }?;
+    }
+    Some(std::mem::take(current))
 }
 
 async fn run_step(
@@ -465,6 +522,13 @@ async fn run_step(
             Ok(true) => {}
             Err(e) => return fail(e, 0),
         }
+    }
+    if let (ExecKind::Value(c), None) = (&step.kind, &step.for_each) {
+        let mut scope = scope;
+        return match c.eval_moving(&mut scope, &exec.templates) {
+            Ok(v) => done(StepStatus::Succeeded, v, 1, None),
+            Err(e) => fail(e, 1),
+        };
     }
     let Some(list) = &step.for_each else {
         return match run_body(exec, rt, step, &scope, None).await {
@@ -597,6 +661,7 @@ async fn run_body(
             .eval(scope, &exec.templates)
             .map(|v| (v, 1))
             .map_err(|e| (e, 1)),
+        // (A `value:` step outside `for_each` is evaluated in `run_step`, moving what it can.)
         ExecKind::Select(path) => Ok((
             Value::Array(crate::select::query(path, scope.document())),
             1,
@@ -779,13 +844,15 @@ async fn call_with_retries(
                     attempt,
                 )
             })?;
-            let record = prepared.record(&auth, &rt.redactor, writes, true);
-            rt.observer.event(&Event::Request {
-                step: &step.name,
-                item,
-                attempt,
-                request: &record,
-            });
+            if rt.observer.wants_requests() {
+                let record = prepared.record(&auth, &rt.redactor, writes, true);
+                rt.observer.event(&Event::Request {
+                    step: &step.name,
+                    item,
+                    attempt,
+                    request: &record,
+                });
+            }
             http::send(
                 &rt.http,
                 &prepared,

@@ -97,6 +97,25 @@ impl<'a> Scope<'a> {
         Ok(current)
     }
 
+    /// Moves the value at `steps.NAME.rest…` out of the scope when the scope holds the only
+    /// reference to that step's result (its last reader). `None` when shared or absent.
+    pub fn take_step_path(&mut self, path: &[String]) -> Option<Value> {
+        if path.first().map(String::as_str) != Some("steps") || self.context.get().is_some() {
+            return None;
+        }
+        let name = path.get(1)?;
+        let (_, arc) = self.steps.iter_mut().find(|(n, _)| n == name)?;
+        let mut current = Arc::get_mut(arc)?;
+        for seg in &path[2..] {
+            current = match current {
+                Value::Object(m) => m.get_mut(seg.as_str()),
+                Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+                _ => None,
+            }?;
+        }
+        Some(std::mem::take(current))
+    }
+
     /// The Handlebars context: `{ inputs, flow, steps: {…}, ITEM }`, built once.
     pub fn context(&self) -> &Context {
         self.context.get_or_init(|| {

@@ -8,6 +8,15 @@ use crate::error::StepError;
 use crate::scope::Scope;
 use crate::templates::Templates;
 
+/// A piece of a [`Compiled::Concat`].
+#[derive(Clone, Debug)]
+pub enum Part {
+    /// Literal text.
+    Text(String),
+    /// A path whose value is written as text.
+    Path(Vec<String>),
+}
+
 /// A value of a flow, ready to evaluate.
 #[derive(Clone, Debug)]
 pub enum Compiled {
@@ -20,6 +29,9 @@ pub enum Compiled {
     Typed(String),
     /// Text mixed with templates: always a string.
     Text(String),
+    /// Text mixed only with plain paths (`"{{ a.b }} {{ c }}"`): joined from direct lookups,
+    /// without building a Handlebars context.
+    Concat(Vec<Part>),
     /// A list of values.
     Array(Vec<Compiled>),
     /// A map of values.
@@ -76,6 +88,11 @@ impl Compiled {
             let name = templates.register(&format!("{{{{json ({inner})}}}}"))?;
             return Ok(Compiled::Typed(name));
         }
+        if let Some(parts) = plain_parts(text) {
+            // Compile it anyway, so a template error is reported the same way.
+            templates.register(text)?;
+            return Ok(Compiled::Concat(parts));
+        }
         Ok(Compiled::Text(templates.register(text)?))
     }
 
@@ -93,6 +110,22 @@ impl Compiled {
                     .map_err(|e| StepError::template(format!("a helper gave no JSON value: {e}")))
             }
             Compiled::Text(name) => templates.render(name, scope).map(Value::String),
+            Compiled::Concat(parts) => {
+                let mut out = String::new();
+                for part in parts {
+                    match part {
+                        Part::Text(t) => out.push_str(t),
+                        Part::Path(p) => match scope.lookup(p)? {
+                            Value::String(s) => out.push_str(s),
+                            Value::Null => {}
+                            // As Handlebars writes them.
+                            Value::Array(_) | Value::Object(_) => out.push_str("[object]"),
+                            other => out.push_str(&other.to_string()),
+                        },
+                    }
+                }
+                Ok(Value::String(out))
+            }
             Compiled::Array(items) => items
                 .iter()
                 .map(|c| c.eval(scope, templates))
@@ -108,16 +141,113 @@ impl Compiled {
         }
     }
 
+    /// Evaluates like [`eval`](Self::eval), but moves step results out of the scope instead of
+    /// copying them where that is safe: a path no other path of this value overlaps, of a
+    /// result the scope holds alone. Values needing Handlebars are evaluated normally.
+    ///
+    /// # Errors
+    /// As [`eval`](Self::eval).
+    pub fn eval_moving(
+        &self,
+        scope: &mut Scope<'_>,
+        templates: &Templates,
+    ) -> Result<Value, StepError> {
+        if self.needs_context() {
+            return self.eval(scope, templates);
+        }
+        let mut paths = Vec::new();
+        self.collect_paths(&mut paths);
+        self.eval_moving_inner(scope, templates, &paths)
+    }
+
+    fn collect_paths<'s>(&'s self, out: &mut Vec<&'s [String]>) {
+        match self {
+            Compiled::Path(p) => out.push(p),
+            Compiled::Concat(parts) => out.extend(parts.iter().filter_map(|p| match p {
+                Part::Path(p) => Some(p.as_slice()),
+                Part::Text(_) => None,
+            })),
+            Compiled::Array(items) => items.iter().for_each(|c| c.collect_paths(out)),
+            Compiled::Object(entries) => entries.iter().for_each(|(_, c)| c.collect_paths(out)),
+            Compiled::Literal(_) | Compiled::Typed(_) | Compiled::Text(_) => {}
+        }
+    }
+
+    fn eval_moving_inner(
+        &self,
+        scope: &mut Scope<'_>,
+        templates: &Templates,
+        paths: &[&[String]],
+    ) -> Result<Value, StepError> {
+        match self {
+            Compiled::Path(p) => {
+                let overlapping = paths
+                    .iter()
+                    .filter(|q| q.starts_with(p) || p.starts_with(q))
+                    .count();
+                if overlapping == 1
+                    && let Some(v) = scope.take_step_path(p)
+                {
+                    return Ok(v);
+                }
+                self.eval(scope, templates)
+            }
+            Compiled::Array(items) => items
+                .iter()
+                .map(|c| c.eval_moving_inner(scope, templates, paths))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Compiled::Object(entries) => {
+                let mut map = serde_json::Map::with_capacity(entries.len());
+                for (k, c) in entries {
+                    map.insert(k.clone(), c.eval_moving_inner(scope, templates, paths)?);
+                }
+                Ok(Value::Object(map))
+            }
+            other => other.eval(scope, templates),
+        }
+    }
+
     /// Whether evaluating this needs a Handlebars context (not only direct lookups).
     #[must_use]
     pub fn needs_context(&self) -> bool {
         match self {
-            Compiled::Literal(_) | Compiled::Path(_) => false,
+            Compiled::Literal(_) | Compiled::Path(_) | Compiled::Concat(_) => false,
             Compiled::Typed(_) | Compiled::Text(_) => true,
             Compiled::Array(items) => items.iter().any(Compiled::needs_context),
             Compiled::Object(entries) => entries.iter().any(|(_, c)| c.needs_context()),
         }
     }
+}
+
+/// Splits text into literal parts and plain `{{ path }}` parts; `None` when any expression is
+/// more than a plain path (a helper, a block, a comment) or the text has escapes.
+fn plain_parts(text: &str) -> Option<Vec<Part>> {
+    if text.contains('\\') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            parts.push(Part::Text(rest[..open].to_string()));
+        }
+        let after = &rest[open + 2..];
+        let close = after.find("}}")?;
+        let inner = after[..close]
+            .trim_start_matches('~')
+            .trim_end_matches('~')
+            .trim();
+        if inner.starts_with(['#', '/', '!', '>', '^', '{', '&', '@']) {
+            return None;
+        }
+        parts.push(Part::Path(simple_path(inner)?));
+        rest = &after[close + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Text(rest.to_string()));
+    }
+    Some(parts)
 }
 
 fn contains_template(v: &Value) -> bool {

@@ -168,15 +168,24 @@ impl FileReport {
         let left_out = self.diagnostics.len() - max;
         self.diagnostics
             .sort_by_key(|d| std::cmp::Reverse(d.severity));
+        // The summary is as severe as the worst problem it stands for: warnings alone never
+        // make a valid flow invalid.
+        let worst = self.diagnostics[max..]
+            .iter()
+            .map(|d| d.severity)
+            .max()
+            .unwrap_or(Severity::Warning);
         self.diagnostics.truncate(max);
         self.sort();
-        self.diagnostics.push(
-            Diagnostic::error(
-                "sluice::too_many_problems",
-                format!("… and {left_out} more problems"),
-            )
-            .help("fix the ones above first; the rest are often the same mistake"),
-        );
+        let summary = Diagnostic::error(
+            "sluice::too_many_problems",
+            format!("… and {left_out} more problems"),
+        )
+        .help("fix the ones above first; the rest are often the same mistake");
+        self.diagnostics.push(Diagnostic {
+            severity: worst,
+            ..summary
+        });
     }
 
     /// The diagnostics as JSON records.
@@ -423,5 +432,44 @@ impl miette::SourceCode for Shown<'_> {
             inner.column(),
             inner.line_count(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capping_keeps_errors_and_never_turns_warnings_into_an_error() {
+        let mut warnings = FileReport::new("f.yaml", "a: 1\n");
+        warnings.diagnostics = (0..150)
+            .map(|i| Diagnostic::warning("w", format!("w{i}")))
+            .collect();
+        warnings.cap(100);
+        assert_eq!((warnings.error_count(), warnings.warning_count()), (0, 101));
+        assert_eq!(
+            warnings.diagnostics.last().map(|d| d.message.as_str()),
+            Some("… and 50 more problems")
+        );
+
+        let mut mixed = FileReport::new("f.yaml", "a: 1\n");
+        mixed.diagnostics = (0..150)
+            .map(|i| Diagnostic::warning("w", format!("w{i}")))
+            .collect();
+        mixed.diagnostics.push(Diagnostic::error("e", "the error"));
+        mixed.cap(100);
+        assert!(
+            mixed.diagnostics.iter().any(|d| d.message == "the error"),
+            "errors are kept first"
+        );
+        assert_eq!(mixed.error_count(), 1);
+    }
+
+    #[test]
+    fn line_and_column_count_characters() {
+        let report = FileReport::new("f.yaml", "a: 1\nrésumé: x\n");
+        assert_eq!(report.line_col(0), (1, 1));
+        assert_eq!(report.line_col(5), (2, 1));
+        assert_eq!(report.line_col("a: 1\nrésumé".len()), (2, 7));
     }
 }

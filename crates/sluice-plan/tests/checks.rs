@@ -14,12 +14,19 @@ fn project(toml: &str) -> Project {
 }
 
 fn check(files: &[(&str, &str)], project: Option<&Project>) -> Vec<Validated> {
-    let files: Vec<(String, String)> = files.iter().map(|(p, t)| ((*p).to_string(), (*t).to_string())).collect();
+    let files: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, t)| ((*p).to_string(), (*t).to_string()))
+        .collect();
     validate_files(&files, &catalog(), project, &Limits::default())
 }
 
 fn codes_of(v: &Validated) -> Vec<(&'static str, Severity)> {
-    v.report.diagnostics.iter().map(|d| (d.code, d.severity)).collect()
+    v.report
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.severity))
+        .collect()
 }
 
 const WRITER: &str = r#"
@@ -36,28 +43,47 @@ steps:
 
 #[test]
 fn a_credential_without_the_scope_fails_validation() {
-    let p = project("[credentials.reader]\nkind = \"bearer\"\nscopes = [\"contacts.readonly\"]\ntoken = { env = \"GHL_TOKEN\" }\n");
+    let p = project(
+        "[credentials.reader]\nkind = \"bearer\"\nscopes = [\"contacts.readonly\"]\ntoken = { env = \"GHL_TOKEN\" }\n",
+    );
     let out = check(&[("writer.yaml", WRITER)], Some(&p));
     assert_eq!(codes_of(&out[0]), [(codes::MISSING_SCOPE, Severity::Error)]);
     let d = &out[0].report.diagnostics[0];
-    assert_eq!(d.message, "`ghl.add_tags` needs scope `contacts.write`, which credential `reader` does not grant");
+    assert_eq!(
+        d.message,
+        "`ghl.add_tags` needs scope `contacts.write`, which credential `reader` does not grant"
+    );
     assert!(out[0].plan.is_none());
 }
 
 #[test]
 fn a_credential_with_the_scope_or_without_declared_scopes_passes() {
-    let granted = project("[credentials.reader]\nkind = \"bearer\"\nscopes = [\"contacts.readonly\", \"contacts.write\"]\n");
-    assert_eq!(codes_of(&check(&[("writer.yaml", WRITER)], Some(&granted))[0]), []);
+    let granted = project(
+        "[credentials.reader]\nkind = \"bearer\"\nscopes = [\"contacts.readonly\", \"contacts.write\"]\n",
+    );
+    assert_eq!(
+        codes_of(&check(&[("writer.yaml", WRITER)], Some(&granted))[0]),
+        []
+    );
     let undeclared = project("[credentials.reader]\nkind = \"bearer\"\n");
-    assert_eq!(codes_of(&check(&[("writer.yaml", WRITER)], Some(&undeclared))[0]), []);
+    assert_eq!(
+        codes_of(&check(&[("writer.yaml", WRITER)], Some(&undeclared))[0]),
+        []
+    );
 }
 
 #[test]
 fn an_unknown_credential_is_named_with_a_suggestion() {
     let p = project("[credentials.readers]\nkind = \"bearer\"\n");
     let out = check(&[("writer.yaml", WRITER)], Some(&p));
-    assert_eq!(codes_of(&out[0]), [(codes::UNKNOWN_CREDENTIAL, Severity::Error)]);
-    assert_eq!(out[0].report.diagnostics[0].help.as_deref(), Some("did you mean `readers`?"));
+    assert_eq!(
+        codes_of(&out[0]),
+        [(codes::UNKNOWN_CREDENTIAL, Severity::Error)]
+    );
+    assert_eq!(
+        out[0].report.diagnostics[0].help.as_deref(),
+        Some("did you mean `readers`?")
+    );
 }
 
 #[test]
@@ -72,10 +98,25 @@ output: "{{ steps.run }}"
 "#;
     let out = check(&[("parent.yaml", parent), ("writer.yaml", WRITER)], None);
     let found = codes_of(&out[0]);
-    assert!(found.contains(&(codes::UNKNOWN_PARAMETER, Severity::Error)), "{found:?}");
-    assert!(found.contains(&(codes::MISSING_PARAMETER, Severity::Error)), "{found:?}");
-    let missing = check(&[("parent.yaml", &parent.replace("flow: writer", "flow: writr"))], None);
-    assert_eq!(codes_of(&missing[0]), [(codes::UNKNOWN_FLOW, Severity::Error)]);
+    assert!(
+        found.contains(&(codes::UNKNOWN_PARAMETER, Severity::Error)),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(codes::MISSING_PARAMETER, Severity::Error)),
+        "{found:?}"
+    );
+    let missing = check(
+        &[(
+            "parent.yaml",
+            &parent.replace("flow: writer", "flow: writr"),
+        )],
+        None,
+    );
+    assert_eq!(
+        codes_of(&missing[0]),
+        [(codes::UNKNOWN_FLOW, Severity::Error)]
+    );
 }
 
 #[test]
@@ -84,10 +125,18 @@ fn flows_that_run_each_other_form_a_reported_cycle() {
     let b = "name: b\nsteps:\n  call_a: { flow: a }\n";
     let out = check(&[("a.yaml", a), ("b.yaml", b)], None);
     for v in &out {
-        assert_eq!(codes_of(v), [(codes::FLOW_CYCLE, Severity::Error)], "{}", v.report.path);
+        assert_eq!(
+            codes_of(v),
+            [(codes::FLOW_CYCLE, Severity::Error)],
+            "{}",
+            v.report.path
+        );
         assert!(v.plan.is_none());
     }
-    assert_eq!(out[0].report.diagnostics[0].message, "flows run each other in a circle: `a` → `b` → `a`");
+    assert_eq!(
+        out[0].report.diagnostics[0].message,
+        "flows run each other in a circle: `a` → `b` → `a`"
+    );
 }
 
 #[test]
@@ -111,9 +160,21 @@ output: "{{ steps.merged }}"
     let names: Vec<Vec<&str>> = plan
         .levels
         .iter()
-        .map(|l| l.iter().map(|&i| plan.steps[i].name.value.as_str()).collect())
+        .map(|l| {
+            l.iter()
+                .map(|&i| plan.steps[i].name.value.as_str())
+                .collect()
+        })
         .collect();
-    assert_eq!(names, [vec!["contact"], vec!["notes", "tasks"], vec!["merged"], vec!["last"]]);
+    assert_eq!(
+        names,
+        [
+            vec!["contact"],
+            vec!["notes", "tasks"],
+            vec!["merged"],
+            vec!["last"]
+        ]
+    );
 }
 
 #[test]
@@ -145,8 +206,17 @@ fn response_schema_catches_a_misspelled_field_but_not_a_real_one() {
     assert_eq!(codes_of(&good[0]), []);
     let bad = check(&[("f.yaml", &flow("emial"))], None);
     assert_eq!(codes_of(&bad[0]), [(codes::UNKNOWN_FIELD, Severity::Error)]);
-    assert_eq!(bad[0].report.diagnostics[0].message, "`contact` has no field `emial`");
-    assert_eq!(bad[0].report.diagnostics[0].help.as_deref(), Some("did you mean `email`?"));
+    assert_eq!(
+        bad[0].report.diagnostics[0].message,
+        "`contact` has no field `emial`"
+    );
+    assert_eq!(
+        bad[0].report.diagnostics[0].help.as_deref(),
+        Some("did you mean `email`?")
+    );
     let list = check(&[("f.yaml", &flow("tags.name"))], None);
-    assert_eq!(list[0].report.diagnostics[0].message, "`tags` is a list, so it has no field `name`");
+    assert_eq!(
+        list[0].report.diagnostics[0].message,
+        "`tags` is a list, so it has no field `name`"
+    );
 }

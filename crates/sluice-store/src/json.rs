@@ -1,0 +1,115 @@
+//! JSON as the store writes it: values capped at a size with a marker, canonical text (sorted
+//! keys) for the audit chain's hashes, and reading stored text back.
+
+use serde_json::{Map, Value};
+
+use crate::StoreError;
+
+/// The key of the marker that replaces a value over the cap:
+/// `{"$truncated": true, "bytes": N, "preview": "…"}`.
+pub const TRUNCATED_KEY: &str = "$truncated";
+
+/// How much of a capped value's JSON text the marker keeps.
+const PREVIEW_BYTES: usize = 1024;
+
+/// Whether `value` is the marker of a value that was over the cap. A step whose stored output is
+/// such a marker cannot hand that output to later steps: a resumed run re-runs it.
+pub fn is_truncated(value: &Value) -> bool {
+    value.get(TRUNCATED_KEY).and_then(Value::as_bool) == Some(true)
+}
+
+/// The JSON text to store for `value`: the value itself, or the marker when its text is longer
+/// than `cap` bytes.
+pub(crate) fn capped(value: &Value, cap: Option<usize>) -> Result<String, StoreError> {
+    let text = serde_json::to_string(value)?;
+    match cap {
+        Some(cap) if text.len() > cap => {
+            let mut end = PREVIEW_BYTES.min(cap).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let mut marker = Map::new();
+            marker.insert(TRUNCATED_KEY.into(), Value::Bool(true));
+            marker.insert("bytes".into(), Value::from(text.len()));
+            marker.insert("preview".into(), Value::String(text[..end].to_string()));
+            Ok(serde_json::to_string(&Value::Object(marker))?)
+        }
+        _ => Ok(text),
+    }
+}
+
+/// [`capped`] for an optional value.
+pub(crate) fn capped_opt(
+    value: Option<&Value>,
+    cap: Option<usize>,
+) -> Result<Option<String>, StoreError> {
+    value.map(|v| capped(v, cap)).transpose()
+}
+
+/// Canonical JSON text: object keys sorted (by their UTF-8 bytes) at every level, no spaces.
+pub(crate) fn canonical(value: &Value) -> Result<String, StoreError> {
+    Ok(serde_json::to_string(&sorted(value))?)
+}
+
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for k in keys {
+                if let Some(v) = map.get(k) {
+                    out.insert(k.clone(), sorted(v));
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Parses stored JSON text; `what` names the column for the error.
+pub(crate) fn parse(text: &str, what: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("{what} is not valid JSON: {e}")))
+}
+
+/// [`parse`] for a nullable column.
+pub(crate) fn parse_opt(text: Option<String>, what: &str) -> Result<Option<Value>, StoreError> {
+    text.map(|t| parse(&t, what)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn small_values_are_kept_and_large_ones_marked() -> Result<(), StoreError> {
+        let v = json!({"b": 1, "a": [1, 2]});
+        assert_eq!(capped(&v, Some(100))?, r#"{"b":1,"a":[1,2]}"#);
+        let big = json!({"s": "é".repeat(2000)});
+        let text = capped(&big, Some(100))?;
+        let marker: Value = serde_json::from_str(&text)?;
+        assert!(is_truncated(&marker));
+        assert_eq!(marker["bytes"], json!(serde_json::to_string(&big)?.len()));
+        assert!(marker["preview"].as_str().is_some_and(|p| p.len() <= 100));
+        assert_eq!(
+            capped(&big, None)?.len(),
+            serde_json::to_string(&big)?.len()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn canonical_sorts_keys_everywhere() -> Result<(), StoreError> {
+        let v = json!({"b": {"z": 1, "y": [{"d": 1, "c": 2}]}, "a": null});
+        assert_eq!(
+            canonical(&v)?,
+            r#"{"a":null,"b":{"y":[{"c":2,"d":1}],"z":1}}"#
+        );
+        Ok(())
+    }
+}

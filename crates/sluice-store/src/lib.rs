@@ -1,0 +1,239 @@
+//! The Sluice run store: runs, steps, HTTP calls, durable write intents, leases, schedule ticks
+//! and a hash-chained audit log, behind one [`Store`] on SQLite (the default, embedded) or
+//! PostgreSQL (shared by many runners). Migrations are embedded and applied on [`Store::open`].
+
+mod audit;
+mod durable;
+mod error;
+mod json;
+mod migrate;
+mod model;
+mod runs;
+mod time;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+pub use error::StoreError;
+pub use json::{TRUNCATED_KEY, is_truncated};
+pub use model::{
+    HttpCall, Lease, NewRun, RunDetail, RunFilter, RunId, RunStatus, RunSummary, StepRecord,
+    StepStatus, VerifyReport, WriteState,
+};
+
+/// The default cap on a stored JSON value (output, request, body): 256 KiB of JSON text.
+pub const DEFAULT_OUTPUT_CAP: usize = 256 * 1024;
+
+/// How long a SQLite connection waits for another process's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The run store. Cheap to clone: clones share the connection pools.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+    output_cap: Option<usize>,
+}
+
+/// The database behind a [`Store`].
+#[derive(Clone, Debug)]
+enum Backend {
+    /// SQLite: one connection for writes (SQLite has one writer at a time; keeping them on one
+    /// connection avoids lock contention inside the process) and a few for reads (WAL mode lets
+    /// them read while the writer writes).
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    /// PostgreSQL: one pool.
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the pool that writes, once per backend (the body is
+/// type-checked for each).
+macro_rules! with_write_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite { write: $pool, .. } => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to the pool that reads, once per backend.
+macro_rules! with_read_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite { read: $pool, .. } => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use {with_read_pool, with_write_pool};
+
+/// What differs between the two backends' pools.
+pub(crate) trait PoolExt {
+    /// The database.
+    type Db: sqlx::Database;
+    /// Begins a transaction that writes: `BEGIN IMMEDIATE` on SQLite (takes the write lock at
+    /// once, so a read-then-write never fails with a busy snapshot), `BEGIN` on PostgreSQL.
+    async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+    /// `FOR UPDATE` on PostgreSQL, nothing on SQLite (whose transaction already holds the lock).
+    fn for_update(&self) -> &'static str;
+    /// `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite.
+    fn skip_locked(&self) -> &'static str;
+}
+
+impl PoolExt for SqlitePool {
+    type Db = Sqlite;
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+    fn for_update(&self) -> &'static str {
+        ""
+    }
+    fn skip_locked(&self) -> &'static str {
+        ""
+    }
+}
+
+impl PoolExt for PgPool {
+    type Db = Postgres;
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+    fn for_update(&self) -> &'static str {
+        "FOR UPDATE"
+    }
+    fn skip_locked(&self) -> &'static str {
+        "FOR UPDATE SKIP LOCKED"
+    }
+}
+
+impl Store {
+    /// Opens (and migrates) the store at `url`:
+    /// - `sqlite://path/to/sluice.db` (or `sqlite:path`, or a plain file path): created with its
+    ///   folder if missing; WAL mode, `synchronous=NORMAL` (a crashed process loses nothing
+    ///   committed), a 30 s busy timeout for other processes' writes.
+    /// - `postgres://user@host:port/db` (or `postgresql://`): sqlx's URL options apply, e.g.
+    ///   `?options=-c%20search_path%3Dsluice` to keep the tables in their own schema.
+    ///
+    /// Migrations are embedded; concurrent openers apply them once (SQLite: an immediate
+    /// transaction; PostgreSQL: an advisory lock).
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            Backend::Postgres(pool)
+        } else if url.contains("://") && !url.starts_with("sqlite:") {
+            return Err(StoreError::Url(format!(
+                "unsupported store URL `{url}`: use sqlite://PATH or postgres://…"
+            )));
+        } else {
+            let path = sqlite_path(url);
+            if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
+                return Err(StoreError::Url(format!(
+                    "`{url}`: the SQLite store needs a file path (in-memory databases are not supported)"
+                )));
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let options = if url.starts_with("sqlite:") {
+                SqliteConnectOptions::from_str(url)?
+            } else {
+                SqliteConnectOptions::new().filename(&path)
+            };
+            let options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true);
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(options.clone().create_if_missing(true))
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_lazy_with(options);
+            Backend::Sqlite { write, read }
+        };
+        let store = Store {
+            backend,
+            output_cap: Some(DEFAULT_OUTPUT_CAP),
+        };
+        migrate::apply(&store).await?;
+        Ok(store)
+    }
+
+    /// Sets the cap on stored JSON values (step outputs, requests, errors, HTTP bodies, run
+    /// outputs): a value whose JSON text is longer is replaced by
+    /// `{"$truncated": true, "bytes": N, "preview": "…"}`. `None` stores everything.
+    #[must_use]
+    pub fn with_output_cap(mut self, cap: Option<usize>) -> Store {
+        self.output_cap = cap;
+        self
+    }
+
+    /// Where the default SQLite store lives: `$SLUICE_HOME/sluice.db`, else
+    /// `./.sluice/sluice.db`.
+    pub fn default_sqlite_path() -> PathBuf {
+        match std::env::var_os("SLUICE_HOME") {
+            Some(home) if !home.is_empty() => Path::new(&home).join("sluice.db"),
+            _ => Path::new(".sluice").join("sluice.db"),
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pools, waiting for connections in use to come back.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// The file path in a SQLite URL (`sqlite://a/b.db?mode=rwc` → `a/b.db`) or a plain path.
+fn sqlite_path(url: &str) -> PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    PathBuf::from(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(sqlite_path("sqlite://a/b.db"), PathBuf::from("a/b.db"));
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db?mode=rwc"),
+            PathBuf::from("/tmp/x.db")
+        );
+        assert_eq!(sqlite_path("sqlite:c.db"), PathBuf::from("c.db"));
+        assert_eq!(sqlite_path("d/e.db"), PathBuf::from("d/e.db"));
+    }
+}

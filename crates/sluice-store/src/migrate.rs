@@ -1,0 +1,66 @@
+//! Embedded schema migrations, one folder per backend, applied in order on open. Concurrent
+//! openers apply each one once: SQLite takes the write lock, PostgreSQL an advisory lock.
+
+use sqlx::Row;
+
+use crate::{Backend, PoolExt, Store, StoreError, time};
+
+/// A migration: version, name, SQL.
+type Migration = (i64, &'static str, &'static str);
+
+const SQLITE: &[Migration] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+const POSTGRES: &[Migration] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+/// The key of the PostgreSQL advisory lock held while migrating.
+const PG_LOCK_KEY: i64 = 0x51_1C_E5_70_12_E0_00_01;
+
+/// Applies the migrations the database lacks.
+pub(crate) async fn apply(store: &Store) -> Result<(), StoreError> {
+    let migrations = match &store.backend {
+        Backend::Sqlite { .. } => SQLITE,
+        Backend::Postgres(_) => POSTGRES,
+    };
+    let known = migrations.last().map_or(0, |m| m.0);
+    let applied_at = time::text(time::now());
+    crate::with_write_pool!(store, pool => {
+        let mut tx = pool.begin_write().await?;
+        if matches!(store.backend, Backend::Postgres(_)) {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS sluice_migrations (\
+                version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM sluice_migrations")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("v")?;
+        if current > known {
+            return Err(StoreError::SchemaTooNew { found: current, known });
+        }
+        for (version, name, sql) in migrations.iter().filter(|m| m.0 > current) {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO sluice_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(version)
+                .bind(name)
+                .bind(&applied_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,573 @@
+//! Runs, their steps and HTTP calls: recording them, listing and showing them, exporting them
+//! as JSON Lines and pruning old ones (with a `pruned` audit record).
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::json::{capped_opt, parse, parse_opt};
+use crate::model::{
+    HttpCall, NewRun, RunDetail, RunFilter, RunId, RunStatus, RunSummary, StepRecord, StepStatus,
+};
+use crate::time::{self, Ts};
+use crate::{PoolExt, Store, StoreError, with_read_pool, with_write_pool};
+
+/// The columns of a run, in [`RunRow`] order.
+const RUN_COLS: &str = "id, flow, flow_hash, trigger, inputs, status, created_at, started_at, \
+                        finished_at, owner, lease_until, claims, output, error";
+type RunRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Ts,
+    Option<Ts>,
+    Option<Ts>,
+    Option<String>,
+    Option<Ts>,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+/// The columns of a run summary, in [`SummaryRow`] order.
+const SUMMARY_COLS: &str = "id, flow, trigger, status, created_at, started_at, finished_at";
+type SummaryRow = (String, String, String, String, Ts, Option<Ts>, Option<Ts>);
+
+/// The columns of a step, in [`StepRow`] order.
+const STEP_COLS: &str = "step, item, status, attempts, request, response_status, output, error, \
+                         started_at, finished_at";
+type StepRow = (
+    String,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Ts,
+    Ts,
+);
+
+/// The columns of an HTTP call, in [`HttpRow`] order.
+const HTTP_COLS: &str =
+    "step, item, attempt, method, url, headers, body, status, elapsed_ms, at, error";
+type HttpRow = (
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    i64,
+    Ts,
+    Option<String>,
+);
+
+/// The statuses of runs that have ended, for SQL.
+const FINAL_STATUSES: &str = "('succeeded', 'failed', 'cancelled', 'timed_out')";
+
+/// How many run ids a `pruned` audit record names.
+const PRUNED_IDS_NAMED: usize = 1000;
+
+/// A run's row ready to insert.
+pub(crate) struct RunInsert {
+    pub(crate) id: RunId,
+    pub(crate) flow: String,
+    pub(crate) flow_hash: String,
+    pub(crate) trigger: String,
+    pub(crate) inputs: String,
+    pub(crate) status: &'static str,
+    pub(crate) created_at: Ts,
+    pub(crate) started_at: Option<Ts>,
+    pub(crate) owner: Option<String>,
+    pub(crate) lease_until: Option<Ts>,
+    pub(crate) claims: i64,
+}
+
+impl RunInsert {
+    pub(crate) fn new(new: NewRun) -> Result<RunInsert, StoreError> {
+        let now = time::now();
+        let inputs = serde_json::to_string(&new.inputs)?;
+        let (status, started_at, owner, lease_until, claims) = match new.lease {
+            Some(lease) => (
+                RunStatus::Running,
+                Some(Ts(now)),
+                Some(lease.owner),
+                Some(Ts(time::plus(now, lease.duration))),
+                1,
+            ),
+            None => (RunStatus::Queued, None, None, None, 0),
+        };
+        Ok(RunInsert {
+            id: RunId::new(),
+            flow: new.flow,
+            flow_hash: new.flow_hash,
+            trigger: new.trigger,
+            inputs,
+            status: status.as_str(),
+            created_at: Ts(now),
+            started_at,
+            owner,
+            lease_until,
+            claims,
+        })
+    }
+}
+
+/// Inserts a [`RunInsert`] with executor `$exec` (either backend).
+macro_rules! insert_run {
+    ($exec:expr, $r:expr) => {
+        sqlx::query(
+            "INSERT INTO runs (id, flow, flow_hash, trigger, inputs, status, created_at, \
+             started_at, owner, lease_until, claims) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind($r.id.as_str())
+        .bind(&$r.flow)
+        .bind(&$r.flow_hash)
+        .bind(&$r.trigger)
+        .bind(&$r.inputs)
+        .bind($r.status)
+        .bind($r.created_at)
+        .bind($r.started_at)
+        .bind(&$r.owner)
+        .bind($r.lease_until)
+        .bind($r.claims)
+        .execute($exec)
+        .await
+    };
+}
+
+/// A `for_each` item index as stored (-1: none).
+pub(crate) fn item_to_db(item: Option<u32>) -> i64 {
+    item.map_or(-1, i64::from)
+}
+
+fn item_from_db(item: i64) -> Result<Option<u32>, StoreError> {
+    if item < 0 {
+        return Ok(None);
+    }
+    u32::try_from(item)
+        .map(Some)
+        .map_err(|_| StoreError::Corrupt(format!("item index {item} out of range")))
+}
+
+fn u32_from_db(n: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n} out of range")))
+}
+
+fn status_from_db(n: Option<i64>) -> Result<Option<u16>, StoreError> {
+    n.map(|n| {
+        u16::try_from(n).map_err(|_| StoreError::Corrupt(format!("HTTP status {n} out of range")))
+    })
+    .transpose()
+}
+
+fn step_from_row(row: StepRow) -> Result<StepRecord, StoreError> {
+    let (step, item, status, attempts, request, response_status, output, error, start, end) = row;
+    Ok(StepRecord {
+        item: item_from_db(item)?,
+        status: StepStatus::from_db(&status)?,
+        attempts: u32_from_db(attempts, "attempts")?,
+        request: parse_opt(request, "a step's request")?,
+        response_status: status_from_db(response_status)?,
+        output: parse_opt(output, "a step's output")?,
+        error: parse_opt(error, "a step's error")?,
+        started_at: start.0,
+        finished_at: end.0,
+        step,
+    })
+}
+
+fn http_from_row(row: HttpRow) -> Result<HttpCall, StoreError> {
+    let (step, item, attempt, method, url, headers, body, status, elapsed_ms, at, error) = row;
+    let headers: Vec<(String, String)> = serde_json::from_str(&headers)
+        .map_err(|e| StoreError::Corrupt(format!("an HTTP call's headers: {e}")))?;
+    Ok(HttpCall {
+        step,
+        item: item_from_db(item)?,
+        attempt: u32_from_db(attempt, "attempt")?,
+        method,
+        url,
+        headers,
+        body: parse_opt(body, "an HTTP call's body")?,
+        status: status_from_db(status)?,
+        elapsed_ms: u64::try_from(elapsed_ms)
+            .map_err(|_| StoreError::Corrupt(format!("elapsed_ms {elapsed_ms} out of range")))?,
+        at: at.0,
+        error,
+    })
+}
+
+fn summary_from_row(row: SummaryRow) -> Result<RunSummary, StoreError> {
+    let (id, flow, trigger, status, created, started, finished) = row;
+    Ok(RunSummary {
+        id: RunId::from_db(id),
+        flow,
+        trigger,
+        status: RunStatus::from_db(&status)?,
+        created_at: created.0,
+        started_at: started.map(|t| t.0),
+        finished_at: finished.map(|t| t.0),
+    })
+}
+
+fn detail_from_rows(
+    run: RunRow,
+    steps: Vec<StepRow>,
+    calls: Vec<HttpRow>,
+) -> Result<RunDetail, StoreError> {
+    let (
+        id,
+        flow,
+        flow_hash,
+        trigger,
+        inputs,
+        status,
+        created,
+        started,
+        finished,
+        owner,
+        lease,
+        claims,
+        output,
+        error,
+    ) = run;
+    Ok(RunDetail {
+        id: RunId::from_db(id),
+        flow,
+        flow_hash,
+        trigger,
+        inputs: parse(&inputs, "a run's inputs")?,
+        status: RunStatus::from_db(&status)?,
+        created_at: created.0,
+        started_at: started.map(|t| t.0),
+        finished_at: finished.map(|t| t.0),
+        owner,
+        lease_until: lease.map(|t| t.0),
+        claims: u32_from_db(claims, "claims")?,
+        output: parse_opt(output, "a run's output")?,
+        error,
+        steps: steps
+            .into_iter()
+            .map(step_from_row)
+            .collect::<Result<_, _>>()?,
+        http_calls: calls
+            .into_iter()
+            .map(http_from_row)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+impl Store {
+    /// Records a new run: queued, or running under `new.lease`. Returns its id.
+    pub async fn create_run(&self, new: NewRun) -> Result<RunId, StoreError> {
+        let row = RunInsert::new(new)?;
+        with_write_pool!(self, pool => { insert_run!(pool, row)?; });
+        Ok(row.id)
+    }
+
+    /// Starts (or resumes) run `id` for `owner` under a lease of `lease`: succeeds when the run
+    /// is queued, already held by `owner`, or running under a lease that has expired (a crashed
+    /// runner's). Returns whether `owner` now holds it.
+    pub async fn start_run(
+        &self,
+        id: &RunId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = time::now();
+        let until = time::plus(now, lease);
+        let done = with_write_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE runs SET status = 'running', owner = $2, lease_until = $3, \
+                 started_at = COALESCE(started_at, $4), claims = claims + 1 \
+                 WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND \
+                 (owner = $2 OR lease_until IS NULL OR lease_until < $4)))",
+            )
+            .bind(id.as_str())
+            .bind(owner)
+            .bind(Ts(until))
+            .bind(Ts(now))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// Ends run `id` with a final `status`, its output and error; clears its lease.
+    pub async fn finish_run(
+        &self,
+        id: &RunId,
+        status: RunStatus,
+        output: Option<&Value>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if !status.is_final() {
+            return Err(StoreError::Invalid(format!(
+                "a run cannot finish as `{status}`"
+            )));
+        }
+        let output = capped_opt(output, self.output_cap)?;
+        let done = with_write_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE runs SET status = $2, finished_at = $3, lease_until = NULL, \
+                 output = $4, error = $5 WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .bind(status.as_str())
+            .bind(Ts(time::now()))
+            .bind(output)
+            .bind(error)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Records a finished step (or `for_each` item), replacing an earlier record of the same
+    /// (run, step, item). Committed before it returns, so a resumed run skips it.
+    pub async fn record_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError> {
+        let request = capped_opt(step.request.as_ref(), self.output_cap)?;
+        let output = capped_opt(step.output.as_ref(), self.output_cap)?;
+        let error = capped_opt(step.error.as_ref(), self.output_cap)?;
+        with_write_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO steps (run_id, step, item, status, attempts, request, \
+                 response_status, output, error, started_at, finished_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                 ON CONFLICT (run_id, step, item) DO UPDATE SET status = excluded.status, \
+                 attempts = excluded.attempts, request = excluded.request, \
+                 response_status = excluded.response_status, output = excluded.output, \
+                 error = excluded.error, started_at = excluded.started_at, \
+                 finished_at = excluded.finished_at",
+            )
+            .bind(run.as_str())
+            .bind(&step.step)
+            .bind(item_to_db(step.item))
+            .bind(step.status.as_str())
+            .bind(i64::from(step.attempts))
+            .bind(request)
+            .bind(step.response_status.map(i64::from))
+            .bind(output)
+            .bind(error)
+            .bind(Ts(time::micros(step.started_at)))
+            .bind(Ts(time::micros(step.finished_at)))
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Records one HTTP attempt of a step.
+    pub async fn record_http_call(&self, run: &RunId, call: &HttpCall) -> Result<(), StoreError> {
+        let headers = serde_json::to_string(&call.headers)?;
+        let body = capped_opt(call.body.as_ref(), self.output_cap)?;
+        let elapsed = i64::try_from(call.elapsed_ms).unwrap_or(i64::MAX);
+        with_write_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO http_calls (run_id, step, item, attempt, method, url, headers, \
+                 body, status, elapsed_ms, at, error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(run.as_str())
+            .bind(&call.step)
+            .bind(item_to_db(call.item))
+            .bind(i64::from(call.attempt))
+            .bind(&call.method)
+            .bind(&call.url)
+            .bind(headers)
+            .bind(body)
+            .bind(call.status.map(i64::from))
+            .bind(elapsed)
+            .bind(Ts(time::micros(call.at)))
+            .bind(&call.error)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The steps (and items) of run `run` that finished — succeeded, failed or skipped, not
+    /// cancelled — with their outputs, in the order they started: what a resumed run skips.
+    /// An output that was capped comes back as the marker ([`crate::is_truncated`]).
+    pub async fn finished_steps(&self, run: &RunId) -> Result<Vec<StepRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {STEP_COLS} FROM steps WHERE run_id = $1 AND status <> 'cancelled' \
+             ORDER BY started_at, step, item"
+        );
+        let rows: Vec<StepRow> = with_read_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(run.as_str()).fetch_all(pool).await?
+        });
+        rows.into_iter().map(step_from_row).collect()
+    }
+
+    /// Runs matching `filter`, newest first.
+    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        let sql = format!(
+            "SELECT {SUMMARY_COLS} FROM runs WHERE ($1 IS NULL OR flow = $1) \
+             AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR created_at >= $3) \
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        );
+        let limit = filter
+            .limit
+            .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let rows: Vec<SummaryRow> = with_read_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(filter.flow.as_deref())
+                .bind(filter.status.map(RunStatus::as_str))
+                .bind(filter.since.map(|t| Ts(time::micros(t))))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(summary_from_row).collect()
+    }
+
+    /// Everything recorded about run `id`, or `None` if there is no such run.
+    pub async fn get_run(&self, id: &RunId) -> Result<Option<RunDetail>, StoreError> {
+        let run_sql = format!("SELECT {RUN_COLS} FROM runs WHERE id = $1");
+        let step_sql = format!(
+            "SELECT {STEP_COLS} FROM steps WHERE run_id = $1 ORDER BY started_at, step, item"
+        );
+        let http_sql = format!("SELECT {HTTP_COLS} FROM http_calls WHERE run_id = $1 ORDER BY id");
+        let rows: Option<(RunRow, Vec<StepRow>, Vec<HttpRow>)> = with_read_pool!(self, pool => {
+            let run: Option<RunRow> = sqlx::query_as(&run_sql)
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            match run {
+                None => None,
+                Some(run) => {
+                    let steps = sqlx::query_as(&step_sql).bind(id.as_str()).fetch_all(pool).await?;
+                    let calls = sqlx::query_as(&http_sql).bind(id.as_str()).fetch_all(pool).await?;
+                    Some((run, steps, calls))
+                }
+            }
+        });
+        rows.map(|(run, steps, calls)| detail_from_rows(run, steps, calls))
+            .transpose()
+    }
+
+    /// Writes every run created at or after `since` as JSON Lines (one [`RunDetail`] with its
+    /// steps and HTTP calls per line, oldest first). Returns how many runs it wrote.
+    pub async fn export_since(
+        &self,
+        since: DateTime<Utc>,
+        out: &mut impl Write,
+    ) -> Result<usize, StoreError> {
+        let ids: Vec<(String,)> = with_read_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM runs WHERE created_at >= $1 ORDER BY created_at, id")
+                .bind(Ts(time::micros(since)))
+                .fetch_all(pool)
+                .await?
+        });
+        let mut written = 0;
+        for (id,) in ids {
+            // A run pruned meanwhile is simply left out.
+            if let Some(detail) = self.get_run(&RunId::from_db(id)).await? {
+                serde_json::to_writer(&mut *out, &detail)?;
+                out.write_all(b"\n")?;
+                written += 1;
+            }
+        }
+        out.flush()?;
+        Ok(written)
+    }
+
+    /// Removes runs that ended more than `age` ago, with their steps, HTTP calls and write
+    /// intents, and schedule ticks older than that; runs still queued or running are kept. The
+    /// audit log is never pruned: a `pruned` record names what was removed, in the same
+    /// transaction. Returns how many runs were removed.
+    pub async fn prune_older_than(&self, age: Duration) -> Result<u64, StoreError> {
+        let cutoff = time::minus(time::now(), age);
+        let old = format!(
+            "SELECT id FROM runs WHERE status IN {FINAL_STATUSES} \
+             AND COALESCE(finished_at, created_at) < $1"
+        );
+        let del_calls = format!("DELETE FROM http_calls WHERE run_id IN ({old})");
+        let del_steps = format!("DELETE FROM steps WHERE run_id IN ({old})");
+        let del_intents = format!("DELETE FROM write_intents WHERE run_id IN ({old})");
+        let del_runs = format!(
+            "DELETE FROM runs WHERE status IN {FINAL_STATUSES} \
+             AND COALESCE(finished_at, created_at) < $1 RETURNING id"
+        );
+        with_write_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let calls = sqlx::query(&del_calls).bind(Ts(cutoff)).execute(&mut *tx).await?.rows_affected();
+            let steps = sqlx::query(&del_steps).bind(Ts(cutoff)).execute(&mut *tx).await?.rows_affected();
+            let intents = sqlx::query(&del_intents).bind(Ts(cutoff)).execute(&mut *tx).await?.rows_affected();
+            let mut ids: Vec<(String,)> = sqlx::query_as(&del_runs).bind(Ts(cutoff)).fetch_all(&mut *tx).await?;
+            let fires = sqlx::query("DELETE FROM schedule_fires WHERE fire_time < $1")
+                .bind(Ts(cutoff))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let runs = ids.len() as u64;
+            if runs + steps + calls + intents + fires > 0 {
+                ids.sort();
+                let named: Vec<&str> = ids.iter().take(PRUNED_IDS_NAMED).map(|r| r.0.as_str()).collect();
+                let payload = json!({
+                    "older_than": time::text(cutoff),
+                    "runs": runs,
+                    "run_ids": named,
+                    "run_ids_complete": ids.len() <= PRUNED_IDS_NAMED,
+                    "steps": steps,
+                    "http_calls": calls,
+                    "write_intents": intents,
+                    "schedule_fires": fires,
+                });
+                crate::audit::append!(tx, pool, "pruned", None::<&RunId>, &payload)?;
+            }
+            tx.commit().await?;
+            Ok(runs)
+        })
+    }
+
+    /// Records the tick `fire_time` of `flow`'s schedule and, in the same transaction, queues
+    /// `new`; only the first caller for a (flow, fire time) succeeds, across all runners.
+    /// Returns the queued run's id, or `None` when the tick had already fired.
+    pub async fn schedule_fire_run(
+        &self,
+        flow: &str,
+        fire_time: DateTime<Utc>,
+        new: NewRun,
+    ) -> Result<Option<RunId>, StoreError> {
+        let row = RunInsert::new(new)?;
+        with_write_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let first = sqlx::query(
+                "INSERT INTO schedule_fires (flow, fire_time, fired_at, run_id) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (flow, fire_time) DO NOTHING",
+            )
+            .bind(flow)
+            .bind(Ts(time::micros(fire_time)))
+            .bind(row.created_at)
+            .bind(row.id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !first {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            insert_run!(&mut *tx, row)?;
+            tx.commit().await?;
+        });
+        Ok(Some(row.id))
+    }
+}

@@ -1,0 +1,1226 @@
+//! The run store's behaviour. Every test is written once and run twice: on a fresh SQLite file
+//! in a temp folder and on PostgreSQL at `$SLUICE_TEST_POSTGRES` (each test in its own schema).
+//! Without that variable the PostgreSQL tests fail with a message: they never skip.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use sluice_store::{
+    HttpCall, Lease, NewRun, RunDetail, RunFilter, RunId, RunStatus, StepRecord, StepStatus, Store,
+    StoreError, VerifyReport, WriteState, is_truncated,
+};
+use sqlx::Connection;
+
+/// A fresh database for one test.
+struct TestDb {
+    /// The URL the store opens.
+    url: String,
+    /// The SQLite file's folder (removed on drop).
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the server URL and the test's schema.
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("nested/sluice.db").display());
+        TestDb {
+            url,
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    async fn postgres() -> TestDb {
+        let base = match std::env::var("SLUICE_TEST_POSTGRES") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => panic!(
+                "SLUICE_TEST_POSTGRES is not set{}: the PostgreSQL half of the run-store tests \
+                 needs a server. scripts/test.sh starts a throw-away one on 127.0.0.1; or export \
+                 SLUICE_TEST_POSTGRES=postgres://USER@HOST:PORT/DB. These tests fail rather than \
+                 skip.",
+                if std::env::var_os("CI").is_some() {
+                    " (CI is set)"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let schema = format!("t_{}", RunId::new().as_str().to_lowercase());
+        let mut conn = sqlx::PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("cannot reach PostgreSQL at SLUICE_TEST_POSTGRES={base}: {e}")
+            });
+        sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .expect("create schema");
+        conn.close().await.expect("close");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        TestDb {
+            url,
+            _dir: None,
+            pg: Some((base, schema)),
+        }
+    }
+
+    fn is_pg(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    async fn open(&self) -> Store {
+        Store::open(&self.url).await.expect("open store")
+    }
+
+    /// Runs SQL directly on the test's database, as someone with file or server access could.
+    async fn exec(&self, sql: &str) -> Result<(), sqlx::Error> {
+        if self.is_pg() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+            sqlx::raw_sql(sql).execute(&mut conn).await?;
+            conn.close().await
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await?;
+            sqlx::raw_sql(sql).execute(&mut conn).await?;
+            conn.close().await
+        }
+    }
+
+    /// A single integer from SQL.
+    async fn count(&self, sql: &str) -> i64 {
+        if self.is_pg() {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&mut conn).await.expect(sql);
+            n
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&mut conn).await.expect(sql);
+            n
+        }
+    }
+
+    /// A single text value from SQL.
+    async fn text(&self, sql: &str) -> String {
+        if self.is_pg() {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            let (s,): (String,) = sqlx::query_as(sql).fetch_one(&mut conn).await.expect(sql);
+            s
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            let (s,): (String,) = sqlx::query_as(sql).fetch_one(&mut conn).await.expect(sql);
+            s
+        }
+    }
+
+    /// Drops the test's schema (PostgreSQL); the SQLite folder goes with `self`.
+    async fn cleanup(self) {
+        if let Some((base, schema)) = &self.pg {
+            let mut conn = sqlx::PgConnection::connect(base).await.expect("connect");
+            sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&mut conn)
+                .await
+                .expect("drop schema");
+        }
+    }
+}
+
+/// Runs each named test on SQLite and on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let db = super::TestDb::sqlite().await;
+                super::$name(&db).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let db = super::TestDb::postgres().await;
+                super::$name(&db).await;
+                db.cleanup().await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    run_lifecycle_list_and_show,
+    steps_upsert_and_finished_steps,
+    http_calls_are_recorded_in_order,
+    large_outputs_are_capped_with_a_marker,
+    export_writes_json_lines_since_a_time,
+    prune_removes_old_finished_runs_only,
+    audit_verify_detects_edits_deletions_and_reordering,
+    audit_concurrent_appends_keep_one_chain,
+    write_intent_new_pending_done,
+    claim_runs_concurrently_never_twice,
+    expired_lease_is_taken_over_and_renewal_checks_owner,
+    schedule_tick_fires_once,
+    reopen_keeps_data_and_migrates_once,
+);
+
+fn new_run(flow: &str, trigger: &str) -> NewRun {
+    NewRun::new(
+        flow,
+        format!("name: {flow}\n").as_bytes(),
+        trigger,
+        json!({"contact": "c1"}),
+    )
+}
+
+fn lease(owner: &str, secs: u64) -> Lease {
+    Lease {
+        owner: owner.into(),
+        duration: Duration::from_secs(secs),
+    }
+}
+
+fn step(name: &str, item: Option<u32>, status: StepStatus, output: Value) -> StepRecord {
+    let now = Utc::now();
+    StepRecord {
+        step: name.into(),
+        item,
+        status,
+        attempts: 1,
+        request: Some(json!({"method": "GET", "url": "https://x.test/contacts/c1",
+                             "headers": [["Authorization", "[REDACTED]"]]})),
+        response_status: Some(200),
+        output: Some(output),
+        error: None,
+        started_at: now,
+        finished_at: now + chrono::TimeDelta::milliseconds(5),
+    }
+}
+
+async fn get(store: &Store, id: &RunId) -> RunDetail {
+    store
+        .get_run(id)
+        .await
+        .expect("get_run")
+        .expect("run exists")
+}
+
+async fn run_lifecycle_list_and_show(db: &TestDb) {
+    let store = db.open().await;
+    let t0 = Utc::now() - chrono::TimeDelta::seconds(1);
+    let a = store
+        .create_run(new_run("contact-360", "manual"))
+        .await
+        .expect("create a");
+    let b = store
+        .create_run(new_run("nightly", "schedule"))
+        .await
+        .expect("create b");
+    let c = store
+        .create_run(new_run("contact-360", "webhook:ContactUpdate").running(lease("cli", 60)))
+        .await
+        .expect("create c");
+
+    let ra = get(&store, &a).await;
+    assert_eq!(ra.status, RunStatus::Queued);
+    assert_eq!(ra.flow, "contact-360");
+    assert_eq!(ra.trigger, "manual");
+    assert_eq!(ra.inputs, json!({"contact": "c1"}));
+    assert_eq!(ra.flow_hash, NewRun::content_hash(b"name: contact-360\n"));
+    assert_eq!(ra.flow_hash.len(), 64);
+    assert!(ra.started_at.is_none() && ra.owner.is_none() && ra.claims == 0);
+    let rc = get(&store, &c).await;
+    assert_eq!(rc.status, RunStatus::Running);
+    assert_eq!(rc.owner.as_deref(), Some("cli"));
+    assert!(rc.lease_until.is_some_and(|t| t > Utc::now()));
+
+    assert!(
+        store
+            .start_run(&a, "cli", Duration::from_secs(60))
+            .await
+            .expect("start")
+    );
+    assert!(
+        !store
+            .start_run(&c, "other", Duration::from_secs(60))
+            .await
+            .expect("start c"),
+        "a run held under a live lease is not started by another owner"
+    );
+    assert!(
+        store
+            .start_run(&c, "cli", Duration::from_secs(60))
+            .await
+            .expect("restart c")
+    );
+    store
+        .finish_run(&a, RunStatus::Succeeded, Some(&json!({"ok": true})), None)
+        .await
+        .expect("finish a");
+    store
+        .finish_run(&c, RunStatus::Failed, None, Some("step `get` failed: 500"))
+        .await
+        .expect("finish c");
+    assert!(
+        !store
+            .start_run(&a, "cli", Duration::from_secs(60))
+            .await
+            .expect("start again"),
+        "a finished run is not started again"
+    );
+
+    let ra = get(&store, &a).await;
+    assert_eq!(ra.status, RunStatus::Succeeded);
+    assert_eq!(ra.output, Some(json!({"ok": true})));
+    assert!(ra.lease_until.is_none());
+    assert!(ra.finished_at >= ra.started_at);
+    let rc = get(&store, &c).await;
+    assert_eq!(rc.error.as_deref(), Some("step `get` failed: 500"));
+
+    let all = store.list_runs(&RunFilter::default()).await.expect("list");
+    let ids: Vec<&RunId> = all.iter().map(|r| &r.id).collect();
+    assert_eq!(ids, vec![&c, &b, &a], "newest first");
+    let sa = &all[2];
+    assert_eq!(
+        (sa.flow.as_str(), sa.trigger.as_str(), sa.status),
+        ("contact-360", "manual", RunStatus::Succeeded)
+    );
+    assert!(sa.duration().is_some() && sa.started_at.is_some());
+    assert!(all[1].duration().is_none(), "a queued run has no duration");
+
+    let by_flow = store
+        .list_runs(&RunFilter {
+            flow: Some("contact-360".into()),
+            ..RunFilter::default()
+        })
+        .await
+        .expect("by flow");
+    assert_eq!(by_flow.len(), 2);
+    let by_status = store
+        .list_runs(&RunFilter {
+            status: Some(RunStatus::Queued),
+            ..RunFilter::default()
+        })
+        .await
+        .expect("by status");
+    assert_eq!(
+        by_status.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        vec![&b]
+    );
+    let limited = store
+        .list_runs(&RunFilter {
+            limit: Some(1),
+            ..RunFilter::default()
+        })
+        .await
+        .expect("limit");
+    assert_eq!(limited.len(), 1);
+    let since_later = store
+        .list_runs(&RunFilter {
+            since: Some(Utc::now() + chrono::TimeDelta::seconds(5)),
+            ..RunFilter::default()
+        })
+        .await
+        .expect("since");
+    assert!(since_later.is_empty());
+    let since_before = store
+        .list_runs(&RunFilter {
+            since: Some(t0),
+            flow: Some("nightly".into()),
+            status: Some(RunStatus::Queued),
+            limit: Some(10),
+        })
+        .await
+        .expect("all filters");
+    assert_eq!(since_before.len(), 1);
+
+    assert!(store.get_run(&RunId::new()).await.expect("get").is_none());
+    assert!(matches!(
+        store.finish_run(&a, RunStatus::Running, None, None).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store
+            .finish_run(&RunId::new(), RunStatus::Failed, None, None)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(a.as_str().parse::<RunId>().expect("parse id"), a);
+    assert_eq!(
+        a.as_str()
+            .to_lowercase()
+            .parse::<RunId>()
+            .expect("any case"),
+        a
+    );
+    assert!("not-an-id".parse::<RunId>().is_err());
+    store.close().await;
+}
+
+async fn steps_upsert_and_finished_steps(db: &TestDb) {
+    let store = db.open().await;
+    let run = store
+        .create_run(new_run("f", "manual").running(lease("r1", 60)))
+        .await
+        .expect("create");
+    // Key order of outputs is kept as written (not sorted).
+    let out = json!({"zeta": 1, "alpha": {"y": 2, "b": [3, {"k": "v"}]}});
+    store
+        .record_step(&run, &step("get", None, StepStatus::Succeeded, out.clone()))
+        .await
+        .expect("get");
+    for i in 0..3 {
+        store
+            .record_step(
+                &run,
+                &step("each", Some(i), StepStatus::Succeeded, json!(i)),
+            )
+            .await
+            .expect("item");
+    }
+    store
+        .record_step(
+            &run,
+            &step("skipped", None, StepStatus::Skipped, Value::Null),
+        )
+        .await
+        .expect("skipped");
+    store
+        .record_step(
+            &run,
+            &step("halted", None, StepStatus::Cancelled, Value::Null),
+        )
+        .await
+        .expect("cancelled");
+    // Upsert: a second record of the same (run, step, item) replaces the first.
+    let mut again = step("each", Some(1), StepStatus::Failed, json!("x"));
+    again.attempts = 3;
+    again.response_status = Some(503);
+    again.output = None;
+    again.error = Some(json!({"kind": "http", "status": 503}));
+    store.record_step(&run, &again).await.expect("upsert");
+
+    let done = store.finished_steps(&run).await.expect("finished");
+    let keys: BTreeSet<(String, Option<u32>)> =
+        done.iter().map(|s| (s.step.clone(), s.item)).collect();
+    let expected: BTreeSet<(String, Option<u32>)> = [
+        ("get", None),
+        ("each", Some(0)),
+        ("each", Some(1)),
+        ("each", Some(2)),
+        ("skipped", None),
+    ]
+    .into_iter()
+    .map(|(s, i)| (s.to_string(), i))
+    .collect();
+    assert_eq!(keys, expected, "cancelled steps are not finished");
+    assert_eq!(done.len(), 5, "one record per (step, item)");
+    let get_step = done.iter().find(|s| s.step == "get").expect("get");
+    assert_eq!(
+        serde_json::to_string(get_step.output.as_ref().expect("output")).expect("json"),
+        serde_json::to_string(&out).expect("json"),
+        "output kept byte for byte, key order included"
+    );
+    assert_eq!(get_step.response_status, Some(200));
+    assert_eq!(
+        get_step.request.as_ref().expect("request")["headers"][0][1],
+        "[REDACTED]"
+    );
+    let item1 = done
+        .iter()
+        .find(|s| s.step == "each" && s.item == Some(1))
+        .expect("item 1");
+    assert_eq!(
+        (item1.status, item1.attempts, item1.response_status),
+        (StepStatus::Failed, 3, Some(503))
+    );
+    assert_eq!(item1.output, None);
+    assert_eq!(item1.error, Some(json!({"kind": "http", "status": 503})));
+    assert!(item1.finished_at > item1.started_at);
+
+    let detail = get(&store, &run).await;
+    assert_eq!(detail.steps.len(), 6, "show lists cancelled steps too");
+    assert!(
+        store
+            .finished_steps(&RunId::new())
+            .await
+            .expect("none")
+            .is_empty(),
+        "an unknown run has no finished steps"
+    );
+    store.close().await;
+}
+
+async fn http_calls_are_recorded_in_order(db: &TestDb) {
+    let store = db.open().await;
+    let run = store
+        .create_run(new_run("f", "manual"))
+        .await
+        .expect("create");
+    let at = Utc::now();
+    let first = HttpCall {
+        step: "update".into(),
+        item: Some(4),
+        attempt: 1,
+        method: "PUT".into(),
+        url: "https://services.example.test/contacts/c1".into(),
+        headers: vec![
+            ("Authorization".into(), "[REDACTED]".into()),
+            ("Version".into(), "2021-07-28".into()),
+        ],
+        body: Some(json!({"tags": ["vip"]})),
+        status: None,
+        elapsed_ms: 30_000,
+        at,
+        error: Some("timed out after 30s".into()),
+    };
+    let second = HttpCall {
+        attempt: 2,
+        status: Some(200),
+        elapsed_ms: 87,
+        at: at + chrono::TimeDelta::seconds(31),
+        error: None,
+        ..first.clone()
+    };
+    store.record_http_call(&run, &first).await.expect("first");
+    store.record_http_call(&run, &second).await.expect("second");
+    let detail = get(&store, &run).await;
+    assert_eq!(detail.http_calls.len(), 2);
+    let got = &detail.http_calls[0];
+    assert_eq!(got.attempt, 1);
+    assert_eq!(got.status, None);
+    assert_eq!(got.error.as_deref(), Some("timed out after 30s"));
+    assert_eq!(got.headers, first.headers);
+    assert_eq!(got.body, first.body);
+    assert_eq!(got.item, Some(4));
+    assert_eq!(
+        got.at.timestamp_micros(),
+        at.timestamp_micros(),
+        "times kept to the microsecond"
+    );
+    assert_eq!(detail.http_calls[1].status, Some(200));
+    assert_eq!(detail.http_calls[1].elapsed_ms, 87);
+    store.close().await;
+}
+
+async fn large_outputs_are_capped_with_a_marker(db: &TestDb) {
+    let store = db.open().await;
+    let run = store
+        .create_run(new_run("f", "manual"))
+        .await
+        .expect("create");
+    // The default cap is 256 KiB of JSON text.
+    let big = json!({"blob": "x".repeat(300 * 1024)});
+    let fits = json!({"blob": "y".repeat(100 * 1024)});
+    store
+        .record_step(&run, &step("big", None, StepStatus::Succeeded, big.clone()))
+        .await
+        .expect("big");
+    store
+        .record_step(
+            &run,
+            &step("fits", None, StepStatus::Succeeded, fits.clone()),
+        )
+        .await
+        .expect("fits");
+    let done = store.finished_steps(&run).await.expect("finished");
+    let big_out = done
+        .iter()
+        .find(|s| s.step == "big")
+        .and_then(|s| s.output.clone())
+        .expect("big output");
+    assert!(is_truncated(&big_out), "{big_out}");
+    assert_eq!(big_out["$truncated"], json!(true));
+    assert_eq!(
+        big_out["bytes"],
+        json!(serde_json::to_string(&big).expect("json").len())
+    );
+    assert!(
+        big_out["preview"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("{\"blob\":\"xxx"))
+    );
+    let fits_out = done
+        .iter()
+        .find(|s| s.step == "fits")
+        .and_then(|s| s.output.clone())
+        .expect("fits output");
+    assert_eq!(fits_out, fits);
+
+    // The cap is configurable (and applies to run outputs and HTTP bodies too).
+    let small = db.open().await.with_output_cap(Some(64));
+    small
+        .finish_run(&run, RunStatus::Succeeded, Some(&fits), None)
+        .await
+        .expect("finish");
+    let detail = get(&small, &run).await;
+    assert!(detail.output.as_ref().is_some_and(is_truncated));
+    let unlimited = db.open().await.with_output_cap(None);
+    unlimited
+        .record_step(&run, &step("big", None, StepStatus::Succeeded, big.clone()))
+        .await
+        .expect("uncapped");
+    let done = unlimited.finished_steps(&run).await.expect("finished");
+    assert_eq!(
+        done.iter()
+            .find(|s| s.step == "big")
+            .and_then(|s| s.output.clone()),
+        Some(big)
+    );
+    store.close().await;
+}
+
+async fn export_writes_json_lines_since_a_time(db: &TestDb) {
+    let store = db.open().await;
+    let old = store.create_run(new_run("f", "manual")).await.expect("old");
+    store
+        .record_step(&old, &step("s", None, StepStatus::Succeeded, json!(1)))
+        .await
+        .expect("step");
+    db.exec(&format!(
+        "UPDATE runs SET created_at = '2020-01-01T00:00:00.000000Z' WHERE id = '{old}'"
+    ))
+    .await
+    .expect("age run");
+    let since = Utc::now() - chrono::TimeDelta::hours(1);
+    let mut recent = Vec::new();
+    for i in 0..3 {
+        let id = store
+            .create_run(new_run("f", "schedule"))
+            .await
+            .expect("recent");
+        store
+            .record_step(&id, &step("s", None, StepStatus::Succeeded, json!(i)))
+            .await
+            .expect("step");
+        store
+            .record_http_call(
+                &id,
+                &HttpCall {
+                    step: "s".into(),
+                    item: None,
+                    attempt: 1,
+                    method: "GET".into(),
+                    url: "https://x.test/".into(),
+                    headers: vec![],
+                    body: None,
+                    status: Some(200),
+                    elapsed_ms: 1,
+                    at: Utc::now(),
+                    error: None,
+                },
+            )
+            .await
+            .expect("call");
+        recent.push(id);
+    }
+
+    let mut out = Vec::new();
+    let n = store.export_since(since, &mut out).await.expect("export");
+    assert_eq!(n, 3);
+    let text = String::from_utf8(out).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    let runs: Vec<RunDetail> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("a line is one run"))
+        .collect();
+    assert_eq!(
+        runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        recent,
+        "oldest first"
+    );
+    assert!(
+        runs.iter()
+            .all(|r| r.steps.len() == 1 && r.http_calls.len() == 1)
+    );
+    assert_eq!(runs[2].steps[0].output, Some(json!(2)));
+
+    let mut all = Vec::new();
+    let n = store
+        .export_since(chrono::DateTime::UNIX_EPOCH, &mut all)
+        .await
+        .expect("export all");
+    assert_eq!(n, 4);
+    let first: RunDetail = serde_json::from_str(
+        String::from_utf8(all)
+            .expect("utf-8")
+            .lines()
+            .next()
+            .expect("line"),
+    )
+    .expect("parse");
+    assert_eq!(first.id, old);
+    store.close().await;
+}
+
+async fn prune_removes_old_finished_runs_only(db: &TestDb) {
+    let store = db.open().await;
+    store
+        .audit("run.created", None, &json!({"n": 1}))
+        .await
+        .expect("audit");
+    let old_done = store.create_run(new_run("f", "manual")).await.expect("a");
+    let old_running = store
+        .create_run(new_run("f", "manual").running(lease("r", 600)))
+        .await
+        .expect("b");
+    let new_done = store.create_run(new_run("f", "manual")).await.expect("c");
+    for id in [&old_done, &old_running, &new_done] {
+        store
+            .record_step(id, &step("s", None, StepStatus::Succeeded, json!(1)))
+            .await
+            .expect("step");
+        store
+            .write_intent(id, &format!("{id}/s/-"), &json!({"w": 1}))
+            .await
+            .expect("intent");
+    }
+    store
+        .finish_run(&old_done, RunStatus::Succeeded, None, None)
+        .await
+        .expect("finish");
+    store
+        .finish_run(&new_done, RunStatus::Failed, None, Some("x"))
+        .await
+        .expect("finish");
+    store
+        .schedule_fire("f", Utc::now() - chrono::TimeDelta::days(90))
+        .await
+        .expect("old tick");
+    store
+        .schedule_fire("f", Utc::now())
+        .await
+        .expect("new tick");
+    let long_ago = "'2000-01-01T00:00:00.000000Z'";
+    db.exec(&format!(
+        "UPDATE runs SET created_at = {long_ago}, finished_at = {long_ago} WHERE id = '{old_done}'; \
+         UPDATE runs SET created_at = {long_ago} WHERE id = '{old_running}'"
+    ))
+    .await
+    .expect("age runs");
+
+    let removed = store
+        .prune_older_than(Duration::from_secs(30 * 86_400))
+        .await
+        .expect("prune");
+    assert_eq!(removed, 1);
+    assert!(store.get_run(&old_done).await.expect("get").is_none());
+    assert!(
+        store.get_run(&old_running).await.expect("get").is_some(),
+        "a run still going is kept"
+    );
+    assert!(store.get_run(&new_done).await.expect("get").is_some());
+    assert_eq!(
+        db.count(&format!(
+            "SELECT COUNT(*) FROM steps WHERE run_id = '{old_done}'"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM steps").await, 2);
+    assert_eq!(db.count("SELECT COUNT(*) FROM write_intents").await, 2);
+    assert_eq!(db.count("SELECT COUNT(*) FROM schedule_fires").await, 1);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM audit_log WHERE kind = 'pruned'")
+            .await,
+        1
+    );
+    let payload = db
+        .count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE kind = 'pruned' AND payload LIKE '%{old_done}%'"
+        ))
+        .await;
+    assert_eq!(payload, 1, "the pruned record names the removed run");
+    assert_eq!(
+        store.verify_audit().await.expect("verify"),
+        VerifyReport::Ok {
+            records: 2,
+            head_hash: db.text("SELECT hash FROM audit_head").await
+        }
+    );
+    // Nothing older left: pruning again removes nothing and writes no record.
+    assert_eq!(
+        store
+            .prune_older_than(Duration::from_secs(30 * 86_400))
+            .await
+            .expect("prune"),
+        0
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM audit_log").await, 2);
+    store.close().await;
+}
+
+fn first_bad(report: &VerifyReport) -> u64 {
+    match report {
+        VerifyReport::FirstBad { seq, .. } => *seq,
+        VerifyReport::Ok { .. } => panic!("tampering went unnoticed: {report:?}"),
+    }
+}
+
+async fn audit_verify_detects_edits_deletions_and_reordering(db: &TestDb) {
+    let store = db.open().await;
+    assert!(matches!(
+        store.verify_audit().await.expect("verify empty"),
+        VerifyReport::Ok { records: 0, .. }
+    ));
+    let run = store.create_run(new_run("f", "manual")).await.expect("run");
+    for i in 1..=6 {
+        store
+            .audit(
+                "step.finished",
+                Some(&run),
+                &json!({"i": i, "z": "last", "a": {"nested": [i]}}),
+            )
+            .await
+            .expect("audit");
+    }
+    let report = store.verify_audit().await.expect("verify");
+    assert!(report.is_ok(), "{report:?}");
+    assert!(matches!(report, VerifyReport::Ok { records: 6, .. }));
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM audit_log WHERE payload LIKE '{\"a\":%'")
+            .await,
+        6,
+        "payloads are stored canonical (sorted keys)"
+    );
+
+    // The log refuses edits through SQL until its triggers are dropped.
+    assert!(
+        db.exec("UPDATE audit_log SET kind = 'x' WHERE seq = 2")
+            .await
+            .is_err()
+    );
+    assert!(
+        db.exec("DELETE FROM audit_log WHERE seq = 2")
+            .await
+            .is_err()
+    );
+    if db.is_pg() {
+        db.exec("DROP TRIGGER audit_log_append_only ON audit_log")
+            .await
+    } else {
+        db.exec("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete")
+            .await
+    }
+    .expect("drop triggers");
+
+    // An edited payload.
+    let original = db
+        .count("SELECT COUNT(*) FROM audit_log WHERE seq = 3 AND payload = '{\"a\":{\"nested\":[3]},\"i\":3,\"z\":\"last\"}'")
+        .await;
+    assert_eq!(original, 1);
+    db.exec("UPDATE audit_log SET payload = '{\"a\":{\"nested\":[3]},\"i\":30,\"z\":\"last\"}' WHERE seq = 3")
+        .await
+        .expect("edit");
+    let report = store.verify_audit().await.expect("verify");
+    assert_eq!(first_bad(&report), 3, "{report:?}");
+    db.exec("UPDATE audit_log SET payload = '{\"a\":{\"nested\":[3]},\"i\":3,\"z\":\"last\"}' WHERE seq = 3")
+        .await
+        .expect("restore");
+    assert!(store.verify_audit().await.expect("verify").is_ok());
+
+    // An edited time or run id.
+    db.exec("UPDATE audit_log SET run_id = NULL WHERE seq = 4")
+        .await
+        .expect("edit run");
+    assert_eq!(first_bad(&store.verify_audit().await.expect("verify")), 4);
+    db.exec(&format!(
+        "UPDATE audit_log SET run_id = '{run}' WHERE seq = 4"
+    ))
+    .await
+    .expect("restore");
+    assert!(store.verify_audit().await.expect("verify").is_ok());
+
+    // Two hashes swapped.
+    let h2 = db.text("SELECT hash FROM audit_log WHERE seq = 2").await;
+    let h5 = db.text("SELECT hash FROM audit_log WHERE seq = 5").await;
+    let set = |a: &str, b: &str| {
+        format!(
+            "UPDATE audit_log SET hash = '{a}' WHERE seq = 2; \
+             UPDATE audit_log SET hash = '{b}' WHERE seq = 5"
+        )
+    };
+    db.exec(&set(&h5, &h2)).await.expect("swap hashes");
+    let report = store.verify_audit().await.expect("verify");
+    assert_eq!(first_bad(&report), 2, "{report:?}");
+    db.exec(&set(&h2, &h5)).await.expect("swap back");
+    assert!(store.verify_audit().await.expect("verify").is_ok());
+
+    // Two records reordered (their seq numbers swapped).
+    let reorder = "UPDATE audit_log SET seq = -2 WHERE seq = 2; \
+                   UPDATE audit_log SET seq = 2 WHERE seq = 3; \
+                   UPDATE audit_log SET seq = 3 WHERE seq = -2";
+    db.exec(reorder).await.expect("reorder");
+    let report = store.verify_audit().await.expect("verify");
+    assert_eq!(first_bad(&report), 2, "{report:?}");
+    db.exec(reorder).await.expect("order back");
+    assert!(store.verify_audit().await.expect("verify").is_ok());
+
+    // The last record deleted: the chain head still names it.
+    db.exec("DELETE FROM audit_log WHERE seq = 6")
+        .await
+        .expect("cut tail");
+    let report = store.verify_audit().await.expect("verify");
+    assert_eq!(first_bad(&report), 6, "{report:?}");
+
+    // A middle record deleted.
+    db.exec("DELETE FROM audit_log WHERE seq = 3")
+        .await
+        .expect("delete");
+    let report = store.verify_audit().await.expect("verify");
+    assert_eq!(first_bad(&report), 3, "{report:?}");
+    let VerifyReport::FirstBad { reason, .. } = report else {
+        unreachable!()
+    };
+    assert!(reason.contains("missing"), "{reason}");
+    store.close().await;
+}
+
+async fn audit_concurrent_appends_keep_one_chain(db: &TestDb) {
+    let one = db.open().await;
+    let two = db.open().await;
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let store = if t % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                store
+                    .audit("tick", None, &json!({"task": t, "i": i}))
+                    .await
+                    .expect("audit");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    assert!(matches!(
+        one.verify_audit().await.expect("verify"),
+        VerifyReport::Ok { records: 80, .. }
+    ));
+    assert_eq!(
+        db.count("SELECT COUNT(DISTINCT prev_hash) FROM audit_log")
+            .await,
+        80
+    );
+    one.close().await;
+    two.close().await;
+}
+
+async fn write_intent_new_pending_done(db: &TestDb) {
+    let store = db.open().await;
+    let run = store.create_run(new_run("f", "manual")).await.expect("run");
+    let key = format!("{run}/create_note/3");
+    let request = json!({"method": "POST", "body": {"note": "hi"}});
+    assert_eq!(
+        store
+            .write_intent(&run, &key, &request)
+            .await
+            .expect("first"),
+        WriteState::New
+    );
+    assert_eq!(
+        store
+            .write_intent(&run, &key, &request)
+            .await
+            .expect("second"),
+        WriteState::Pending,
+        "sent before, answer unknown"
+    );
+    let answer = json!({"id": "note-9", "status": 201});
+    store.write_done(&key, &answer).await.expect("done");
+    assert_eq!(
+        store
+            .write_intent(&run, &key, &request)
+            .await
+            .expect("third"),
+        WriteState::Done(answer)
+    );
+    store.write_forget(&key).await.expect("forget");
+    assert_eq!(
+        store
+            .write_intent(&run, &key, &request)
+            .await
+            .expect("after forget"),
+        WriteState::New
+    );
+    assert!(matches!(
+        store.write_done("no/such/key", &json!(1)).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Concurrent callers with one key: exactly one is told to send.
+    let other = db.open().await;
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let store = if t % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        let run = run.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .write_intent(&run, "race/key/-", &json!({"t": t}))
+                .await
+                .expect("intent")
+        }));
+    }
+    let mut news = 0;
+    for t in tasks {
+        if t.await.expect("task") == WriteState::New {
+            news += 1;
+        }
+    }
+    assert_eq!(news, 1);
+    store.close().await;
+    other.close().await;
+}
+
+async fn claim_runs_concurrently_never_twice(db: &TestDb) {
+    let setup = db.open().await;
+    let mut all = BTreeSet::new();
+    for _ in 0..100 {
+        all.insert(
+            setup
+                .create_run(new_run("f", "webhook:ContactCreate"))
+                .await
+                .expect("run"),
+        );
+    }
+    let mut tasks = Vec::new();
+    for owner in ["runner-a", "runner-b"] {
+        let store = db.open().await;
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store
+                    .claim_runs(owner, Duration::from_secs(60), 7)
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    break;
+                }
+                assert!(got.len() <= 7);
+                mine.extend(got);
+                tokio::task::yield_now().await;
+            }
+            store.close().await;
+            (owner, mine)
+        }));
+    }
+    let mut seen = BTreeSet::new();
+    let mut counts = Vec::new();
+    for t in tasks {
+        let (owner, mine) = t.await.expect("task");
+        counts.push(mine.len());
+        for id in mine {
+            assert_eq!(get(&setup, &id).await.owner.as_deref(), Some(owner));
+            assert!(seen.insert(id.clone()), "run {id} claimed twice");
+        }
+    }
+    assert_eq!(seen, all, "together the claimers got every run");
+    assert_eq!(counts.iter().sum::<usize>(), 100);
+    assert!(
+        setup
+            .claim_runs("runner-c", Duration::from_secs(60), 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "runs under live leases are not claimed"
+    );
+    assert!(
+        setup
+            .claim_runs("runner-c", Duration::from_secs(60), 0)
+            .await
+            .expect("claim none")
+            .is_empty()
+    );
+    setup.close().await;
+}
+
+async fn expired_lease_is_taken_over_and_renewal_checks_owner(db: &TestDb) {
+    let store = db.open().await;
+    let run = store.create_run(new_run("f", "manual")).await.expect("run");
+    let short = Duration::from_millis(200);
+    assert_eq!(
+        store.claim_runs("dead", short, 10).await.expect("claim"),
+        vec![run.clone()]
+    );
+    assert!(
+        store
+            .renew_lease(&run, "dead", short)
+            .await
+            .expect("renew own")
+    );
+    assert!(
+        store
+            .claim_runs("alive", short, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a live lease is respected"
+    );
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    // The lease expired: another runner takes the run over.
+    assert_eq!(
+        store
+            .claim_runs("alive", Duration::from_secs(60), 10)
+            .await
+            .expect("take over"),
+        vec![run.clone()]
+    );
+    let detail = get(&store, &run).await;
+    assert_eq!(detail.owner.as_deref(), Some("alive"));
+    assert_eq!(detail.claims, 2);
+    assert_eq!(detail.status, RunStatus::Running);
+    assert!(
+        !store.renew_lease(&run, "dead", short).await.expect("renew"),
+        "the old owner cannot renew a run taken from it"
+    );
+    assert!(
+        store
+            .renew_lease(&run, "alive", Duration::from_secs(60))
+            .await
+            .expect("renew")
+    );
+    assert!(
+        !store
+            .start_run(&run, "dead", Duration::from_secs(60))
+            .await
+            .expect("start"),
+        "nor start it"
+    );
+    store
+        .finish_run(&run, RunStatus::Succeeded, None, None)
+        .await
+        .expect("finish");
+    assert!(
+        !store
+            .renew_lease(&run, "alive", Duration::from_secs(60))
+            .await
+            .expect("renew finished")
+    );
+    // A run created running with an expired lease (its process died) is taken over too.
+    let crashed = store
+        .create_run(new_run("f", "manual").running(Lease {
+            owner: "cli".into(),
+            duration: Duration::from_millis(1),
+        }))
+        .await
+        .expect("crashed");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        store
+            .start_run(&crashed, "resumer", Duration::from_secs(60))
+            .await
+            .expect("resume")
+    );
+    assert_eq!(get(&store, &crashed).await.claims, 2);
+    store.close().await;
+}
+
+async fn schedule_tick_fires_once(db: &TestDb) {
+    let one = db.open().await;
+    let two = db.open().await;
+    let tick = Utc::now();
+    let mut tasks = Vec::new();
+    for t in 0..10 {
+        let store = if t % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            store.schedule_fire("nightly", tick).await.expect("fire")
+        }));
+    }
+    let mut firsts = 0;
+    for t in tasks {
+        if t.await.expect("task") {
+            firsts += 1;
+        }
+    }
+    assert_eq!(firsts, 1, "each tick fires exactly once");
+    assert!(
+        one.schedule_fire("nightly", tick + chrono::TimeDelta::microseconds(1))
+            .await
+            .expect("next tick"),
+        "another tick (a microsecond later) fires"
+    );
+    assert!(one.schedule_fire("other", tick).await.expect("other flow"));
+
+    // The tick and its queued run in one transaction.
+    let tick2 = tick + chrono::TimeDelta::seconds(60);
+    let mut tasks = Vec::new();
+    for t in 0..10 {
+        let store = if t % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            store
+                .schedule_fire_run("nightly", tick2, new_run("nightly", "schedule"))
+                .await
+                .expect("fire run")
+        }));
+    }
+    let mut runs = Vec::new();
+    for t in tasks {
+        runs.extend(t.await.expect("task"));
+    }
+    assert_eq!(runs.len(), 1);
+    assert_eq!(get(&one, &runs[0]).await.status, RunStatus::Queued);
+    assert_eq!(db.count("SELECT COUNT(*) FROM runs").await, 1);
+    assert!(
+        !one.schedule_fire("nightly", tick2).await.expect("again"),
+        "a tick fired with its run counts as fired"
+    );
+    one.close().await;
+    two.close().await;
+}
+
+async fn reopen_keeps_data_and_migrates_once(db: &TestDb) {
+    let (a, b) = tokio::join!(Store::open(&db.url), Store::open(&db.url));
+    let (a, b) = (a.expect("open a"), b.expect("open b"));
+    let id = a.create_run(new_run("f", "manual")).await.expect("run");
+    a.audit("hello", Some(&id), &json!({}))
+        .await
+        .expect("audit");
+    a.close().await;
+    b.close().await;
+    let c = db.open().await;
+    assert!(c.get_run(&id).await.expect("get").is_some());
+    assert!(c.verify_audit().await.expect("verify").is_ok());
+    assert_eq!(
+        c.backend_name(),
+        if db.is_pg() { "postgres" } else { "sqlite" }
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 1);
+    c.close().await;
+}
+
+#[test]
+fn default_sqlite_path_follows_sluice_home() {
+    // Only this test touches SLUICE_HOME.
+    let path = Store::default_sqlite_path();
+    match std::env::var_os("SLUICE_HOME") {
+        Some(home) if !home.is_empty() => {
+            assert_eq!(path, std::path::Path::new(&home).join("sluice.db"))
+        }
+        _ => assert_eq!(path, std::path::Path::new(".sluice/sluice.db")),
+    }
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused() {
+    let err = Store::open("mysql://localhost/db")
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("unsupported store URL"), "{err}");
+    let err = Store::open("sqlite::memory:").await.expect_err("refused");
+    assert!(err.to_string().contains("needs a file path"), "{err}");
+}
