@@ -1038,7 +1038,7 @@ impl<'a> Checker<'a> {
             return;
         }
         let analysis = match template::analyze(text, span, self.source) {
-            Ok((_, a)) => a,
+            Ok(a) => a,
             Err(e) => {
                 self.diags.push(
                     Diagnostic::error(codes::TEMPLATE_SYNTAX, e.message)

@@ -88,11 +88,17 @@ pub struct SyntaxError {
 ///
 /// # Errors
 /// A [`SyntaxError`] when the text is not a valid template.
-pub fn analyze(
-    text: &str,
-    node_span: Span,
-    source: &str,
-) -> Result<(Template, Analysis), SyntaxError> {
+pub fn analyze(text: &str, node_span: Span, source: &str) -> Result<Analysis, SyntaxError> {
+    let locator = Locator {
+        source,
+        node_span,
+        search_from: std::cell::Cell::new(0),
+    };
+    // Most templates are text and plain paths (`{{ steps.a.b }}`): read those directly; the
+    // Handlebars parser (several µs a template) is for the rest.
+    if let Some(analysis) = plain_analysis(text, &locator) {
+        return Ok(analysis);
+    }
     let template = Template::compile(text).map_err(|e| {
         let message = describe_syntax_error(text, &e);
         SyntaxError {
@@ -104,13 +110,71 @@ pub fn analyze(
         single_expression: is_single_expression(&template),
         ..Analysis::default()
     };
-    let locator = Locator {
-        source,
-        node_span,
-        search_from: std::cell::Cell::new(0),
-    };
     walk_template(&template, &mut analysis, &locator, &[]);
-    Ok((template, analysis))
+    Ok(analysis)
+}
+
+/// The analysis of text whose every `{{ … }}` is a plain path (names, `.`, `[n]`), as
+/// Handlebars would parse it; `None` for anything else.
+fn plain_analysis(text: &str, at: &Locator<'_>) -> Option<Analysis> {
+    if text.contains('\\') || text.contains("{{{") {
+        return None;
+    }
+    let mut analysis = Analysis::default();
+    let mut rest = text;
+    let mut expressions = 0;
+    let mut other_text = false;
+    while let Some(open) = rest.find("{{") {
+        other_text |= !rest[..open].trim().is_empty();
+        let after = &rest[open + 2..];
+        let close = after.find("}}")?;
+        let raw = after[..close].trim();
+        let segments = plain_path(raw)?;
+        if segments.len() == 1 && HELPERS.contains(&segments[0].as_str()) {
+            return None; // a helper called without arguments (`{{ now }}`)
+        }
+        analysis.references.push(Reference {
+            segments,
+            raw: raw.to_string(),
+            span: at.find(raw),
+        });
+        expressions += 1;
+        rest = &after[close + 2..];
+    }
+    other_text |= !rest.trim().is_empty();
+    if rest.contains("}}") {
+        return None;
+    }
+    analysis.single_expression = expressions == 1 && !other_text;
+    Some(analysis)
+}
+
+/// `a.b.[0].c` → `["a", "b", "0", "c"]`; `None` unless it is a plain path.
+fn plain_path(raw: &str) -> Option<Vec<String>> {
+    let first = raw.chars().next()?;
+    if !(first.is_ascii_alphabetic() || first == '_') {
+        return None;
+    }
+    let mut segments = Vec::new();
+    for part in raw.split('.') {
+        let seg = match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+            Some(index) if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) => index,
+            Some(_) => return None,
+            None => part,
+        };
+        if seg.is_empty()
+            || !seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return None;
+        }
+        segments.push(seg.to_string());
+    }
+    if segments.first().is_some_and(|s| s == "this") {
+        return None;
+    }
+    Some(segments)
 }
 
 fn describe_syntax_error(text: &str, e: &handlebars::TemplateError) -> String {
@@ -314,7 +378,7 @@ mod tests {
     use super::*;
 
     fn refs(text: &str) -> Vec<String> {
-        let (_, a) = analyze(text, Span::UNKNOWN, "").expect("valid template");
+        let a = analyze(text, Span::UNKNOWN, "").expect("valid template");
         a.references
             .into_iter()
             .map(|r| r.segments.join("."))
@@ -340,10 +404,53 @@ mod tests {
     }
 
     #[test]
+    fn the_plain_path_reading_agrees_with_handlebars() {
+        for text in [
+            "{{ steps.a.b }}",
+            " {{steps.t.[0].id}} ",
+            "Hi {{ inputs.first-name }} and {{ steps.x }}!",
+            "{{ item }}",
+            "{{ a_b.c-d.[12] }} x",
+        ] {
+            let at = Locator {
+                source: "",
+                node_span: Span::UNKNOWN,
+                search_from: std::cell::Cell::new(0),
+            };
+            let plain = plain_analysis(text, &at).expect("plain");
+            let template = Template::compile(text).expect("compiles");
+            let mut full = Analysis {
+                single_expression: is_single_expression(&template),
+                ..Analysis::default()
+            };
+            walk_template(&template, &mut full, &at, &[]);
+            assert_eq!(plain.references, full.references, "{text}");
+            assert_eq!(plain.single_expression, full.single_expression, "{text}");
+            assert!(full.helpers.is_empty());
+        }
+        let at = Locator {
+            source: "",
+            node_span: Span::UNKNOWN,
+            search_from: std::cell::Cell::new(0),
+        };
+        for not_plain in [
+            "{{ len a }}",
+            "{{ now }}",
+            "{{#if a}}x{{/if}}",
+            "{{ this.a }}",
+            "{{~ a ~}}",
+            "{{ a",
+            "\\{{ a }}",
+        ] {
+            assert!(plain_analysis(not_plain, &at).is_none(), "{not_plain}");
+        }
+    }
+
+    #[test]
     fn single_expression_is_detected() {
         let single = |t: &str| {
             analyze(t, Span::UNKNOWN, "")
-                .map(|(_, a)| a.single_expression)
+                .map(|a| a.single_expression)
                 .ok()
         };
         assert_eq!(single("{{ steps.a }}"), Some(true));
