@@ -690,23 +690,12 @@ async fn run_body(
         }
         ExecKind::Action {
             connection,
-            operation_name,
             operation,
             with,
+            ..
         } => {
             let params = eval_params(with, scope, exec).map_err(|e| (e, 0))?;
-            call_with_retries(
-                exec,
-                rt,
-                step,
-                scope,
-                item,
-                *connection,
-                operation_name,
-                operation,
-                &params,
-            )
-            .await
+            call_with_retries(exec, rt, step, scope, item, *connection, operation, &params).await
         }
     }
 }
@@ -719,40 +708,30 @@ async fn call_with_retries(
     scope: &Scope<'_>,
     item: Option<usize>,
     connection: usize,
-    operation_name: &str,
     operation: &sluice_model::Operation,
     params: &Map<String, Value>,
 ) -> Result<(Value, u32), (StepError, u32)> {
     let conn = &exec.connections[connection];
-    let base_url = rt
+    let base_url: &str = rt
         .base_urls
         .get(&conn.name)
         .or_else(|| rt.base_urls.get(conn.connector.name.as_str()))
-        .cloned()
-        .or_else(|| conn.base_url.clone())
-        .unwrap_or_else(|| conn.connector.base_url.clone());
-    let auth = match &conn.credential {
-        Some(c) => match rt.credentials.get(c) {
-            Some(a) => a.clone(),
-            None => rt
-                .default_auth
-                .get(conn.connector.name.as_str())
-                .cloned()
-                .unwrap_or_default(),
-        },
-        None => rt
-            .default_auth
-            .get(conn.connector.name.as_str())
-            .cloned()
-            .unwrap_or_default(),
-    };
+        .or(conn.base_url.as_ref())
+        .unwrap_or(&conn.connector.base_url);
+    static NO_AUTH: AuthMaterial = AuthMaterial::None;
+    let auth: &AuthMaterial = conn
+        .credential
+        .as_ref()
+        .and_then(|c| rt.credentials.get(c))
+        .or_else(|| rt.default_auth.get(conn.connector.name.as_str()))
+        .unwrap_or(&NO_AUTH);
     let headers: Vec<(String, String)> = conn
         .connector
         .headers
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let prepared = http::prepare(operation, &base_url, &headers, params).map_err(|e| (e, 0))?;
+    let prepared = http::prepare(operation, base_url, &headers, params).map_err(|e| (e, 0))?;
     let attempts = eval_setting(&step.retry.attempts, scope, exec, |v| {
         v.as_u64()
             .and_then(|n| u32::try_from(n).ok())
@@ -764,7 +743,6 @@ async fn call_with_retries(
     let max_delay = eval_duration(&step.retry.max_delay, scope, exec).map_err(|e| (e, 0))?;
     let timeout = eval_duration(&step.timeout, scope, exec).map_err(|e| (e, 0))?;
     let writes = operation.is_write();
-    let _ = operation_name;
     let limits = CallLimits {
         max_response_bytes: rt.options.max_response_bytes,
         timeout,
@@ -813,7 +791,7 @@ async fn call_with_retries(
     loop {
         attempt += 1;
         if rt.options.dry_run && writes {
-            let record = prepared.record(&auth, &rt.redactor, writes, false);
+            let record = prepared.record(auth, &rt.redactor, writes, false);
             rt.observer.event(&Event::Request {
                 step: &step.name,
                 item,
@@ -845,7 +823,7 @@ async fn call_with_retries(
                 )
             })?;
             if rt.observer.wants_requests() {
-                let record = prepared.record(&auth, &rt.redactor, writes, true);
+                let record = prepared.record(auth, &rt.redactor, writes, true);
                 rt.observer.event(&Event::Request {
                     step: &step.name,
                     item,
@@ -856,7 +834,7 @@ async fn call_with_retries(
             http::send(
                 &rt.http,
                 &prepared,
-                &auth,
+                auth,
                 operation.response_format,
                 limits,
                 &rt.redactor,
