@@ -412,6 +412,14 @@ impl RateLimits {
         Ok(self)
     }
 
+    /// Whether the connector has any rate limit (calls of one without are never delayed).
+    #[must_use]
+    pub fn is_limited(&self, connector: &str) -> bool {
+        self.connectors
+            .get(connector)
+            .is_some_and(|specs| !specs.is_empty())
+    }
+
     /// Waits until every rate limit of the key allows one more request, and counts it.
     ///
     /// Waiting happens before sending, on tokio's clock. A pause set by

@@ -288,8 +288,8 @@ async fn send_once(
         Method::Patch => reqwest::Method::PATCH,
         Method::Delete => reqwest::Method::DELETE,
     };
-    let mut query = prepared.query.clone();
-    let mut headers = HeaderMap::new();
+    let mut auth_query: Option<(&str, &str)> = None;
+    let mut headers = HeaderMap::with_capacity(prepared.headers.len() + 2);
     for (k, v) in &prepared.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::try_from(k.as_str()),
@@ -314,15 +314,16 @@ async fn send_once(
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        AuthMaterial::Query { param, token } => {
-            query.push((param.clone(), token.expose_secret().to_string()))
-        }
+        AuthMaterial::Query { param, token } => auth_query = Some((param, token.expose_secret())),
         AuthMaterial::None | AuthMaterial::OAuth(_) => {}
     }
-    let mut request = client
-        .request(method, &prepared.url)
-        .headers(headers)
-        .query(&query);
+    let mut request = client.request(method, &prepared.url).headers(headers);
+    if !prepared.query.is_empty() {
+        request = request.query(&prepared.query);
+    }
+    if let Some(pair) = auth_query {
+        request = request.query(&[pair]);
+    }
     if let Some(body) = &prepared.body {
         request = request.json(body);
     }

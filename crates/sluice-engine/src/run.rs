@@ -748,22 +748,21 @@ async fn call_with_retries(
         timeout,
     };
     let semaphore = rt.connection_semaphore(&conn.name);
-    let credential = conn
-        .credential
-        .clone()
-        .unwrap_or_else(|| "default".to_string());
-    let location = params
-        .get("locationId")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| rt.locations.get(&credential).cloned());
-    let limit_key = LimitKey::new(
-        conn.connector.name.value.clone(),
-        credential.clone(),
-        location,
-    );
+    let credential = conn.credential.as_deref().unwrap_or("default");
+    // Connectors without rate limits skip the limiter (and its key's allocations).
+    let limited = rt.limits.is_limited(conn.connector.name.as_str());
+    let limit_key = limited.then(|| {
+        let location = params
+            .get("locationId")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| rt.locations.get(credential).cloned());
+        LimitKey::new(conn.connector.name.value.clone(), credential, location)
+    });
     let observe = |status: u16, headers: &reqwest::header::HeaderMap| {
-        rt.limits.observe(&limit_key, status, headers)
+        if let Some(key) = &limit_key {
+            rt.limits.observe(key, status, headers);
+        }
     };
     let cache_key = match &rt.cache {
         Some(_) if operation.cacheable && !writes && !rt.options.dry_run => {
@@ -773,7 +772,7 @@ async fn call_with_retries(
                 .map(Value::to_string)
                 .unwrap_or_default();
             Some(CacheKey::new(
-                &credential,
+                credential,
                 prepared.method.as_str(),
                 &prepared.full_url(),
                 body.as_bytes(),
@@ -800,8 +799,9 @@ async fn call_with_retries(
             });
             return Ok((Value::Null, attempt));
         }
-        if let Err(LimitError::QuotaExhausted { limit, resets_in }) =
-            rt.limits.acquire(&limit_key).await
+        if let Some(key) = &limit_key
+            && let Err(LimitError::QuotaExhausted { limit, resets_in }) =
+                rt.limits.acquire(key).await
         {
             let message = format!(
                 "the `{limit}` quota of the API is spent; more requests are allowed in {}",

@@ -639,3 +639,43 @@ output: ["{{ steps.first.task.title }}", "{{ steps.second.task.title }}"]
     let cache = rt.cache.as_ref().expect("cache on");
     assert_eq!((cache.hits(), cache.misses()), (1, 1));
 }
+
+#[tokio::test]
+async fn query_tokens_are_sent_and_masked() {
+    let server = MockServer::start().await;
+    Mock::given(path("/8.8.8.8"))
+        .and(wiremock::matchers::query_param("token", "ipinfo-SECRET-9"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"ip": "8.8.8.8", "country": "US"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let flow = r#"
+name: enrich
+connections:
+  ip: { connector: ipinfo }
+steps:
+  look: { action: ip.lookup_ip, with: { ip: 8.8.8.8 } }
+output: "{{ steps.look.country }}"
+"#;
+    let (report, rec) = run_with(&[flow], &server, json!({}), |rt| {
+        rt.base_urls.insert("ipinfo".into(), server.uri());
+        rt.default_auth.insert(
+            "ipinfo".into(),
+            AuthMaterial::Query {
+                param: "token".into(),
+                token: "ipinfo-SECRET-9".to_string().into(),
+            },
+        );
+        rt.redactor.add("ipinfo-SECRET-9");
+    })
+    .await;
+    assert_eq!(report.output, Some(json!("US")), "{:?}", report.error);
+    let requests = rec.requests.lock().expect("lock").clone();
+    assert!(
+        requests[0].url.ends_with("/8.8.8.8?token=[REDACTED]"),
+        "{}",
+        requests[0].url
+    );
+}
