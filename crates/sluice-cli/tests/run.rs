@@ -319,3 +319,27 @@ async fn oauth_tokens_refresh_rotate_and_persist_across_runs() {
     }
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inputs_come_from_a_json_file_and_the_sandbox_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("inputs.json");
+    std::fs::write(&file, r#"{"contactId": "ct_ada"}"#).expect("write");
+    let mut cmd = sluice();
+    cmd.args(["run", "workflows/contact-360.yaml", "--sandbox", "--inputs"])
+        .arg(&file);
+    let out = output(cmd).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["name"], json!("Ada Lovelace"));
+    assert_eq!(
+        json["overdueCount"],
+        json!(1),
+        "the demo seed has one overdue open task for Ada"
+    );
+}

@@ -679,3 +679,63 @@ output: "{{ steps.look.country }}"
         requests[0].url
     );
 }
+
+#[tokio::test]
+async fn path_parameters_are_url_encoded() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"task": {"title": "x"}})))
+        .mount(&server)
+        .await;
+    let flow = r#"
+name: enc
+inputs:
+  id: { type: string }
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  t: { action: ghl.get_task, with: { contactId: "{{ inputs.id }}", taskId: "a b" } }
+output: "{{ steps.t.task.title }}"
+"#;
+    let (report, _) = run_flow(flow, &server, json!({"id": "c/1?x=#"})).await;
+    assert_eq!(report.output, Some(json!("x")), "{:?}", report.error);
+    let received = server.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        received[0].url.path(),
+        "/contacts/c%2F1%3Fx%3D%23/tasks/a%20b"
+    );
+    assert_eq!(
+        received[0].url.query(),
+        None,
+        "nothing leaked into the query"
+    );
+}
+
+#[tokio::test]
+async fn the_flow_timeout_stops_the_run() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(10))
+                .set_body_json(json!({"task": {}})),
+        )
+        .mount(&server)
+        .await;
+    let flow = r#"
+name: slow
+timeout: 300ms
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  t: { action: ghl.get_task, with: { contactId: c1, taskId: t1 } }
+"#;
+    let started = Instant::now();
+    let (report, _) = run_flow(flow, &server, json!({})).await;
+    assert_eq!(report.status, RunStatus::TimedOut);
+    assert_eq!(
+        report.error.as_deref(),
+        Some("the flow did not finish within its timeout of 300ms")
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
