@@ -23,6 +23,7 @@ pub(crate) fn generate(kind: SchemaKind) -> Result<String, String> {
             let mut s = serde_json::to_value(schemars::schema_for!(sluice_model::Flow))
                 .map_err(|e| e.to_string())?;
             add_action_examples(&mut s)?;
+            accept_templates(&mut s);
             s
         }
         SchemaKind::Connector => {
@@ -44,6 +45,99 @@ pub(crate) fn generate(kind: SchemaKind) -> Result<String, String> {
         );
     }
     serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())
+}
+
+/// The schema of a `{{ … }}` template string.
+fn template_schema() -> Value {
+    serde_json::json!({
+        "type": "string",
+        "pattern": "\\{\\{.*\\}\\}",
+        "description": "A `{{ ... }}` template."
+    })
+}
+
+/// Wherever a flow expects a literal number, boolean or enum value, the schema also accepts a
+/// template string, so an editor never flags a flow `sluice validate` accepts. (Where Sluice
+/// must know the value before a run — `read_only`, `on_error`, ... — `sluice validate` then
+/// says so; see docs/decisions/0005.)
+fn accept_templates(schema: &mut Value) {
+    let literal_defs: Vec<String> = schema
+        .get("$defs")
+        .and_then(Value::as_object)
+        .map(|defs| {
+            defs.iter()
+                .filter(|(_, d)| is_literal(d, &[]))
+                .map(|(name, _)| format!("#/$defs/{name}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    wrap_properties(schema, &literal_defs);
+}
+
+fn is_literal(s: &Value, literal_defs: &[String]) -> bool {
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        return literal_defs.iter().any(|d| d == r);
+    }
+    if s.get("const").is_some() || s.get("enum").is_some() {
+        return true;
+    }
+    if let Some(t) = s.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        return !types.is_empty()
+            && types
+                .iter()
+                .all(|t| matches!(*t, "boolean" | "integer" | "number" | "null"))
+            && types.iter().any(|t| *t != "null");
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(members) = s.get(key).and_then(Value::as_array) {
+            let is_template = |m: &Value| {
+                m.get("pattern")
+                    .and_then(Value::as_str)
+                    .is_some_and(|p| p.contains("\\{\\{"))
+            };
+            return !members.iter().any(is_template)
+                && members.iter().all(|m| {
+                    is_literal(m, literal_defs)
+                        || m.get("type") == Some(&Value::String("null".into()))
+                })
+                && members.iter().any(|m| is_literal(m, literal_defs));
+        }
+    }
+    false
+}
+
+fn wrap_properties(node: &mut Value, literal_defs: &[String]) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::Object(props)) = map.get_mut("properties") {
+                for (_, prop) in props.iter_mut() {
+                    if is_literal(prop, literal_defs) {
+                        let mut inner = prop.take();
+                        let description =
+                            inner.as_object_mut().and_then(|o| o.remove("description"));
+                        let mut wrapped =
+                            serde_json::json!({ "anyOf": [inner, template_schema()] });
+                        if let Some(d) = description {
+                            wrapped["description"] = d;
+                        }
+                        *prop = wrapped;
+                    }
+                }
+            }
+            for (_, v) in map.iter_mut() {
+                wrap_properties(v, literal_defs);
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| wrap_properties(v, literal_defs)),
+        _ => {}
+    }
 }
 
 /// Lists every built-in operation as `ghl.NAME` / `ipinfo.NAME` examples of `action`, so
@@ -160,6 +254,53 @@ mod tests {
             stale.is_empty(),
             "stale schemas {stale:?}: run `scripts/gen-schemas.sh` and commit the result"
         );
+    }
+
+    #[test]
+    fn every_literal_of_a_flow_also_accepts_a_template() {
+        let schema: Value =
+            serde_json::from_str(&generate(SchemaKind::Flow).expect("schema")).expect("json");
+        let literal_defs: Vec<String> = schema["$defs"]
+            .as_object()
+            .map(|d| {
+                d.iter()
+                    .filter(|(_, v)| is_literal(v, &[]))
+                    .map(|(k, _)| format!("#/$defs/{k}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            literal_defs.iter().any(|d| d.ends_with("/OnError")),
+            "{literal_defs:?}"
+        );
+        let mut refusing = Vec::new();
+        find_literals(&schema, "", &literal_defs, &mut refusing);
+        assert!(
+            refusing.is_empty(),
+            "literal properties without a template alternative: {refusing:?}"
+        );
+        let read_only = &schema["$defs"]["Connection"]["properties"]["read_only"]["anyOf"];
+        assert_eq!(
+            read_only[1]["pattern"],
+            Value::String("\\{\\{.*\\}\\}".into())
+        );
+    }
+
+    fn find_literals(v: &Value, path: &str, defs: &[String], out: &mut Vec<String>) {
+        if let Some(props) = v.get("properties").and_then(Value::as_object) {
+            for (name, p) in props {
+                if is_literal(p, defs) {
+                    out.push(format!("{path}/{name}"));
+                }
+            }
+        }
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .for_each(|(k, x)| find_literals(x, &format!("{path}/{k}"), defs, out)),
+            Value::Array(a) => a.iter().for_each(|x| find_literals(x, path, defs, out)),
+            _ => {}
+        }
     }
 
     #[test]

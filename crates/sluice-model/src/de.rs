@@ -65,10 +65,15 @@ impl de::Error for DeError {
             Some(name) => format!("a map of {} settings", name.to_lowercase()),
             None => exp.replace("a sequence", "a list"),
         };
+        // A template where Sluice needs the value before the flow runs.
+        let help = matches!(unexp, de::Unexpected::Str(s) if s.contains("{{")).then(|| {
+            "Sluice reads this setting before the flow runs: write the value itself, not a template"
+                .to_string()
+        });
         Self::with_code(
             format!("expected {exp}, found {}", describe_unexpected(&unexp)),
             "sluice::schema::wrong_type",
-            None,
+            help,
         )
     }
 
