@@ -10,7 +10,7 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
 cargo build --quiet -p sluice-sandbox --example serve
-server="$root/target/debug/examples/serve"
+server="${CARGO_TARGET_DIR:-$root/target}/debug/examples/serve"
 
 out="$(mktemp)"
 pid=""
