@@ -43,6 +43,11 @@ enum Command {
     },
     /// Run a flow once and print its output as JSON.
     Run(run::RunArgs),
+    /// Keep secrets in the run store: `sluice secrets set NAME` reads the value from stdin.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Serve the built-in GHL sandbox (a local GoHighLevel Contacts + IPinfo look-alike) until Ctrl-C.
     Sandbox(sandbox::SandboxArgs),
     /// Print a JSON Schema (for editors): `flow`, `connector` or `project`.
@@ -50,6 +55,19 @@ enum Command {
         /// Which schema.
         #[arg(value_enum)]
         kind: schema::SchemaKind,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Store a secret; its value is read from standard input (never from the command line).
+    Set {
+        /// The secret's name, as in `token = { store = "NAME" }` in sluice.toml.
+        name: String,
+        /// The run store (`sqlite://PATH` or `postgres://…`). Default: `$SLUICE_HOME/sluice.db`,
+        /// else `.sluice/sluice.db`.
+        #[arg(long, env = "SLUICE_STORE")]
+        store: Option<String>,
     },
 }
 
@@ -101,6 +119,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Plan { flow, format } => plan(&flow, format),
         Command::Run(args) => run::run(args),
         Command::Sandbox(args) => sandbox::serve(&args),
+        Command::Secrets {
+            command: SecretsCommand::Set { name, store },
+        } => set_secret(&name, store.as_deref()),
         Command::Schema { kind } => {
             let schema = schema::generate(kind)?;
             println!("{schema}");
@@ -160,6 +181,42 @@ fn validate(
         ExitCode::from(EXIT_INVALID)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn set_secret(name: &str, store: Option<&str>) -> Result<ExitCode, String> {
+    use std::io::Read as _;
+    let mut value = String::new();
+    std::io::stdin()
+        .read_to_string(&mut value)
+        .map_err(|e| format!("cannot read the secret from standard input: {e}"))?;
+    let value = value.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(
+            "no value on standard input (pipe it in: `sluice secrets set NAME < file`)".into(),
+        );
+    }
+    let url = run::store_url(store);
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && let Some(dir) = std::path::Path::new(path).parent()
+    {
+        fs_err::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let store = sluice_store::Store::open(&url)
+            .await
+            .map_err(|e| format!("cannot open the store: {e}"))?;
+        store
+            .put_secret(name, value)
+            .await
+            .map_err(|e| e.to_string())?;
+        store.close().await;
+        eprintln!("secret `{name}` stored");
+        Ok(ExitCode::SUCCESS)
     })
 }
 

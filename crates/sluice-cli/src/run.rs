@@ -45,6 +45,10 @@ pub(crate) struct RunArgs {
     /// Serve repeated reads of cacheable operations from memory for this long, e.g. `30s`.
     #[arg(long, value_parser = humantime_duration)]
     cache_ttl: Option<std::time::Duration>,
+    /// The run store (`sqlite://PATH` or `postgres://…`) holding `{ store = "…" }` secrets.
+    /// Default: `$SLUICE_HOME/sluice.db`, else `.sluice/sluice.db`.
+    #[arg(long, env = "SLUICE_STORE")]
+    store: Option<String>,
     /// More logs on stderr (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -121,7 +125,8 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
             rt.base_urls.insert(conn.to_string(), url.to_string());
         }
         if !args.sandbox {
-            configure_credentials(&mut rt, set.project(), set.project_dir(), &target)?;
+            let stored = load_store_secrets(set.project(), &target, args.store.as_deref()).await?;
+            configure_credentials(&mut rt, set.project(), set.project_dir(), &target, &stored)?;
         }
         let _sandbox = if args.sandbox {
             Some(crate::sandbox::attach(&mut rt).await?)
@@ -268,10 +273,69 @@ fn read_inputs(
     Ok(out)
 }
 
+/// The store's URL: `--store`, `SLUICE_STORE`, else the default SQLite file.
+pub(crate) fn store_url(given: Option<&str>) -> String {
+    given.map_or_else(
+        || {
+            format!(
+                "sqlite://{}",
+                sluice_store::Store::default_sqlite_path().display()
+            )
+        },
+        str::to_string,
+    )
+}
+
+/// The `{ store = "…" }` secrets of the credentials a flow uses (the store is opened only
+/// when there are some).
+async fn load_store_secrets(
+    project: Option<&Project>,
+    exec: &Executable,
+    store: Option<&str>,
+) -> Result<HashMap<String, String>, String> {
+    let Some(project) = project else {
+        return Ok(HashMap::new());
+    };
+    let keys: Vec<&str> = exec
+        .connections
+        .iter()
+        .filter_map(|c| c.credential.as_ref())
+        .filter_map(|name| project.credentials.get(name))
+        .flat_map(|c| [&c.token, &c.client_id, &c.client_secret, &c.refresh_token])
+        .filter_map(|s| match s {
+            Some(SecretSource::Store(key)) => Some(key.as_str()),
+            _ => None,
+        })
+        .collect();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let url = store_url(store);
+    let store = sluice_store::Store::open(&url)
+        .await
+        .map_err(|e| format!("cannot open the store for secrets: {e}"))?;
+    let mut out = HashMap::new();
+    for key in keys {
+        match store.get_secret(key).await.map_err(|e| e.to_string())? {
+            Some(value) => {
+                out.insert(key.to_string(), value);
+            }
+            None => {
+                return Err(format!(
+                    "secret `{key}` is not in the store; set it with `sluice secrets set {key}` (the value is read from standard input)"
+                ));
+            }
+        }
+    }
+    store.close().await;
+    Ok(out)
+}
+
 fn read_secret(
     source: &SecretSource,
     project_dir: Option<&Path>,
     what: &str,
+    stored: &HashMap<String, String>,
 ) -> Result<String, String> {
     match source {
         SecretSource::Env(var) => std::env::var(var)
@@ -282,9 +346,10 @@ fn read_secret(
                 .map(|s| s.trim().to_string())
                 .map_err(|e| format!("{what}: {e}"))
         }
-        SecretSource::Store(key) => Err(format!(
-            "{what}: secrets from the store (`{key}`) need the run store, which this command does not open yet"
-        )),
+        SecretSource::Store(key) => stored
+            .get(key)
+            .cloned()
+            .ok_or_else(|| format!("{what}: secret `{key}` is not in the store")),
     }
 }
 
@@ -294,6 +359,7 @@ fn configure_credentials(
     project: Option<&Project>,
     dir: Option<&Path>,
     exec: &Executable,
+    stored: &HashMap<String, String>,
 ) -> Result<(), String> {
     let Some(project) = project else {
         return Ok(());
@@ -305,7 +371,15 @@ fn configure_credentials(
         let Some(cred) = project.credentials.get(name) else {
             continue;
         };
-        let auth = auth_of(name, cred, dir, conn, &mut rt.redactor, &rt.base_urls)?;
+        let auth = auth_of(
+            name,
+            cred,
+            dir,
+            conn,
+            &mut rt.redactor,
+            &rt.base_urls,
+            stored,
+        )?;
         if let Some(location) = &cred.location_id {
             rt.locations.insert(name.clone(), location.clone());
         }
@@ -321,10 +395,11 @@ fn auth_of(
     conn: &sluice_engine::exec::ConnectionSpec,
     redactor: &mut sluice_engine::Redactor,
     base_urls: &HashMap<String, String>,
+    stored: &HashMap<String, String>,
 ) -> Result<AuthMaterial, String> {
     let what = format!("credential `{name}`");
     let mut secret = |source: &SecretSource| -> Result<SecretString, String> {
-        let value = read_secret(source, dir, &what)?;
+        let value = read_secret(source, dir, &what, stored)?;
         redactor.add(&value);
         Ok(SecretString::from(value))
     };

@@ -343,3 +343,85 @@ async fn inputs_come_from_a_json_file_and_the_sandbox_answers() {
         "the demo seed has one overdue open task for Ada"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_can_come_from_the_store() {
+    let server = ghl(Duration::ZERO).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("flows")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("sluice.toml"),
+        "[credentials.ghl_main]\nkind = \"bearer\"\ntoken = { store = \"ghl_pit\" }\n",
+    )
+    .expect("toml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/contact-360.yaml"),
+        dir.path().join("flows/contact-360.yaml"),
+    )
+    .expect("copy flow");
+    let store = format!("sqlite://{}", dir.path().join("state/sluice.db").display());
+    let run = |store: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        cmd.current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .args([
+                "run",
+                "flows/contact-360.yaml",
+                "-i",
+                "contactId=c1",
+                "--store",
+                store,
+                "--connection",
+            ])
+            .arg(format!("ghl.base_url={}", server.uri()));
+        cmd
+    };
+    // Not stored yet: a usage error that says how to store it.
+    let missing = output(run(&store)).await;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains(
+        "secret `ghl_pit` is not in the store; set it with `sluice secrets set ghl_pit`"
+    ));
+    let mut set = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    set.current_dir(dir.path())
+        .args(["secrets", "set", "ghl_pit", "--store", &store])
+        .stdin(Stdio::piped());
+    let mut child = set.spawn().expect("spawn");
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"pit-store-secret-1\n")
+            .expect("write");
+    }
+    assert!(child.wait().expect("wait").success());
+    let out = output(run(&store)).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let auth: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            r.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(auth.len(), 3);
+    assert!(auth.iter().all(|a| a == "Bearer pit-store-secret-1"));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!printed.contains("pit-store-secret-1"));
+}

@@ -9,6 +9,7 @@ mod json;
 mod migrate;
 mod model;
 mod runs;
+mod secrets;
 mod time;
 
 use std::path::{Path, PathBuf};

@@ -8,16 +8,30 @@ use crate::{Backend, PoolExt, Store, StoreError, time};
 /// A migration: version, name, SQL.
 type Migration = (i64, &'static str, &'static str);
 
-const SQLITE: &[Migration] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES: &[Migration] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE: &[Migration] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "secrets",
+        include_str!("../migrations/sqlite/0002_secrets.sql"),
+    ),
+];
+const POSTGRES: &[Migration] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "secrets",
+        include_str!("../migrations/postgres/0002_secrets.sql"),
+    ),
+];
 
 /// The key of the PostgreSQL advisory lock held while migrating.
 const PG_LOCK_KEY: i64 = 0x51_1C_E5_70_12_E0_00_01;

@@ -1224,3 +1224,34 @@ async fn unsupported_urls_are_refused() {
     let err = Store::open("sqlite::memory:").await.expect_err("refused");
     assert!(err.to_string().contains("needs a file path"), "{err}");
 }
+
+on_both_backends!(secrets_are_stored_and_audited_by_name_only);
+
+async fn secrets_are_stored_and_audited_by_name_only(db: &TestDb) {
+    let store = db.open().await;
+    assert_eq!(store.get_secret("ghl_pit").await.expect("get"), None);
+    store
+        .put_secret("ghl_pit", "pit-first-value")
+        .await
+        .expect("put");
+    store
+        .put_secret("ghl_pit", "pit-second-value")
+        .await
+        .expect("replace");
+    assert_eq!(
+        store.get_secret("ghl_pit").await.expect("get").as_deref(),
+        Some("pit-second-value")
+    );
+    let report = store.verify_audit().await.expect("verify");
+    assert!(
+        matches!(report, sluice_store::VerifyReport::Ok { .. }),
+        "{report:?}"
+    );
+    let mut out = Vec::new();
+    store
+        .export_since(chrono::Utc::now() - chrono::Duration::days(1), &mut out)
+        .await
+        .expect("export");
+    let exported = String::from_utf8_lossy(&out);
+    assert!(!exported.contains("pit-second-value") && !exported.contains("pit-first-value"));
+}

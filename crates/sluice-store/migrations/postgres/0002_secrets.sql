@@ -1,0 +1,5 @@
+CREATE TABLE secrets (
+    name       TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
