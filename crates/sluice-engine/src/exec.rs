@@ -33,8 +33,6 @@ pub enum ExecKind {
     Action {
         /// Index into [`Executable::connections`].
         connection: usize,
-        /// The operation's name.
-        operation_name: String,
         /// The operation.
         operation: Box<Operation>,
         /// Parameters.
@@ -214,7 +212,6 @@ impl Executable {
                     .ok_or_else(|| format!("operation `{op_name}` is unknown"))?;
                 ExecKind::Action {
                     connection,
-                    operation_name: op_name.to_string(),
                     operation: Box::new(operation),
                     with: compile_with(&mut templates)?,
                 }

@@ -692,7 +692,6 @@ async fn run_body(
             connection,
             operation,
             with,
-            ..
         } => {
             let params = eval_params(with, scope, exec).map_err(|e| (e, 0))?;
             call_with_retries(exec, rt, step, scope, item, *connection, operation, &params).await
