@@ -739,3 +739,33 @@ steps:
     );
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn the_global_concurrency_bounds_http_calls() {
+    let server = MockServer::start().await;
+    mount_contact(&server, Duration::from_millis(300)).await;
+    let execs = build(&[CONTACT_360]);
+    let options = RunOptions {
+        concurrency: 1,
+        ..RunOptions::default()
+    };
+    let mut rt = Runtime::new(Arc::new(Recorder::default()), options).expect("rt");
+    rt.base_urls.insert("ghl-contacts".into(), server.uri());
+    let inputs = sluice_engine::prepare_inputs(
+        &execs[0],
+        json!({"contactId": "c1"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    )
+    .expect("inputs");
+    let started = Instant::now();
+    let report = sluice_engine::run(execs[0].clone(), Arc::new(rt), inputs).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    // notes and tasks (300 ms each) may not overlap with one call in flight: >= 600 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(590),
+        "{:?}",
+        started.elapsed()
+    );
+}
