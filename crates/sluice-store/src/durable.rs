@@ -151,6 +151,33 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Takes run `run` over from `from_owner`, known to be gone (e.g. a `sluice run` process
+    /// that no longer exists), without waiting for its lease to expire. Returns false when the
+    /// run is not running under `from_owner` any more.
+    pub async fn take_over_run(
+        &self,
+        run: &RunId,
+        owner: &str,
+        lease: Duration,
+        from_owner: &str,
+    ) -> Result<bool, StoreError> {
+        let until = time::plus(time::now(), lease);
+        let done = with_write_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE runs SET owner = $2, lease_until = $3, claims = claims + 1 \
+                 WHERE id = $1 AND owner = $4 AND status = 'running'",
+            )
+            .bind(run.as_str())
+            .bind(owner)
+            .bind(Ts(until))
+            .bind(from_owner)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
     /// Records that the tick `fire_time` of `flow`'s schedule fired. True only for the first
     /// caller for a (flow, fire time), across all runners sharing the store. To queue the
     /// tick's run in the same transaction, use [`Store::schedule_fire_run`].

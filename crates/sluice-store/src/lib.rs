@@ -25,8 +25,8 @@ use sqlx::{Postgres, Sqlite, Transaction};
 pub use error::StoreError;
 pub use json::{TRUNCATED_KEY, is_truncated};
 pub use model::{
-    HttpCall, Lease, NewRun, RunDetail, RunFilter, RunId, RunStatus, RunSummary, StepRecord,
-    StepStatus, VerifyReport, WriteState,
+    HttpCall, Lease, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, RunSummary,
+    StepRecord, StepStatus, VerifyReport, WriteState,
 };
 
 /// The default cap on a stored JSON value (output, request, body): 256 KiB of JSON text.

@@ -19,6 +19,11 @@ const SQLITE: &[Migration] = &[
         "secrets",
         include_str!("../migrations/sqlite/0002_secrets.sql"),
     ),
+    (
+        3,
+        "flow_path",
+        include_str!("../migrations/sqlite/0003_flow_path.sql"),
+    ),
 ];
 const POSTGRES: &[Migration] = &[
     (
@@ -30,6 +35,11 @@ const POSTGRES: &[Migration] = &[
         2,
         "secrets",
         include_str!("../migrations/postgres/0002_secrets.sql"),
+    ),
+    (
+        3,
+        "flow_path",
+        include_str!("../migrations/postgres/0003_flow_path.sql"),
     ),
 ];
 

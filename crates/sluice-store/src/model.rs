@@ -192,6 +192,8 @@ pub struct NewRun {
     pub trigger: String,
     /// The run's inputs.
     pub inputs: Value,
+    /// Where the flow file is (absolute), so the run can be resumed from it.
+    pub flow_path: Option<String>,
     /// `None`: the run is queued for a runner to claim. `Some`: it is created `running`, held by
     /// this lease (the caller runs it now, e.g. `sluice run`).
     pub lease: Option<Lease>,
@@ -210,8 +212,16 @@ impl NewRun {
             flow_hash: NewRun::content_hash(flow_source),
             trigger: trigger.into(),
             inputs,
+            flow_path: None,
             lease: None,
         }
+    }
+
+    /// The run, remembering where its flow file is.
+    #[must_use]
+    pub fn at_path(mut self, path: impl Into<String>) -> NewRun {
+        self.flow_path = Some(path.into());
+        self
     }
 
     /// The run, created `running` under `lease` instead of queued.
@@ -289,6 +299,31 @@ pub struct HttpCall {
     pub error: Option<String>,
 }
 
+/// One thing to record in [`crate::Store::record_batch`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    /// A finished step (see [`crate::Store::record_step`]).
+    Step(RunId, StepRecord),
+    /// An HTTP attempt (see [`crate::Store::record_http_call`]).
+    Http(RunId, HttpCall),
+    /// The answer of a write (see [`crate::Store::write_done`]).
+    WriteDone {
+        /// The idempotency key.
+        key: String,
+        /// The answer.
+        response: Value,
+    },
+    /// An audit record (see [`crate::Store::audit`]).
+    Audit {
+        /// What happened, e.g. `write.sent`.
+        kind: String,
+        /// The run it is about.
+        run: Option<RunId>,
+        /// The details.
+        payload: Value,
+    },
+}
+
 /// Which runs [`crate::Store::list_runs`] returns (newest first).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunFilter {
@@ -340,6 +375,8 @@ pub struct RunDetail {
     pub flow: String,
     /// SHA-256 of the flow file's content.
     pub flow_hash: String,
+    /// Where the flow file was when the run was created.
+    pub flow_path: Option<String>,
     /// What started it.
     pub trigger: String,
     /// Its inputs.

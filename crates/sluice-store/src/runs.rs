@@ -9,14 +9,15 @@ use serde_json::{Value, json};
 
 use crate::json::{capped_opt, parse, parse_opt};
 use crate::model::{
-    HttpCall, NewRun, RunDetail, RunFilter, RunId, RunStatus, RunSummary, StepRecord, StepStatus,
+    HttpCall, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, RunSummary, StepRecord,
+    StepStatus,
 };
 use crate::time::{self, Ts};
 use crate::{PoolExt, Store, StoreError, with_read_pool, with_write_pool};
 
 /// The columns of a run, in [`RunRow`] order.
 const RUN_COLS: &str = "id, flow, flow_hash, trigger, inputs, status, created_at, started_at, \
-                        finished_at, owner, lease_until, claims, output, error";
+                        finished_at, owner, lease_until, claims, output, error, flow_path";
 type RunRow = (
     String,
     String,
@@ -30,6 +31,7 @@ type RunRow = (
     Option<String>,
     Option<Ts>,
     i64,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -84,6 +86,7 @@ pub(crate) struct RunInsert {
     pub(crate) flow_hash: String,
     pub(crate) trigger: String,
     pub(crate) inputs: String,
+    pub(crate) flow_path: Option<String>,
     pub(crate) status: &'static str,
     pub(crate) created_at: Ts,
     pub(crate) started_at: Option<Ts>,
@@ -112,6 +115,7 @@ impl RunInsert {
             flow_hash: new.flow_hash,
             trigger: new.trigger,
             inputs,
+            flow_path: new.flow_path,
             status: status.as_str(),
             created_at: Ts(now),
             started_at,
@@ -127,8 +131,8 @@ macro_rules! insert_run {
     ($exec:expr, $r:expr) => {
         sqlx::query(
             "INSERT INTO runs (id, flow, flow_hash, trigger, inputs, status, created_at, \
-             started_at, owner, lease_until, claims) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             started_at, owner, lease_until, claims, flow_path) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind($r.id.as_str())
         .bind(&$r.flow)
@@ -141,9 +145,66 @@ macro_rules! insert_run {
         .bind(&$r.owner)
         .bind($r.lease_until)
         .bind($r.claims)
+        .bind(&$r.flow_path)
         .execute($exec)
         .await
     };
+}
+
+/// A [`Record`] with its JSON already written (and capped).
+enum Row<'a> {
+    Step {
+        run: &'a RunId,
+        step: &'a StepRecord,
+        request: Option<String>,
+        output: Option<String>,
+        error: Option<String>,
+    },
+    Http {
+        run: &'a RunId,
+        call: &'a HttpCall,
+        headers: String,
+        body: Option<String>,
+    },
+    WriteDone {
+        key: &'a str,
+        response: String,
+    },
+    Audit {
+        kind: &'a str,
+        run: Option<&'a RunId>,
+        payload: &'a Value,
+    },
+}
+
+impl<'a> Row<'a> {
+    fn new(record: &'a Record, cap: Option<usize>) -> Result<Row<'a>, StoreError> {
+        Ok(match record {
+            Record::Step(run, step) => Row::Step {
+                run,
+                step,
+                request: capped_opt(step.request.as_ref(), cap)?,
+                output: capped_opt(step.output.as_ref(), cap)?,
+                error: capped_opt(step.error.as_ref(), cap)?,
+            },
+            Record::Http(run, call) => Row::Http {
+                run,
+                call,
+                headers: serde_json::to_string(&call.headers)?,
+                body: capped_opt(call.body.as_ref(), cap)?,
+            },
+            // An answer is reused by a resumed run: it is never capped.
+            Record::WriteDone { key, response } => Row::WriteDone {
+                key,
+                response: serde_json::to_string(response)?,
+            },
+            Record::Audit { kind, run, payload } => Row::Audit {
+                kind,
+                run: run.as_ref(),
+                payload,
+            },
+        })
+    }
 }
 
 /// A `for_each` item index as stored (-1: none).
@@ -240,11 +301,13 @@ fn detail_from_rows(
         claims,
         output,
         error,
+        flow_path,
     ) = run;
     Ok(RunDetail {
         id: RunId::from_db(id),
         flow,
         flow_hash,
+        flow_path,
         trigger,
         inputs: parse(&inputs, "a run's inputs")?,
         status: RunStatus::from_db(&status)?,
@@ -341,62 +404,92 @@ impl Store {
     /// Records a finished step (or `for_each` item), replacing an earlier record of the same
     /// (run, step, item). Committed before it returns, so a resumed run skips it.
     pub async fn record_step(&self, run: &RunId, step: &StepRecord) -> Result<(), StoreError> {
-        let request = capped_opt(step.request.as_ref(), self.output_cap)?;
-        let output = capped_opt(step.output.as_ref(), self.output_cap)?;
-        let error = capped_opt(step.error.as_ref(), self.output_cap)?;
-        with_write_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO steps (run_id, step, item, status, attempts, request, \
-                 response_status, output, error, started_at, finished_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                 ON CONFLICT (run_id, step, item) DO UPDATE SET status = excluded.status, \
-                 attempts = excluded.attempts, request = excluded.request, \
-                 response_status = excluded.response_status, output = excluded.output, \
-                 error = excluded.error, started_at = excluded.started_at, \
-                 finished_at = excluded.finished_at",
-            )
-            .bind(run.as_str())
-            .bind(&step.step)
-            .bind(item_to_db(step.item))
-            .bind(step.status.as_str())
-            .bind(i64::from(step.attempts))
-            .bind(request)
-            .bind(step.response_status.map(i64::from))
-            .bind(output)
-            .bind(error)
-            .bind(Ts(time::micros(step.started_at)))
-            .bind(Ts(time::micros(step.finished_at)))
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
+        self.record_batch(&[Record::Step(run.clone(), step.clone())])
+            .await
     }
 
     /// Records one HTTP attempt of a step.
     pub async fn record_http_call(&self, run: &RunId, call: &HttpCall) -> Result<(), StoreError> {
-        let headers = serde_json::to_string(&call.headers)?;
-        let body = capped_opt(call.body.as_ref(), self.output_cap)?;
-        let elapsed = i64::try_from(call.elapsed_ms).unwrap_or(i64::MAX);
+        self.record_batch(&[Record::Http(run.clone(), call.clone())])
+            .await
+    }
+
+    /// Records many things in one transaction (one commit: the way to record thousands of
+    /// steps a second). All or nothing.
+    pub async fn record_batch(&self, records: &[Record]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let rows = records
+            .iter()
+            .map(|r| Row::new(r, self.output_cap))
+            .collect::<Result<Vec<_>, _>>()?;
         with_write_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO http_calls (run_id, step, item, attempt, method, url, headers, \
-                 body, status, elapsed_ms, at, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(run.as_str())
-            .bind(&call.step)
-            .bind(item_to_db(call.item))
-            .bind(i64::from(call.attempt))
-            .bind(&call.method)
-            .bind(&call.url)
-            .bind(headers)
-            .bind(body)
-            .bind(call.status.map(i64::from))
-            .bind(elapsed)
-            .bind(Ts(time::micros(call.at)))
-            .bind(&call.error)
-            .execute(pool)
-            .await?;
+            let mut tx = pool.begin_write().await?;
+            for row in &rows {
+                match row {
+                    Row::Step { run, step, request, output, error } => {
+                        sqlx::query(
+                            "INSERT INTO steps (run_id, step, item, status, attempts, request, \
+                             response_status, output, error, started_at, finished_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                             ON CONFLICT (run_id, step, item) DO UPDATE SET status = excluded.status, \
+                             attempts = excluded.attempts, request = excluded.request, \
+                             response_status = excluded.response_status, output = excluded.output, \
+                             error = excluded.error, started_at = excluded.started_at, \
+                             finished_at = excluded.finished_at",
+                        )
+                        .bind(run.as_str())
+                        .bind(&step.step)
+                        .bind(item_to_db(step.item))
+                        .bind(step.status.as_str())
+                        .bind(i64::from(step.attempts))
+                        .bind(request)
+                        .bind(step.response_status.map(i64::from))
+                        .bind(output)
+                        .bind(error)
+                        .bind(Ts(time::micros(step.started_at)))
+                        .bind(Ts(time::micros(step.finished_at)))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Row::Http { run, call, headers, body } => {
+                        sqlx::query(
+                            "INSERT INTO http_calls (run_id, step, item, attempt, method, url, headers, \
+                             body, status, elapsed_ms, at, error) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                        )
+                        .bind(run.as_str())
+                        .bind(&call.step)
+                        .bind(item_to_db(call.item))
+                        .bind(i64::from(call.attempt))
+                        .bind(&call.method)
+                        .bind(&call.url)
+                        .bind(headers)
+                        .bind(body)
+                        .bind(call.status.map(i64::from))
+                        .bind(i64::try_from(call.elapsed_ms).unwrap_or(i64::MAX))
+                        .bind(Ts(time::micros(call.at)))
+                        .bind(&call.error)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Row::WriteDone { key, response } => {
+                        sqlx::query(
+                            "UPDATE write_intents SET response = $2, done_at = $3 WHERE key = $1",
+                        )
+                        .bind(key)
+                        .bind(response)
+                        .bind(Ts(time::now()))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Row::Audit { kind, run, payload } => {
+                        crate::audit::append!(tx, pool, *kind, *run, *payload)?;
+                    }
+                }
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{Timelike as _, Utc};
 use serde_json::{Value, json};
 use sluice_store::{
     HttpCall, Lease, NewRun, RunDetail, RunFilter, RunId, RunStatus, StepRecord, StepStatus, Store,
@@ -1200,7 +1200,7 @@ async fn reopen_keeps_data_and_migrates_once(db: &TestDb) {
         if db.is_pg() { "postgres" } else { "sqlite" }
     );
     // One row per migration (init, secrets), each applied once despite two openers.
-    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 2);
+    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 3);
     c.close().await;
 }
 
@@ -1255,4 +1255,125 @@ async fn secrets_are_stored_and_audited_by_name_only(db: &TestDb) {
         .expect("export");
     let exported = String::from_utf8_lossy(&out);
     assert!(!exported.contains("pit-second-value") && !exported.contains("pit-first-value"));
+}
+
+on_both_backends!(
+    batch_records_all_kinds_in_one_commit,
+    take_over_from_a_gone_owner
+);
+
+async fn batch_records_all_kinds_in_one_commit(db: &TestDb) {
+    let store = db.open().await;
+    let id = store
+        .create_run(
+            new_run("batch", "manual")
+                .at_path("/flows/batch.yaml")
+                .running(lease("me", 30)),
+        )
+        .await
+        .expect("create");
+    assert!(matches!(
+        store
+            .write_intent(&id, "k1", &json!({"m": "POST"}))
+            .await
+            .expect("intent"),
+        WriteState::New
+    ));
+    let call = HttpCall {
+        step: "a".into(),
+        item: Some(2),
+        attempt: 1,
+        method: "POST".into(),
+        url: "https://x.test/t".into(),
+        headers: vec![("Authorization".into(), "[REDACTED]".into())],
+        body: Some(json!({"title": "t"})),
+        status: Some(201),
+        elapsed_ms: 4,
+        // Stored with microseconds.
+        at: Utc::now().with_nanosecond(123_000).expect("valid"),
+        error: None,
+    };
+    let records = vec![
+        sluice_store::Record::Step(
+            id.clone(),
+            step("a", None, StepStatus::Succeeded, json!([1])),
+        ),
+        sluice_store::Record::Http(id.clone(), call.clone()),
+        sluice_store::Record::WriteDone {
+            key: "k1".into(),
+            response: json!({"task": {"id": "t1"}}),
+        },
+        sluice_store::Record::Audit {
+            kind: "write.sent".into(),
+            run: Some(id.clone()),
+            payload: json!({"key": "k1"}),
+        },
+    ];
+    store.record_batch(&records).await.expect("batch");
+    let detail = get(&store, &id).await;
+    assert_eq!(detail.flow_path.as_deref(), Some("/flows/batch.yaml"));
+    assert_eq!(detail.steps.len(), 1);
+    assert_eq!(detail.steps[0].output, Some(json!([1])));
+    assert_eq!(detail.http_calls, vec![call.clone()]);
+    assert_eq!(
+        store
+            .write_intent(&id, "k1", &json!({}))
+            .await
+            .expect("again"),
+        WriteState::Done(json!({"task": {"id": "t1"}}))
+    );
+    assert!(store.verify_audit().await.expect("verify").is_ok());
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM audit_log WHERE kind = 'write.sent'")
+            .await,
+        1
+    );
+
+    // A batch that fails midway leaves nothing behind: the step of an unknown run is refused
+    // by the foreign key, and the HTTP call before it is rolled back with it.
+    let ghost = RunId::new();
+    let bad = vec![
+        sluice_store::Record::Http(id.clone(), HttpCall { attempt: 2, ..call }),
+        sluice_store::Record::Step(ghost, step("b", None, StepStatus::Succeeded, json!(1))),
+    ];
+    assert!(store.record_batch(&bad).await.is_err());
+    assert_eq!(get(&store, &id).await.http_calls.len(), 1);
+}
+
+async fn take_over_from_a_gone_owner(db: &TestDb) {
+    let store = db.open().await;
+    let id = store
+        .create_run(new_run("t", "manual").running(lease("cli:host:1", 3600)))
+        .await
+        .expect("create");
+    // The lease has not expired: an ordinary start is refused.
+    assert!(
+        !store
+            .start_run(&id, "cli:host:2", Duration::from_secs(30))
+            .await
+            .expect("start")
+    );
+    // Naming the wrong previous owner takes nothing.
+    assert!(
+        !store
+            .take_over_run(&id, "cli:host:2", Duration::from_secs(30), "cli:host:9")
+            .await
+            .expect("take")
+    );
+    assert!(
+        store
+            .take_over_run(&id, "cli:host:2", Duration::from_secs(30), "cli:host:1")
+            .await
+            .expect("take")
+    );
+    let detail = get(&store, &id).await;
+    assert_eq!(detail.owner.as_deref(), Some("cli:host:2"));
+    assert_eq!(detail.claims, 2);
+    // The old owner's renewals now fail: it must stop.
+    assert!(
+        !store
+            .renew_lease(&id, "cli:host:1", Duration::from_secs(30))
+            .await
+            .expect("renew")
+    );
 }
