@@ -87,6 +87,7 @@ NAMES: dict[str, str] = {
 #   params        extra or replaced parameters (merged over the generated ones)
 #   pagination    the pagination block
 #   response_extra_properties  properties added to the top level of the answer schema
+#   reconcile     how a resumed run checks whether a create with an unknown outcome happened
 OVERRIDES: dict[str, dict] = {
     "get-contacts": {
         "description": "Get contacts of a location, 20 by default, up to 100 a page "
@@ -181,6 +182,14 @@ OVERRIDES: dict[str, dict] = {
         "description": "Find the existing contact with this email or phone number (duplicate check).",
     },
     "get-all-tasks": {"description": "Get all tasks of a contact."},
+    # A create is not idempotent and GHL documents no idempotency key: after a crash between
+    # sending and recording the answer, a resumed run looks for the created item instead.
+    "create-task": {
+        "reconcile": {"operation": "list_tasks", "items": "tasks", "match": ["title", "dueDate"], "wrap": "task"},
+    },
+    "create-note": {
+        "reconcile": {"operation": "list_notes", "items": "notes", "match": ["body"], "wrap": "note"},
+    },
     "get-all-notes": {"description": "Get all notes of a contact."},
     "get-appointments-for-contact": {"description": "Get the appointments of a contact."},
     "update-task-completed": {"description": "Mark a task completed or not completed."},
@@ -473,6 +482,8 @@ def build_operation(path: str, method: str, op: dict, base: Path, docs: Docs, wa
         out["idempotent"] = extra["idempotent"]
     if method == "GET":
         out["cacheable"] = True
+    if "reconcile" in extra:
+        out["reconcile"] = extra["reconcile"]
 
     params: dict = {}
     for p in op.get("parameters", []):

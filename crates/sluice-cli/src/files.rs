@@ -74,7 +74,7 @@ pub(crate) fn read_yaml_files(dir: &Path) -> Result<Vec<(String, String, Option<
 }
 
 /// The nearest `sluice.toml` at or above `dir`.
-fn find_project(dir: &Path) -> Option<PathBuf> {
+pub(crate) fn find_project(dir: &Path) -> Option<PathBuf> {
     let start = if dir.as_os_str().is_empty() {
         Path::new(".")
     } else {

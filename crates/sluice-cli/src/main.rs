@@ -2,6 +2,7 @@
 
 mod files;
 mod run;
+mod runs;
 mod sandbox;
 mod schema;
 
@@ -41,8 +42,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
     },
-    /// Run a flow once and print its output as JSON.
+    /// Run a flow once and print its output as JSON (the run is recorded in the run store).
     Run(run::RunArgs),
+    /// The recorded runs: list, show, export, verify the audit log, prune, resume.
+    Runs {
+        #[command(subcommand)]
+        command: runs::RunsCommand,
+    },
     /// Keep secrets in the run store: `sluice secrets set NAME` reads the value from stdin.
     Secrets {
         #[command(subcommand)]
@@ -118,6 +124,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => validate(paths, format, deny_warnings),
         Command::Plan { flow, format } => plan(&flow, format),
         Command::Run(args) => run::run(args),
+        Command::Runs { command } => runs::command(command),
         Command::Sandbox(args) => sandbox::serve(&args),
         Command::Secrets {
             command: SecretsCommand::Set { name, store },

@@ -11,7 +11,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 use sluice_engine::http::AuthMaterial;
-use sluice_engine::{Event, Executable, Observer, RunOptions, RunStatus, Runtime, StepStatus};
+use sluice_engine::{
+    Event, Executable, Observer, RunJournal, RunOptions, RunStatus, Runtime, StepStatus,
+};
 use sluice_model::{Credential, InputType, Limits, Project, SecretSource};
 
 use crate::files::FlowSet;
@@ -27,15 +29,26 @@ pub(crate) struct RunArgs {
     /// A JSON file with the inputs as an object.
     #[arg(long = "inputs", value_name = "FILE")]
     inputs_file: Option<PathBuf>,
+    /// Print every request the flow would send; reads are answered, writes are not sent.
+    /// A dry run is not recorded.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not record the run in the run store.
+    #[arg(long)]
+    no_record: bool,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+/// How a run is carried out: `sluice run` and `sluice runs resume`.
+#[derive(clap::Args)]
+pub(crate) struct ExecArgs {
     /// Override a connection setting, `CONNECTION.base_url=URL` (repeatable).
     #[arg(long = "connection", value_name = "CONN.base_url=URL")]
     connections: Vec<String>,
     /// Run against the built-in GHL sandbox (started in this process): no account, no network.
     #[arg(long)]
     sandbox: bool,
-    /// Print every request the flow would send; reads are answered, writes are not sent.
-    #[arg(long)]
-    dry_run: bool,
     /// HTTP calls in flight at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -45,20 +58,21 @@ pub(crate) struct RunArgs {
     /// Serve repeated reads of cacheable operations from memory for this long, e.g. `30s`.
     #[arg(long, value_parser = humantime_duration)]
     cache_ttl: Option<std::time::Duration>,
-    /// The run store (`sqlite://PATH` or `postgres://…`) holding `{ store = "…" }` secrets.
-    /// Default: `$SLUICE_HOME/sluice.db`, else `.sluice/sluice.db`.
+    /// The run store (`sqlite://PATH` or `postgres://…`): runs are recorded there, and
+    /// `{ store = "…" }` secrets read from it. Default: `$SLUICE_HOME/sluice.db`, else
+    /// `.sluice/sluice.db`.
     #[arg(long, env = "SLUICE_STORE")]
-    store: Option<String>,
+    pub(crate) store: Option<String>,
     /// More logs on stderr (-v, -vv).
     #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
+    pub(crate) verbose: u8,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
@@ -67,12 +81,25 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_CANCELLED: u8 = 130;
 
-pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
-    init_logs(args.verbose, args.log_format);
-    let set = FlowSet::load(std::slice::from_ref(&args.flow))?;
-    let catalog = set.catalog()?;
+/// How long a `sluice run` holds its run before another process may take it over; renewed
+/// every third of it while the run goes.
+pub(crate) const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A flow file loaded and checked, with the flows it may call.
+pub(crate) struct Loaded {
+    pub(crate) set: FlowSet,
+    pub(crate) catalog: sluice_model::Catalog,
+    pub(crate) target: Arc<Executable>,
+    pub(crate) flows: HashMap<String, Arc<Executable>>,
+}
+
+/// Loads and checks `flow` (and its folder's other flows). `Err(Ok(code))`: the flow is
+/// invalid and its problems were printed.
+pub(crate) fn load(flow: &Path) -> Result<Loaded, Result<ExitCode, String>> {
+    let set = FlowSet::load(&[flow.to_path_buf()]).map_err(Err)?;
+    let catalog = set.catalog().map_err(Err)?;
     let results = set.validate_with(&catalog, &Limits::default());
-    let mut executables: HashMap<String, Arc<Executable>> = HashMap::new();
+    let mut flows: HashMap<String, Arc<Executable>> = HashMap::new();
     let mut target: Option<Arc<Executable>> = None;
     for (asked, v, doc, source) in &results {
         if *asked && v.report.error_count() > 0 {
@@ -80,100 +107,285 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
             eprintln!(
                 "error: the flow is invalid; fix the problems above (`sluice validate` shows them too)"
             );
-            return Ok(ExitCode::from(EXIT_USAGE));
+            return Err(Ok(ExitCode::from(EXIT_USAGE)));
         }
         let (Some(plan), Some(doc)) = (&v.plan, doc) else {
             continue;
         };
-        let exec = Arc::new(Executable::build(doc, plan, &catalog, source)?);
+        let exec = Arc::new(Executable::build(doc, plan, &catalog, source).map_err(Err)?);
         if *asked {
             target = Some(exec.clone());
         }
-        executables.insert(exec.name.clone(), exec);
+        flows.insert(exec.name.clone(), exec);
     }
-    let target = target.ok_or_else(|| format!("{}: not a flow file", args.flow.display()))?;
-    let given = read_inputs(&target, &args.inputs, args.inputs_file.as_deref())?;
-    let inputs = sluice_engine::prepare_inputs(&target, given).map_err(|p| p.join("\n"))?;
-
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    tokio.block_on(async move {
-        let progress = Arc::new(Progress::new(&target, args.dry_run));
-        let mut rt = Runtime::new(
-            progress.clone(),
-            RunOptions {
-                concurrency: args.concurrency.max(1),
-                connection_concurrency: args.concurrency.max(1),
-                dry_run: args.dry_run,
-                max_response_bytes: args.max_response_bytes,
-                cache_ttl: args.cache_ttl,
-            },
-        )?;
-        rt.flows = executables;
-        rt.limits = Arc::new(
-            sluice_connectors::RateLimits::from_catalog(&catalog).map_err(|e| e.to_string())?,
-        );
-        for spec in &args.connections {
-            let (key, url) = spec
-                .split_once('=')
-                .ok_or_else(|| format!("`--connection {spec}`: write CONNECTION.base_url=URL"))?;
-            let conn = key
-                .strip_suffix(".base_url")
-                .ok_or_else(|| format!("`--connection {spec}`: only `base_url` can be set here"))?;
-            rt.base_urls.insert(conn.to_string(), url.to_string());
-        }
-        if !args.sandbox {
-            let stored = load_store_secrets(set.project(), &target, args.store.as_deref()).await?;
-            configure_credentials(&mut rt, set.project(), set.project_dir(), &target, &stored)?;
-        }
-        let _sandbox = if args.sandbox {
-            Some(crate::sandbox::attach(&mut rt).await?)
-        } else {
-            None
-        };
-        let rt = Arc::new(rt);
-        let cancel = rt.cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-            }
-        });
-        let report = sluice_engine::run(target.clone(), rt, inputs).await;
-        progress.finish();
-        let code = match report.status {
-            RunStatus::Succeeded => {
-                let out = serde_json::to_string_pretty(&report.output.unwrap_or(Value::Null))
-                    .map_err(|e| e.to_string())?;
-                if args.dry_run {
-                    println!("output:");
-                }
-                println!("{out}");
-                ExitCode::SUCCESS
-            }
-            RunStatus::Cancelled => {
-                eprintln!(
-                    "cancelled after {} ms: {}",
-                    report.elapsed_ms,
-                    summary(&report)
-                );
-                ExitCode::from(EXIT_CANCELLED)
-            }
-            RunStatus::Failed | RunStatus::TimedOut => {
-                eprintln!(
-                    "error: {}",
-                    report.error.as_deref().unwrap_or("the run failed")
-                );
-                eprintln!("{}", summary(&report));
-                ExitCode::from(EXIT_FAILED)
-            }
-        };
-        Ok(code)
+    let target = target.ok_or_else(|| Err(format!("{}: not a flow file", flow.display())))?;
+    Ok(Loaded {
+        set,
+        catalog,
+        target,
+        flows,
     })
 }
 
-fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
+    init_logs(args.exec.verbose, args.exec.log_format);
+    let loaded = match load(&args.flow) {
+        Ok(l) => l,
+        Err(done) => return done,
+    };
+    let given = read_inputs(&loaded.target, &args.inputs, args.inputs_file.as_deref())?;
+    let inputs = sluice_engine::prepare_inputs(&loaded.target, given).map_err(|p| p.join("\n"))?;
+    let flow_path = std::path::absolute(&args.flow)
+        .map_err(|e| e.to_string())?
+        .display()
+        .to_string();
+    let record = !(args.dry_run || args.no_record);
+    block_on(async move {
+        let store = if record {
+            Some(open_store(args.exec.store.as_deref(), loaded.set.project()).await?)
+        } else {
+            None
+        };
+        let durable = match &store {
+            Some(store) => {
+                let new = sluice_store::NewRun::new(
+                    loaded.target.name.clone(),
+                    b"",
+                    "manual",
+                    inputs.clone(),
+                )
+                .at_path(flow_path)
+                .running(sluice_store::Lease {
+                    owner: owner(),
+                    duration: LEASE,
+                });
+                let new = sluice_store::NewRun {
+                    flow_hash: loaded.target.content_hash.clone(),
+                    ..new
+                };
+                let id = store
+                    .create_run(new)
+                    .await
+                    .map_err(|e| format!("cannot record the run: {e}"))?;
+                tracing::info!(run = %id, "Run recorded.");
+                let recorder = sluice_engine::Recorder::start(store.clone());
+                Some(Arc::new(RunJournal::new(recorder, id)))
+            }
+            None => None,
+        };
+        execute(&loaded, &args.exec, args.dry_run, inputs, durable).await
+    })
+}
+
+/// Starts the async runtime and runs `fut` on it.
+pub(crate) fn block_on<T>(
+    fut: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?
+        .block_on(fut)
+}
+
+/// Opens the run store (`--store`, `SLUICE_STORE`, else the default SQLite file) with the
+/// project's output cap.
+pub(crate) async fn open_store(
+    given: Option<&str>,
+    project: Option<&Project>,
+) -> Result<sluice_store::Store, String> {
+    let url = store_url(given);
+    let store = sluice_store::Store::open(&url)
+        .await
+        .map_err(|e| format!("cannot open the run store: {e}"))?;
+    Ok(match project.and_then(|p| p.runs.max_output_bytes) {
+        Some(cap) => store.with_output_cap(Some(cap)),
+        None => store,
+    })
+}
+
+/// This process's name as the holder of runs: `cli:HOST:PID`.
+pub(crate) fn owner() -> String {
+    format!("cli:{}:{}", hostname(), std::process::id())
+}
+
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Runs `loaded.target` with `inputs`, recording it in `journal` when given; prints the output
+/// (stdout) or why it failed (stderr).
+pub(crate) async fn execute(
+    loaded: &Loaded,
+    exec: &ExecArgs,
+    dry_run: bool,
+    inputs: Value,
+    journal: Option<Arc<RunJournal>>,
+) -> Result<ExitCode, String> {
+    let target = &loaded.target;
+    let progress = Arc::new(Progress::new(target, dry_run));
+    let mut rt = Runtime::new(
+        progress.clone(),
+        RunOptions {
+            concurrency: exec.concurrency.max(1),
+            connection_concurrency: exec.concurrency.max(1),
+            dry_run,
+            max_response_bytes: exec.max_response_bytes,
+            cache_ttl: exec.cache_ttl,
+        },
+    )?;
+    rt.flows = loaded.flows.clone();
+    rt.limits = Arc::new(
+        sluice_connectors::RateLimits::from_catalog(&loaded.catalog).map_err(|e| e.to_string())?,
+    );
+    for spec in &exec.connections {
+        let (key, url) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("`--connection {spec}`: write CONNECTION.base_url=URL"))?;
+        let conn = key
+            .strip_suffix(".base_url")
+            .ok_or_else(|| format!("`--connection {spec}`: only `base_url` can be set here"))?;
+        rt.base_urls.insert(conn.to_string(), url.to_string());
+    }
+    let project = loaded.set.project();
+    if !exec.sandbox {
+        let stored = load_store_secrets(project, target, exec.store.as_deref()).await?;
+        configure_credentials(&mut rt, project, loaded.set.project_dir(), target, &stored)?;
+    }
+    let _sandbox = if exec.sandbox {
+        Some(crate::sandbox::attach(&mut rt).await?)
+    } else {
+        None
+    };
+    let rt = Arc::new(rt);
+    let cancel = rt.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+    // The run's lease is renewed while it goes; losing it (another process took the run over)
+    // stops this one.
+    let renewal = journal.as_ref().map(|j| {
+        let store = j.recorder().store().clone();
+        let id = j.run_id().clone();
+        let cancel = rt.cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE / 3).await;
+                match store.renew_lease(&id, &owner(), LEASE).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::error!(run = %id, "Another process took this run over; stopping.");
+                        cancel.cancel();
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(run = %id, error = %e, "Cannot renew the run's lease.")
+                    }
+                }
+            }
+        })
+    });
+    if let Some(j) = &journal {
+        j.recorder()
+            .commit(vec![sluice_store::Record::Audit {
+                kind: "run.started".into(),
+                run: Some(j.run_id().clone()),
+                payload: serde_json::json!({
+                    "flow": target.name,
+                    "flow_hash": target.content_hash,
+                    "owner": owner(),
+                    "resumed_steps": j.replayed_steps(),
+                }),
+            }])
+            .await
+            .map_err(|e| format!("cannot record the run: {e}"))?;
+    }
+    let report = sluice_engine::run_with(target.clone(), rt.clone(), inputs, journal.clone()).await;
+    progress.finish();
+    if let Some(task) = renewal {
+        task.abort();
+    }
+    if let Some(j) = &journal {
+        finish_recording(j, &report, &rt.redactor).await?;
+    }
+    let run_hint = journal
+        .as_ref()
+        .map(|j| format!("run {} (see `sluice runs show {}`)", j.run_id(), j.run_id()));
+    let code = match report.status {
+        RunStatus::Succeeded => {
+            let out = serde_json::to_string_pretty(&report.output.unwrap_or(Value::Null))
+                .map_err(|e| e.to_string())?;
+            if dry_run {
+                println!("output:");
+            }
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        RunStatus::Cancelled => {
+            eprintln!(
+                "cancelled after {} ms: {}",
+                report.elapsed_ms,
+                summary(&report)
+            );
+            if let Some(j) = &journal {
+                eprintln!("resume it with `sluice runs resume {}`", j.run_id());
+            }
+            ExitCode::from(EXIT_CANCELLED)
+        }
+        RunStatus::Failed | RunStatus::TimedOut => {
+            eprintln!(
+                "error: {}",
+                report.error.as_deref().unwrap_or("the run failed")
+            );
+            eprintln!("{}", summary(&report));
+            if let Some(hint) = run_hint {
+                eprintln!("{hint}");
+            }
+            ExitCode::from(EXIT_FAILED)
+        }
+    };
+    Ok(code)
+}
+
+/// Ends the recorded run: every queued record committed, the run's status and output, an
+/// audit record.
+async fn finish_recording(
+    j: &RunJournal,
+    report: &sluice_engine::RunReport,
+    redactor: &sluice_engine::Redactor,
+) -> Result<(), String> {
+    let output = report.output.as_ref().map(|o| redactor.redact_json(o));
+    let error = report.error.as_deref().map(|e| redactor.redact(e));
+    let status = match report.status {
+        RunStatus::Succeeded => sluice_store::RunStatus::Succeeded,
+        RunStatus::Failed => sluice_store::RunStatus::Failed,
+        RunStatus::Cancelled => sluice_store::RunStatus::Cancelled,
+        RunStatus::TimedOut => sluice_store::RunStatus::TimedOut,
+    };
+    let recorder = j.recorder();
+    recorder
+        .commit(vec![sluice_store::Record::Audit {
+            kind: "run.finished".into(),
+            run: Some(j.run_id().clone()),
+            payload: serde_json::json!({ "status": status.as_str(), "elapsed_ms": report.elapsed_ms }),
+        }])
+        .await
+        .map_err(|e| format!("cannot record the run's end: {e}"))?;
+    recorder
+        .store()
+        .finish_run(j.run_id(), status, output.as_ref(), error.as_deref())
+        .await
+        .map_err(|e| format!("cannot record the run's end: {e}"))
+}
+
+pub(crate) fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {
     s.parse::<sluice_model::Duration>().map(|d| d.0)
 }
 
@@ -189,7 +401,7 @@ fn summary(report: &sluice_engine::RunReport) -> String {
     )
 }
 
-fn init_logs(verbose: u8, format: LogFormat) {
+pub(crate) fn init_logs(verbose: u8, format: LogFormat) {
     let level = match verbose {
         0 => "warn",
         1 => "info",

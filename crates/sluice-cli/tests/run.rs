@@ -12,7 +12,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 fn sluice() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
     cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
+    // Runs are recorded in a store of the test process's own, not in the repository.
+    let home = std::env::temp_dir().join(format!("sluice-run-tests-{}", std::process::id()));
     cmd.env("NO_COLOR", "1")
+        .env("SLUICE_HOME", home)
+        .env_remove("SLUICE_STORE")
         .env_remove("SLUICE_LOG")
         .stdin(Stdio::null());
     cmd

@@ -8,6 +8,7 @@ pub mod error;
 pub mod exec;
 pub mod helpers;
 pub mod http;
+pub mod journal;
 pub mod observer;
 pub mod redact;
 pub mod run;
@@ -18,6 +19,7 @@ pub mod value;
 
 pub use error::{ErrorKind, StepError};
 pub use exec::Executable;
+pub use journal::{Recorder, RunJournal};
 pub use observer::{Event, NoObserver, Observer, RequestRecord, StepStatus};
 pub use redact::Redactor;
-pub use run::{RunOptions, RunReport, RunStatus, Runtime, prepare_inputs, run};
+pub use run::{RunOptions, RunReport, RunStatus, Runtime, prepare_inputs, run, run_with};

@@ -20,7 +20,8 @@ use sluice_connectors::{CacheKey, LimitError, LimitKey, RateLimits, ReadCache};
 use crate::error::{ErrorKind, StepError};
 use crate::exec::{ExecKind, ExecStep, Executable, Setting};
 use crate::http::{self, AuthMaterial, CallLimits};
-use crate::observer::{Event, Observer, StepStatus};
+use crate::journal::{HttpDone, RunJournal, StepDone};
+use crate::observer::{Event, Observer, RequestRecord, StepStatus};
 use crate::redact::Redactor;
 use crate::scope::Scope;
 use crate::value::Compiled;
@@ -236,15 +237,46 @@ struct Outcome {
     attempts: u32,
     error: Option<StepError>,
     elapsed: Duration,
+    /// The last request of a single API call, and its answer's status (recorded with the step).
+    trace: Trace,
+}
+
+/// The last request of an API call and its answer's status.
+#[derive(Default)]
+struct Trace {
+    request: Option<RequestRecord>,
+    status: Option<u16>,
+}
+
+/// What the steps of one (sub-)flow run share besides the runtime: the run's journal, and the
+/// path of `flow:` steps that leads to them (it prefixes their names in records and keys).
+struct Ctx {
+    journal: Option<Arc<RunJournal>>,
+    prefix: String,
 }
 
 /// Runs a flow to its end. `inputs` must come from [`prepare_inputs`].
 pub async fn run(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Value) -> RunReport {
+    run_with(exec, rt, inputs, None).await
+}
+
+/// Runs a flow to its end, recording it in `journal` when given (and, for a resumed run, taking
+/// the steps that already finished from it). `inputs` must come from [`prepare_inputs`].
+pub async fn run_with(
+    exec: Arc<Executable>,
+    rt: Arc<Runtime>,
+    inputs: Value,
+    journal: Option<Arc<RunJournal>>,
+) -> RunReport {
     let started = Instant::now();
     let flow_timeout = exec.timeout;
     let name = exec.name.clone();
     let steps_len = exec.steps.len();
-    let fut = run_steps(exec.clone(), rt.clone(), Arc::new(inputs));
+    let ctx = Arc::new(Ctx {
+        journal,
+        prefix: String::new(),
+    });
+    let fut = run_steps(exec.clone(), rt.clone(), Arc::new(inputs), ctx);
     let result = match flow_timeout {
         Some(t) => match tokio::time::timeout(t, fut).await {
             Ok(r) => r,
@@ -298,11 +330,17 @@ fn run_steps_boxed(
     exec: Arc<Executable>,
     rt: Arc<Runtime>,
     inputs: Arc<Value>,
+    ctx: Arc<Ctx>,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = RunResult> + Send>> {
-    Box::pin(run_steps(exec, rt, inputs))
+    Box::pin(run_steps(exec, rt, inputs, ctx))
 }
 
-async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) -> RunResult {
+async fn run_steps(
+    exec: Arc<Executable>,
+    rt: Arc<Runtime>,
+    inputs: Arc<Value>,
+    run_ctx: Arc<Ctx>,
+) -> RunResult {
     rt.observer.event(&Event::RunStarted {
         flow: &exec.name,
         steps: exec.steps.len(),
@@ -329,7 +367,7 @@ async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) 
         readers[j] += 1;
     }
     // The steps of a run are polled in the run's own task: no task spawn per step.
-    let ctx = (&*exec, &rt, &*inputs, &*flow_value);
+    let ctx = (&*exec, &rt, &*inputs, &*flow_value, &*run_ctx);
     let mut set = FuturesUnordered::new();
     let ready: Vec<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
     for i in ready {
@@ -433,7 +471,13 @@ async fn run_steps(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Arc<Value>) 
 /// reader of a result takes it, the others share it.
 fn push_step<'a>(
     set: &mut FuturesUnordered<StepFuture<'a>>,
-    (exec, rt, inputs, flow_value): (&'a Executable, &'a Arc<Runtime>, &'a Value, &'a Value),
+    (exec, rt, inputs, flow_value, ctx): (
+        &'a Executable,
+        &'a Arc<Runtime>,
+        &'a Value,
+        &'a Value,
+        &'a Ctx,
+    ),
     i: usize,
     outputs: &mut [Option<Arc<Value>>],
     readers: &mut [usize],
@@ -451,8 +495,49 @@ fn push_step<'a>(
             (j, value.unwrap_or_else(|| Arc::new(Value::Null)))
         })
         .collect();
+    let top = ctx.prefix.is_empty();
+    if top
+        && let Some((status, output)) = ctx
+            .journal
+            .as_ref()
+            .and_then(|j| j.finished(&exec.steps[i].name))
+    {
+        let outcome = Outcome {
+            status: *status,
+            output: output.clone(),
+            attempts: 0,
+            error: None,
+            elapsed: Duration::ZERO,
+            trace: Trace::default(),
+        };
+        set.push(Box::pin(std::future::ready((i, outcome))));
+        return;
+    }
     set.push(Box::pin(async move {
-        let outcome = run_step(exec, rt, i, inputs, flow_value, deps).await;
+        let mut outcome = run_step(exec, rt, i, inputs, flow_value, deps, ctx).await;
+        if top
+            && outcome.status != StepStatus::Cancelled
+            && let Some(journal) = &ctx.journal
+        {
+            let done = StepDone {
+                name: &exec.steps[i].name,
+                status: outcome.status,
+                attempts: outcome.attempts,
+                elapsed: outcome.elapsed,
+                request: outcome.trace.request.as_ref(),
+                response_status: outcome.trace.status,
+                output: &outcome.output,
+                error: outcome.error.as_ref(),
+                redactor: &rt.redactor,
+            };
+            if let Err(e) = journal.step_finished(done).await {
+                outcome.status = StepStatus::Failed;
+                outcome.error = Some(StepError::new(
+                    ErrorKind::Other,
+                    format!("the run store could not record the step: {e}"),
+                ));
+            }
+        }
         (i, outcome)
     }));
 }
@@ -492,6 +577,7 @@ async fn run_step(
     inputs: &Value,
     flow_value: &Value,
     deps: Vec<(usize, Arc<Value>)>,
+    ctx: &Ctx,
 ) -> Outcome {
     let started = Instant::now();
     let step = &exec.steps[i];
@@ -507,6 +593,7 @@ async fn run_step(
         attempts,
         error,
         elapsed: started.elapsed(),
+        trace: Trace::default(),
     };
     let fail = |e: StepError, attempts: u32| {
         let output = if step.on_error == OnError::Continue {
@@ -531,10 +618,14 @@ async fn run_step(
         };
     }
     let Some(list) = &step.for_each else {
-        return match run_body(exec, rt, step, &scope, None).await {
+        let mut trace = Trace::default();
+        let mut outcome = match run_body(exec, rt, step, &scope, None, ctx, Some(&mut trace)).await
+        {
             Ok((v, attempts)) => done(StepStatus::Succeeded, v, attempts, None),
             Err((e, attempts)) => fail(e, attempts),
         };
+        outcome.trace = trace;
+        return outcome;
     };
     let items = match list.eval(&scope, &exec.templates) {
         Ok(Value::Array(items)) => items,
@@ -569,7 +660,7 @@ async fn run_step(
     let pending: Vec<_> = scopes
         .iter()
         .enumerate()
-        .map(|(k, s)| run_body(exec, rt, step, s, Some(k)))
+        .map(|(k, s)| run_body(exec, rt, step, s, Some(k), ctx, None))
         .collect();
     let results: Vec<Result<(Value, u32), (StepError, u32)>> = futures::stream::iter(pending)
         .buffered(limit)
@@ -655,6 +746,8 @@ async fn run_body(
     step: &ExecStep,
     scope: &Scope<'_>,
     item: Option<usize>,
+    ctx: &Ctx,
+    trace: Option<&mut Trace>,
 ) -> Result<(Value, u32), (StepError, u32)> {
     match &step.kind {
         ExecKind::Value(c) => c
@@ -676,7 +769,14 @@ async fn run_body(
             };
             let inputs = prepare_inputs(sub, params)
                 .map_err(|p| (StepError::new(ErrorKind::Other, p.join("; ")), 1))?;
-            let report = run_steps_boxed(sub.clone(), rt.clone(), Arc::new(inputs)).await;
+            let sub_ctx = Arc::new(Ctx {
+                journal: ctx.journal.clone(),
+                prefix: match item {
+                    Some(k) => format!("{}{}[{k}]/", ctx.prefix, step.name),
+                    None => format!("{}{}/", ctx.prefix, step.name),
+                },
+            });
+            let report = run_steps_boxed(sub.clone(), rt.clone(), Arc::new(inputs), sub_ctx).await;
             match report {
                 (RunStatus::Succeeded, Some(out), _, _) => Ok((out, 1)),
                 (_, _, err, _) => Err((
@@ -694,22 +794,44 @@ async fn run_body(
             with,
         } => {
             let params = eval_params(with, scope, exec).map_err(|e| (e, 0))?;
-            call_with_retries(exec, rt, step, scope, item, *connection, operation, &params).await
+            let call = Call {
+                step,
+                item,
+                connection: *connection,
+                operation,
+                params: &params,
+            };
+            call_with_retries(exec, rt, scope, ctx, call, trace).await
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One API call of a step: which step and item, through which connection and operation, with
+/// which rendered parameters.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    step: &'a ExecStep,
+    item: Option<usize>,
+    connection: usize,
+    operation: &'a sluice_model::Operation,
+    params: &'a Map<String, Value>,
+}
+
 async fn call_with_retries(
     exec: &Executable,
     rt: &Runtime,
-    step: &ExecStep,
     scope: &Scope<'_>,
-    item: Option<usize>,
-    connection: usize,
-    operation: &sluice_model::Operation,
-    params: &Map<String, Value>,
+    ctx: &Ctx,
+    call: Call<'_>,
+    mut trace: Option<&mut Trace>,
 ) -> Result<(Value, u32), (StepError, u32)> {
+    let Call {
+        step,
+        item,
+        connection,
+        operation,
+        params,
+    } = call;
     let conn = &exec.connections[connection];
     let base_url: &str = rt
         .base_urls
@@ -785,6 +907,38 @@ async fn call_with_retries(
         tracing::debug!(step = %step.name, "Read cache hit.");
         return Ok(((*hit).clone(), 0));
     }
+    // A durable run records every attempt, and each write under its idempotency key: a write
+    // already made (by the run before it stopped) is not sent again.
+    let journal = ctx.journal.as_deref().filter(|_| !rt.options.dry_run);
+    let step_path = format!("{}{}", ctx.prefix, step.name);
+    let write_key = match journal {
+        Some(j) if writes => {
+            let key = j.write_key(&step_path, item);
+            let record = prepared.record(auth, &rt.redactor, writes, true);
+            let state = j
+                .write_intent(&key, &record)
+                .await
+                .map_err(|e| (store_error(&e), 0))?;
+            match state {
+                sluice_store::WriteState::New => {}
+                sluice_store::WriteState::Done(answer) => {
+                    tracing::info!(step = %step_path, key, "Write already made; its recorded answer is used.");
+                    return Ok((answer, 0));
+                }
+                sluice_store::WriteState::Pending => {
+                    if let Some(answer) =
+                        settle_unknown(rt, j, call, conn, base_url, auth, &headers, limits, &key)
+                            .await
+                            .map_err(|e| (e, 0))?
+                    {
+                        return Ok((answer, 0));
+                    }
+                }
+            }
+            Some((key, record))
+        }
+        _ => None,
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -821,7 +975,7 @@ async fn call_with_retries(
                     attempt,
                 )
             })?;
-            if rt.observer.wants_requests() {
+            if rt.observer.wants_requests() || journal.is_some() {
                 let record = prepared.record(auth, &rt.redactor, writes, true);
                 rt.observer.event(&Event::Request {
                     step: &step.name,
@@ -829,6 +983,9 @@ async fn call_with_retries(
                     attempt,
                     request: &record,
                 });
+                if let Some(t) = trace.as_deref_mut() {
+                    t.request = Some(record);
+                }
             }
             http::send(
                 &rt.http,
@@ -841,8 +998,46 @@ async fn call_with_retries(
             )
             .await
         };
+        if let Some(j) = journal
+            && let Some(request) = trace
+                .as_deref()
+                .and_then(|t| t.request.as_ref())
+                .or(write_key.as_ref().map(|(_, r)| r))
+        {
+            let (status, elapsed, error) = match &result {
+                Ok(a) => (Some(a.status), a.elapsed, None),
+                Err(e) => (e.status, Duration::ZERO, Some(e.message.as_str())),
+            };
+            j.http_call(HttpDone {
+                step: &step_path,
+                item,
+                attempt,
+                request,
+                status,
+                elapsed,
+                error,
+            });
+        }
+        if let Some(t) = trace.as_deref_mut() {
+            t.status = match &result {
+                Ok(a) => Some(a.status),
+                Err(e) => e.status,
+            };
+        }
         match result {
             Ok(answer) => {
+                if let (Some(j), Some((key, record))) = (journal, &write_key) {
+                    j.write_done(
+                        key,
+                        "write.sent",
+                        record,
+                        Some(answer.status),
+                        &answer.body,
+                        &rt.redactor,
+                    )
+                    .await
+                    .map_err(|e| (store_error(&e), attempt))?;
+                }
                 rt.observer.event(&Event::Response {
                     step: &step.name,
                     item,
@@ -869,6 +1064,15 @@ async fn call_with_retries(
                 // Anything else is repeated only when the operation is idempotent.
                 let safe = operation.is_idempotent() || e.status == Some(429);
                 if !e.retryable || !safe || attempt >= attempts {
+                    // A write the API refused did not happen: forget it, so a resumed run may
+                    // send it again. Without an answer (timeout, 5xx) its outcome stays unknown.
+                    if let (Some(j), Some((key, _))) = (journal, &write_key)
+                        && e.status.is_some_and(|s| (400..500).contains(&s))
+                    {
+                        j.write_forget(key)
+                            .await
+                            .map_err(|e| (store_error(&e), attempt))?;
+                    }
                     return Err((e, attempt));
                 }
                 let wait = backoff(step.retry.backoff, delay, max_delay, attempt, e.retry_after);
@@ -885,6 +1089,131 @@ async fn call_with_retries(
             }
         }
     }
+}
+
+fn store_error(e: &str) -> StepError {
+    StepError::new(ErrorKind::Other, format!("the run store failed: {e}"))
+}
+
+/// A write sent before the run stopped, whose answer was never recorded: did it happen?
+/// Idempotent operations (and any write, with `--resend-unknown`) are simply sent again
+/// (`Ok(None)`). Otherwise the operation's `reconcile` read looks for what the write created:
+/// found, its answer is recorded and returned; not found, it is sent. An operation without a
+/// way to check stops the step: sending it blind could make it twice.
+#[allow(clippy::too_many_arguments)]
+async fn settle_unknown(
+    rt: &Runtime,
+    journal: &RunJournal,
+    call: Call<'_>,
+    conn: &crate::exec::ConnectionSpec,
+    base_url: &str,
+    auth: &AuthMaterial,
+    headers: &[(String, String)],
+    limits: CallLimits,
+    key: &str,
+) -> Result<Option<Value>, StepError> {
+    let op = call.operation;
+    if op.is_idempotent() || journal.resend_unknown() {
+        return Ok(None);
+    }
+    let Some(rc) = &op.reconcile else {
+        return Err(StepError::new(
+            ErrorKind::Other,
+            format!(
+                "the write of step `{}` was sent before the run stopped and its outcome is unknown; \
+                 the API gives no way to check whether it happened. Check it by hand, then run \
+                 `sluice runs resume {} --resend-unknown` to send it again",
+                call.step.name,
+                journal.run_id()
+            ),
+        ));
+    };
+    let Some(read) = conn.connector.operation(&rc.operation) else {
+        return Err(StepError::new(
+            ErrorKind::Other,
+            format!(
+                "connector `{}`: `reconcile` names operation `{}`, which it does not have",
+                conn.connector.name.value, rc.operation
+            ),
+        ));
+    };
+    let read_params: Map<String, Value> = call
+        .params
+        .iter()
+        .filter(|(k, _)| read.params.contains_key(k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let prepared = http::prepare(read, base_url, headers, &read_params)?;
+    let limit_key = rt.limits.is_limited(conn.connector.name.as_str()).then(|| {
+        let credential = conn.credential.as_deref().unwrap_or("default");
+        LimitKey::new(
+            conn.connector.name.value.clone(),
+            credential,
+            rt.locations.get(credential).cloned(),
+        )
+    });
+    if let Some(k) = &limit_key
+        && let Err(LimitError::QuotaExhausted { limit, .. }) = rt.limits.acquire(k).await
+    {
+        return Err(StepError::new(
+            ErrorKind::RateLimited,
+            format!("the `{limit}` quota of the API is spent: cannot check an unfinished write"),
+        ));
+    }
+    let observe = |status: u16, h: &reqwest::header::HeaderMap| {
+        if let Some(k) = &limit_key {
+            rt.limits.observe(k, status, h);
+        }
+    };
+    let answer = http::send(
+        &rt.http,
+        &prepared,
+        auth,
+        read.response_format,
+        limits,
+        &rt.redactor,
+        &observe,
+    )
+    .await?;
+    let read_status = answer.status;
+    let found = answer
+        .body
+        .get(&rc.items)
+        .and_then(Value::as_array)
+        .and_then(|items| {
+            items.iter().find(|item| {
+                rc.match_fields
+                    .iter()
+                    .all(|f| match (item.get(f), call.params.get(f)) {
+                        (Some(a), Some(b)) => crate::journal::same_value(a, b),
+                        (None, None) => true,
+                        _ => false,
+                    })
+            })
+        })
+        .cloned();
+    let Some(item) = found else {
+        tracing::info!(step = %call.step.name, key, "An unfinished write did not happen; sending it.");
+        return Ok(None);
+    };
+    let answer = match &rc.wrap {
+        Some(w) => serde_json::json!({ w.as_str(): item }),
+        None => item,
+    };
+    tracing::info!(step = %call.step.name, key, "An unfinished write had happened; its result is used.");
+    let record = prepared.record(auth, &rt.redactor, false, true);
+    journal
+        .write_done(
+            key,
+            "write.reconciled",
+            &record,
+            Some(read_status),
+            &answer,
+            &rt.redactor,
+        )
+        .await
+        .map_err(|e| store_error(&e))?;
+    Ok(Some(answer))
 }
 
 /// The wait before attempt `attempt + 1`: the API's `Retry-After` when it gave one, else

@@ -163,6 +163,29 @@ pub struct Operation {
     /// JSON Schema of the successful answer; the planner checks templates against it.
     #[serde(default)]
     pub response: Option<serde_json::Value>,
+    /// For a write that is not idempotent: how to find out whether it was applied when a
+    /// crash left its outcome unknown, so a resumed run does not make it twice.
+    #[serde(default)]
+    pub reconcile: Option<Reconcile>,
+}
+
+/// How a resumed run finds out whether a write whose outcome is unknown was applied: it calls a
+/// read operation and looks for an item that carries the write's values.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reconcile {
+    /// The read operation of the same connector (the write's parameters of the same names are
+    /// passed to it, e.g. `contactId`).
+    pub operation: String,
+    /// The key of the list in the read's answer, e.g. `tasks`.
+    pub items: String,
+    /// The write's body parameters that identify what it created: an item whose fields all
+    /// equal them is the write's result.
+    #[serde(rename = "match")]
+    pub match_fields: Vec<String>,
+    /// The key the write's own answer puts the created item under (e.g. `task`), if any.
+    #[serde(default)]
+    pub wrap: Option<String>,
 }
 
 impl Operation {

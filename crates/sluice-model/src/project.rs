@@ -19,6 +19,23 @@ pub struct Project {
     /// Credentials by name; a flow's connection names one with `credential:`.
     #[serde(default)]
     pub credentials: IndexMap<String, Credential>,
+    /// How runs are kept in the run store.
+    #[serde(default)]
+    pub runs: RunSettings,
+}
+
+/// `[runs]`: how runs are kept in the run store.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// How long finished runs are kept: `sluice runs prune` without `--older-than` removes
+    /// older ones. Default: `30d`.
+    #[serde(default)]
+    pub retention: Option<crate::value::Duration>,
+    /// The largest step output, request or run output stored, in bytes of JSON; a larger one is
+    /// replaced by a marker with a preview. Default: 262144 (256 KiB).
+    #[serde(default)]
+    pub max_output_bytes: Option<usize>,
 }
 
 /// A credential: its kind, where its secrets come from, and what it may do.

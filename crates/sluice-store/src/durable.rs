@@ -151,6 +151,32 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Reopens run `run`, which ended failed, cancelled or timed out, for `owner` under a lease
+    /// of `lease`, to resume it (its finished steps are kept). Returns false when the run is not
+    /// in such a state.
+    pub async fn reopen_run(
+        &self,
+        run: &RunId,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<bool, StoreError> {
+        let until = time::plus(time::now(), lease);
+        let done = with_write_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE runs SET status = 'running', owner = $2, lease_until = $3, \
+                 finished_at = NULL, output = NULL, error = NULL, claims = claims + 1 \
+                 WHERE id = $1 AND status IN ('failed', 'cancelled', 'timed_out')",
+            )
+            .bind(run.as_str())
+            .bind(owner)
+            .bind(Ts(until))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
     /// Takes run `run` over from `from_owner`, known to be gone (e.g. a `sluice run` process
     /// that no longer exists), without waiting for its lease to expire. Returns false when the
     /// run is not running under `from_owner` any more.

@@ -125,6 +125,21 @@ impl Store {
     /// Migrations are embedded; concurrent openers apply them once (SQLite: an immediate
     /// transaction; PostgreSQL: an advisory lock).
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        // Another process opening the same SQLite file at the same moment can hold the lock
+        // that switching to WAL needs (SQLite does not wait for it): try again for a while.
+        let mut attempt = 0;
+        loop {
+            match Store::open_once(url).await {
+                Err(StoreError::Db(e)) if attempt < 100 && is_locked(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn open_once(url: &str) -> Result<Store, StoreError> {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -210,6 +225,14 @@ impl Store {
             }
             Backend::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// Whether a database error is SQLite's "database is locked" or "busy".
+fn is_locked(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("5" | "6" | "517")),
+        _ => false,
     }
 }
 

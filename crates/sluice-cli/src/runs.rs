@@ -1,0 +1,473 @@
+//! `sluice runs`: the recorded runs — list, show one, export as JSON Lines, verify the audit
+//! log, prune old runs, and resume an interrupted run from its last finished step.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sluice_engine::{Recorder, RunJournal};
+use sluice_store::{RunDetail, RunFilter, RunId, RunStatus, Store, VerifyReport};
+
+use crate::run::{ExecArgs, LogFormat, block_on, open_store};
+
+/// The default retention when `sluice.toml` sets none.
+const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// `sluice runs …`
+#[derive(clap::Subcommand)]
+pub(crate) enum RunsCommand {
+    /// Recent runs, newest first: id, flow, trigger, status, duration, start.
+    List {
+        /// Only this flow.
+        #[arg(long)]
+        flow: Option<String>,
+        /// Only this status (queued, running, succeeded, failed, cancelled, timed_out).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// One run: its steps (request, status, attempts, timings, output) and HTTP calls.
+    Show {
+        /// The run's id.
+        run: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Runs created since a time, as JSON Lines (one run with its steps and calls per line).
+    Export {
+        /// How far back (`1d`, `12h`) or a time (`2026-11-01T00:00:00Z`).
+        #[arg(long)]
+        since: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Check that the audit log is intact (no record edited, deleted or reordered).
+    Verify {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Remove finished runs older than the retention (`[runs] retention` in sluice.toml,
+    /// default 30d). The audit log keeps a record of what was removed.
+    Prune {
+        /// Remove runs that ended longer ago than this, e.g. `30d`.
+        #[arg(long, value_parser = crate::run::humantime_duration)]
+        older_than: Option<std::time::Duration>,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Resume a run that was interrupted (killed, cancelled) or failed: the steps that finished
+    /// are not run again, and no write is sent twice.
+    Resume(ResumeArgs),
+}
+
+/// `--store` for the commands that only read or tidy the store.
+#[derive(clap::Args)]
+pub(crate) struct StoreArg {
+    /// The run store (`sqlite://PATH` or `postgres://…`). Default: `$SLUICE_HOME/sluice.db`,
+    /// else `.sluice/sluice.db`.
+    #[arg(long, env = "SLUICE_STORE")]
+    store: Option<String>,
+}
+
+/// Options of `sluice runs resume`.
+#[derive(clap::Args)]
+pub(crate) struct ResumeArgs {
+    /// The run's id.
+    run: String,
+    /// Send again a write whose outcome is unknown and cannot be checked through the API (you
+    /// have checked that it did not happen).
+    #[arg(long)]
+    resend_unknown: bool,
+    /// Resume even though the flow file changed since the run started.
+    #[arg(long)]
+    allow_changed: bool,
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
+pub(crate) fn command(cmd: RunsCommand) -> Result<ExitCode, String> {
+    match cmd {
+        RunsCommand::Resume(args) => resume(args),
+        RunsCommand::List {
+            flow,
+            status,
+            limit,
+            format,
+            store,
+        } => block_on(async move {
+            let status = status
+                .map(|s| s.parse::<RunStatus>().map_err(|e| e.to_string()))
+                .transpose()?;
+            let store = open(&store).await?;
+            let filter = RunFilter {
+                flow,
+                status,
+                since: None,
+                limit: Some(limit),
+            };
+            let runs = store.list_runs(&filter).await.map_err(|e| e.to_string())?;
+            match format {
+                Format::Json => println!("{}", to_json(&runs)?),
+                Format::Text => print_list(&runs),
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        RunsCommand::Show { run, format, store } => block_on(async move {
+            let id: RunId = run
+                .parse()
+                .map_err(|e: sluice_store::StoreError| e.to_string())?;
+            let store = open(&store).await?;
+            let detail = store
+                .get_run(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no run `{id}` in the store"))?;
+            match format {
+                Format::Json => println!("{}", to_json(&detail)?),
+                Format::Text => print_detail(&detail),
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+        RunsCommand::Export {
+            since,
+            output,
+            store,
+        } => block_on(async move {
+            let since = parse_since(&since)?;
+            let store = open(&store).await?;
+            let count = match &output {
+                Some(path) => {
+                    let file = fs_err::File::create(path).map_err(|e| e.to_string())?;
+                    let mut out = std::io::BufWriter::new(file);
+                    store.export_since(since, &mut out).await
+                }
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    store.export_since(since, &mut out).await
+                }
+            }
+            .map_err(|e| e.to_string())?;
+            eprintln!("exported {count} run{}", if count == 1 { "" } else { "s" });
+            Ok(ExitCode::SUCCESS)
+        }),
+        RunsCommand::Verify { store } => block_on(async move {
+            let store = open(&store).await?;
+            match store.verify_audit().await.map_err(|e| e.to_string())? {
+                VerifyReport::Ok { records, head_hash } => {
+                    println!("audit log intact: {records} records, head {head_hash}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                VerifyReport::FirstBad { seq, reason } => {
+                    println!("audit log ALTERED: record {seq} is the first bad one: {reason}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }),
+        RunsCommand::Prune { older_than, store } => {
+            let age = match older_than {
+                Some(age) => age,
+                None => configured_retention()?,
+            };
+            block_on(async move {
+                let store = open(&store).await?;
+                let removed = store
+                    .prune_older_than(age)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "removed {removed} run{} that ended more than {} ago",
+                    if removed == 1 { "" } else { "s" },
+                    humantime::format_duration(age)
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+async fn open(arg: &StoreArg) -> Result<Store, String> {
+    open_store(arg.store.as_deref(), None).await
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string_pretty(value).map_err(|e| e.to_string())
+}
+
+/// `[runs] retention` of the nearest sluice.toml, else 30 days.
+fn configured_retention() -> Result<std::time::Duration, String> {
+    let Some(path) = crate::files::find_project(Path::new(".")) else {
+        return Ok(DEFAULT_RETENTION);
+    };
+    let text = fs_err::read_to_string(&path).map_err(|e| e.to_string())?;
+    let project = sluice_model::project::parse_project(&path.display().to_string(), &text)
+        .map_err(|r| r.render(false))?;
+    Ok(project.runs.retention.map_or(DEFAULT_RETENTION, |d| d.0))
+}
+
+/// `1d` (that long ago) or an RFC 3339 time.
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let age = crate::run::humantime_duration(text).map_err(|_| {
+        format!("`--since {text}`: write a length of time (`1d`, `12h`) or an RFC 3339 time")
+    })?;
+    let age = chrono::TimeDelta::from_std(age).map_err(|e| e.to_string())?;
+    Ok(Utc::now() - age)
+}
+
+fn duration_text(d: Option<std::time::Duration>) -> String {
+    match d {
+        None => "-".into(),
+        Some(d) if d.as_secs() >= 1 => format!("{:.1}s", d.as_secs_f64()),
+        Some(d) => format!("{}ms", d.as_millis()),
+    }
+}
+
+fn time_text(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+fn print_list(runs: &[sluice_store::RunSummary]) {
+    if runs.is_empty() {
+        eprintln!("no runs recorded");
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:<26}  {:<24}  {:<10}  {:<9}  {:>8}  STARTED (UTC)",
+        "RUN", "FLOW", "TRIGGER", "STATUS", "DURATION"
+    );
+    for r in runs {
+        let _ = writeln!(
+            out,
+            "{:<26}  {:<24}  {:<10}  {:<9}  {:>8}  {}",
+            r.id,
+            r.flow,
+            r.trigger,
+            r.status,
+            duration_text(r.duration()),
+            time_text(r.started_at.or(Some(r.created_at)))
+        );
+    }
+}
+
+fn print_detail(d: &RunDetail) {
+    let mut out = std::io::stdout().lock();
+    let duration = match (d.started_at, d.finished_at) {
+        (Some(s), Some(e)) => (e - s).to_std().ok(),
+        _ => None,
+    };
+    let _ = writeln!(out, "run       {}", d.id);
+    let _ = writeln!(out, "flow      {} (sha256 {})", d.flow, short(&d.flow_hash));
+    if let Some(p) = &d.flow_path {
+        let _ = writeln!(out, "file      {p}");
+    }
+    let _ = writeln!(out, "trigger   {}", d.trigger);
+    let _ = writeln!(out, "status    {}", d.status);
+    let _ = writeln!(out, "started   {}", time_text(d.started_at));
+    let _ = writeln!(out, "finished  {}", time_text(d.finished_at));
+    let _ = writeln!(out, "duration  {}", duration_text(duration));
+    if d.claims > 1 {
+        let _ = writeln!(out, "resumed   {} times", d.claims - 1);
+    }
+    let _ = writeln!(out, "inputs    {}", d.inputs);
+    if let Some(e) = &d.error {
+        let _ = writeln!(out, "error     {e}");
+    }
+    let _ = writeln!(out, "\nsteps:");
+    for s in &d.steps {
+        let took = (s.finished_at - s.started_at).to_std().ok();
+        let item = s.item.map(|i| format!("[{i}]")).unwrap_or_default();
+        let status = s
+            .response_status
+            .map(|c| format!(" HTTP {c}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}{item}  {}  attempts {}  {}{status}",
+            s.step,
+            s.status,
+            s.attempts,
+            duration_text(took)
+        );
+        if let Some(r) = &s.request {
+            let method = r.get("method").and_then(Value::as_str).unwrap_or("");
+            let url = r.get("url").and_then(Value::as_str).unwrap_or("");
+            let _ = writeln!(out, "    request  {method} {url}");
+            if let Some(body) = r.get("body") {
+                let _ = writeln!(out, "    body     {}", clip(&body.to_string()));
+            }
+        }
+        if let Some(o) = &s.output {
+            let _ = writeln!(out, "    output   {}", clip(&o.to_string()));
+        }
+        if let Some(e) = &s.error {
+            let text = e.as_str().map_or_else(|| e.to_string(), str::to_string);
+            let _ = writeln!(out, "    error    {}", clip(&text));
+        }
+    }
+    if !d.http_calls.is_empty() {
+        let _ = writeln!(out, "\nHTTP calls:");
+        for c in &d.http_calls {
+            let item = c.item.map(|i| format!("[{i}]")).unwrap_or_default();
+            let status = c
+                .status
+                .map_or_else(|| "no answer".to_string(), |s| s.to_string());
+            let _ = writeln!(
+                out,
+                "  {}{item} #{}  {} {}  → {status}  {}ms{}",
+                c.step,
+                c.attempt,
+                c.method,
+                c.url,
+                c.elapsed_ms,
+                c.error
+                    .as_deref()
+                    .map(|e| format!("  ({})", clip(e)))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if let Some(o) = &d.output {
+        let _ = writeln!(
+            out,
+            "\noutput:\n{}",
+            serde_json::to_string_pretty(o).unwrap_or_default()
+        );
+    }
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// At most 200 characters of `text`, on one line.
+fn clip(text: &str) -> String {
+    let one_line = text.replace('\n', " ");
+    match one_line.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &one_line[..at]),
+        None => one_line,
+    }
+}
+
+/// Whether the process that held a run is gone: `cli:HOST:PID` of this host whose process no
+/// longer exists.
+fn owner_is_gone(owner: &str) -> bool {
+    let mut parts = owner.rsplitn(2, ':');
+    let (Some(pid), Some(rest)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let Some(host) = rest.strip_prefix("cli:") else {
+        return false;
+    };
+    host == crate::run::hostname()
+        && pid.parse::<u32>().is_ok()
+        && !Path::new("/proc").join(pid).exists()
+}
+
+fn resume(args: ResumeArgs) -> Result<ExitCode, String> {
+    crate::run::init_logs(args.exec.verbose, args.exec.log_format);
+    let _: LogFormat = args.exec.log_format;
+    let id: RunId = args
+        .run
+        .parse()
+        .map_err(|e: sluice_store::StoreError| e.to_string())?;
+    block_on(async move {
+        let store = open_store(args.exec.store.as_deref(), None).await?;
+        let detail = store
+            .get_run(&id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no run `{id}` in the store"))?;
+        let path = detail
+            .flow_path
+            .clone()
+            .ok_or_else(|| format!("run `{id}` was recorded without its flow file's path"))?;
+        let loaded = match crate::run::load(Path::new(&path)) {
+            Ok(l) => l,
+            Err(done) => return done,
+        };
+        if loaded.target.content_hash != detail.flow_hash && !args.allow_changed {
+            return Err(format!(
+                "{path} changed since run `{id}` started; resuming would mix two versions of the \
+                 flow. Restore it, or resume with --allow-changed"
+            ));
+        }
+        let store = match loaded.set.project().and_then(|p| p.runs.max_output_bytes) {
+            Some(cap) => store.with_output_cap(Some(cap)),
+            None => store,
+        };
+        let given: Map<String, Value> = match detail.inputs.clone() {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let inputs =
+            sluice_engine::prepare_inputs(&loaded.target, given).map_err(|p| p.join("\n"))?;
+        let me = crate::run::owner();
+        let lease = crate::run::LEASE;
+        let claimed = match detail.status {
+            RunStatus::Succeeded => {
+                return Err(format!("run `{id}` succeeded: there is nothing to resume"));
+            }
+            RunStatus::Failed | RunStatus::Cancelled | RunStatus::TimedOut => store
+                .reopen_run(&id, &me, lease)
+                .await
+                .map_err(|e| e.to_string())?,
+            RunStatus::Queued | RunStatus::Running => {
+                let started = store
+                    .start_run(&id, &me, lease)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match (&detail.owner, started) {
+                    (_, true) => true,
+                    (Some(prev), false) if owner_is_gone(prev) => store
+                        .take_over_run(&id, &me, lease, prev)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                    _ => false,
+                }
+            }
+        };
+        if !claimed {
+            return Err(format!(
+                "run `{id}` is held by {} until {}; if that process is gone, retry once its lease \
+                 has expired",
+                detail.owner.as_deref().unwrap_or("another runner"),
+                time_text(detail.lease_until)
+            ));
+        }
+        let recorder = Recorder::start(store.clone());
+        let journal = RunJournal::resume(recorder, id.clone(), args.resend_unknown).await?;
+        eprintln!(
+            "resuming run {id} of `{}`: {} of {} steps already done",
+            loaded.target.name,
+            journal.replayed_steps(),
+            loaded.target.steps.len()
+        );
+        crate::run::execute(&loaded, &args.exec, false, inputs, Some(Arc::new(journal))).await
+    })
+}

@@ -1,0 +1,399 @@
+//! Durable runs: a run's steps, HTTP calls, writes and audit records go to the run store as they
+//! happen. A background writer groups what arrives together into one commit; a step's record is
+//! committed before its dependants start. A resumed run gets the steps that already finished and
+//! the answers of the writes already made, so nothing is sent twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sluice_store::{HttpCall, Record, RunId, StepRecord, Store, WriteState};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::observer::{RequestRecord, StepStatus};
+use crate::redact::Redactor;
+
+/// Most records in one commit.
+const MAX_BATCH: usize = 1024;
+
+/// Records to commit, and who waits for the commit.
+struct Job {
+    records: Vec<Record>,
+    done: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+/// The process's writer to the run store: one task that commits what arrives in batches (group
+/// commit). Shared by every run of the process.
+#[derive(Debug)]
+pub struct Recorder {
+    store: Store,
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Job({} records)", self.records.len())
+    }
+}
+
+impl Recorder {
+    /// Starts the writer task on the current tokio runtime.
+    #[must_use]
+    pub fn start(store: Store) -> Arc<Recorder> {
+        let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
+        let writer = store.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut jobs = vec![first];
+                let mut count = jobs[0].records.len();
+                while count < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => {
+                            count += job.records.len();
+                            jobs.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let records: Vec<Record> = jobs
+                    .iter_mut()
+                    .flat_map(|j| std::mem::take(&mut j.records))
+                    .collect();
+                let result = writer
+                    .record_batch(&records)
+                    .await
+                    .map_err(|e| e.to_string());
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, records = records.len(), "The run store refused a batch.");
+                }
+                for job in jobs {
+                    if let Some(done) = job.done {
+                        let _ = done.send(result.clone());
+                    }
+                }
+            }
+        });
+        Arc::new(Recorder { store, jobs })
+    }
+
+    /// The store written to.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Commits `records` (with whatever else is waiting) and returns once they are durable.
+    ///
+    /// # Errors
+    /// The store refused the batch, or the writer has stopped.
+    pub async fn commit(&self, records: Vec<Record>) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Job {
+                records,
+                done: Some(tx),
+            })
+            .map_err(|_| "the run store's writer has stopped".to_string())?;
+        rx.await
+            .map_err(|_| "the run store's writer has stopped".to_string())?
+    }
+
+    /// Queues `records` without waiting (they are committed with the next batch).
+    pub fn send(&self, records: Vec<Record>) {
+        let _ = self.jobs.send(Job {
+            records,
+            done: None,
+        });
+    }
+
+    /// Waits until everything queued before this call is committed.
+    ///
+    /// # Errors
+    /// As [`Recorder::commit`].
+    pub async fn flush(&self) -> Result<(), String> {
+        self.commit(Vec::new()).await
+    }
+}
+
+/// One run's journal: where its records go, and what a resumed run already has.
+#[derive(Debug)]
+pub struct RunJournal {
+    recorder: Arc<Recorder>,
+    run: RunId,
+    finished: HashMap<String, (StepStatus, Value)>,
+    resend_unknown: bool,
+}
+
+impl RunJournal {
+    /// The journal of a new run `run` (already created in the store).
+    #[must_use]
+    pub fn new(recorder: Arc<Recorder>, run: RunId) -> RunJournal {
+        RunJournal {
+            recorder,
+            run,
+            finished: HashMap::new(),
+            resend_unknown: false,
+        }
+    }
+
+    /// The journal of run `run` resumed: the steps that succeeded or were skipped are not run
+    /// again (their recorded outputs are used). A failed or cancelled step runs again, and so
+    /// does one whose output was too large to keep.
+    ///
+    /// With `resend_unknown`, a write that was sent before the run stopped, whose outcome is
+    /// unknown and that the API gives no way to check, is sent again (the operator has checked
+    /// it did not happen).
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn resume(
+        recorder: Arc<Recorder>,
+        run: RunId,
+        resend_unknown: bool,
+    ) -> Result<RunJournal, String> {
+        let steps = recorder
+            .store()
+            .finished_steps(&run)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut finished = HashMap::new();
+        for s in steps {
+            let status = match s.status {
+                sluice_store::StepStatus::Succeeded => StepStatus::Succeeded,
+                sluice_store::StepStatus::Skipped => StepStatus::Skipped,
+                _ => continue,
+            };
+            let output = s.output.unwrap_or(Value::Null);
+            if s.item.is_some() || sluice_store::is_truncated(&output) {
+                continue;
+            }
+            finished.insert(s.step, (status, output));
+        }
+        Ok(RunJournal {
+            recorder,
+            run,
+            finished,
+            resend_unknown,
+        })
+    }
+
+    /// The run's id.
+    #[must_use]
+    pub fn run_id(&self) -> &RunId {
+        &self.run
+    }
+
+    /// How many steps a resumed run takes from the store.
+    #[must_use]
+    pub fn replayed_steps(&self) -> usize {
+        self.finished.len()
+    }
+
+    /// The writer.
+    #[must_use]
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.recorder
+    }
+
+    pub(crate) fn finished(&self, step: &str) -> Option<&(StepStatus, Value)> {
+        self.finished.get(step)
+    }
+
+    pub(crate) fn resend_unknown(&self) -> bool {
+        self.resend_unknown
+    }
+
+    /// The idempotency key of a write: run, step (with the sub-flow steps that lead to it) and
+    /// `for_each` item.
+    pub(crate) fn write_key(&self, path: &str, item: Option<usize>) -> String {
+        match item {
+            Some(i) => format!("{}:{path}[{i}]", self.run),
+            None => format!("{}:{path}", self.run),
+        }
+    }
+
+    /// Commits a finished step.
+    pub(crate) async fn step_finished(&self, step: StepDone<'_>) -> Result<(), String> {
+        let finished = SystemTime::now();
+        let started = finished
+            .checked_sub(step.elapsed)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let status = match step.status {
+            StepStatus::Succeeded => sluice_store::StepStatus::Succeeded,
+            StepStatus::Failed => sluice_store::StepStatus::Failed,
+            StepStatus::Skipped => sluice_store::StepStatus::Skipped,
+            StepStatus::Cancelled => sluice_store::StepStatus::Cancelled,
+        };
+        let record = StepRecord {
+            step: step.name.to_string(),
+            item: None,
+            status,
+            attempts: step.attempts,
+            request: step.request.map(request_json),
+            response_status: step.response_status,
+            output: (step.status != StepStatus::Failed || !step.output.is_null())
+                .then(|| step.redactor.redact_json(step.output)),
+            error: step
+                .error
+                .map(|e| step.redactor.redact_json(&json!(e.to_string()))),
+            started_at: DateTime::<Utc>::from(started),
+            finished_at: DateTime::<Utc>::from(finished),
+        };
+        self.recorder
+            .commit(vec![Record::Step(self.run.clone(), record)])
+            .await
+    }
+
+    /// Queues an HTTP attempt (committed with the next batch).
+    pub(crate) fn http_call(&self, call: HttpDone<'_>) {
+        let at = SystemTime::now()
+            .checked_sub(call.elapsed)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.recorder.send(vec![Record::Http(
+            self.run.clone(),
+            HttpCall {
+                step: call.step.to_string(),
+                item: call.item.and_then(|i| u32::try_from(i).ok()),
+                attempt: call.attempt,
+                method: call.request.method.clone(),
+                url: call.request.url.clone(),
+                headers: call.request.headers.clone(),
+                body: call.request.body.clone(),
+                status: call.status,
+                elapsed_ms: u64::try_from(call.elapsed.as_millis()).unwrap_or(u64::MAX),
+                at: DateTime::<Utc>::from(at),
+                error: call.error.map(str::to_string),
+            },
+        )]);
+    }
+
+    /// Records the intent to send a write (committed before it returns) and tells what the
+    /// store knows of it.
+    pub(crate) async fn write_intent(
+        &self,
+        key: &str,
+        request: &RequestRecord,
+    ) -> Result<WriteState, String> {
+        self.recorder
+            .store()
+            .write_intent(&self.run, key, &request_json(request))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Records a write's answer and an audit record of it, in one commit.
+    pub(crate) async fn write_done(
+        &self,
+        key: &str,
+        kind: &str,
+        request: &RequestRecord,
+        status: Option<u16>,
+        answer: &Value,
+        redactor: &Redactor,
+    ) -> Result<(), String> {
+        let payload = json!({
+            "key": key,
+            "method": request.method,
+            "url": request.url,
+            "status": status,
+        });
+        self.recorder
+            .commit(vec![
+                Record::WriteDone {
+                    key: key.to_string(),
+                    response: redactor.redact_json(answer),
+                },
+                Record::Audit {
+                    kind: kind.to_string(),
+                    run: Some(self.run.clone()),
+                    payload,
+                },
+            ])
+            .await
+    }
+
+    /// Forgets a write the API refused (it did not happen): a resumed run may send it again.
+    pub(crate) async fn write_forget(&self, key: &str) -> Result<(), String> {
+        self.recorder
+            .store()
+            .write_forget(key)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A finished step, for [`RunJournal::step_finished`].
+pub(crate) struct StepDone<'a> {
+    pub name: &'a str,
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub elapsed: Duration,
+    pub request: Option<&'a RequestRecord>,
+    pub response_status: Option<u16>,
+    pub output: &'a Value,
+    pub error: Option<&'a crate::StepError>,
+    pub redactor: &'a Redactor,
+}
+
+/// An HTTP attempt, for [`RunJournal::http_call`].
+pub(crate) struct HttpDone<'a> {
+    pub step: &'a str,
+    pub item: Option<usize>,
+    pub attempt: u32,
+    pub request: &'a RequestRecord,
+    pub status: Option<u16>,
+    pub elapsed: Duration,
+    pub error: Option<&'a str>,
+}
+
+/// A request as stored (already redacted).
+fn request_json(r: &RequestRecord) -> Value {
+    let mut v = json!({ "method": r.method, "url": r.url, "headers": r.headers });
+    if let (Some(body), Some(map)) = (&r.body, v.as_object_mut()) {
+        map.insert("body".into(), body.clone());
+    }
+    v
+}
+
+/// Whether two values are the same for reconciling: equal, or two timestamps of the same
+/// instant written differently (`…:00Z` and `…:00.000Z`).
+pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
+    if a == b {
+        return true;
+    }
+    match (a.as_str(), b.as_str()) {
+        (Some(x), Some(y)) => match (
+            DateTime::parse_from_rfc3339(x),
+            DateTime::parse_from_rfc3339(y),
+        ) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_value_compares_instants() {
+        assert!(same_value(
+            &json!("2026-12-01T10:00:00Z"),
+            &json!("2026-12-01T10:00:00.000Z")
+        ));
+        assert!(same_value(
+            &json!("2026-12-01T11:00:00+01:00"),
+            &json!("2026-12-01T10:00:00Z")
+        ));
+        assert!(!same_value(
+            &json!("2026-12-01T10:00:01Z"),
+            &json!("2026-12-01T10:00:00Z")
+        ));
+        assert!(same_value(&json!("call Ada"), &json!("call Ada")));
+        assert!(!same_value(&json!("call Ada"), &json!("call Grace")));
+    }
+}
