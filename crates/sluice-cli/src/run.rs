@@ -320,8 +320,11 @@ pub(crate) async fn execute(
         .map(|j| format!("run {} (see `sluice runs show {}`)", j.run_id(), j.run_id()));
     let code = match report.status {
         RunStatus::Succeeded => {
-            let out = serde_json::to_string_pretty(&report.output.unwrap_or(Value::Null))
-                .map_err(|e| e.to_string())?;
+            // The output as stored: an API that echoes a credential does not print it.
+            let output = rt
+                .redactor
+                .redact_json(report.output.as_ref().unwrap_or(&Value::Null));
+            let out = serde_json::to_string_pretty(&output).map_err(|e| e.to_string())?;
             if dry_run {
                 println!("output:");
             }
@@ -342,7 +345,8 @@ pub(crate) async fn execute(
         RunStatus::Failed | RunStatus::TimedOut => {
             eprintln!(
                 "error: {}",
-                report.error.as_deref().unwrap_or("the run failed")
+                rt.redactor
+                    .redact(report.error.as_deref().unwrap_or("the run failed"))
             );
             eprintln!("{}", summary(&report));
             if let Some(hint) = run_hint {

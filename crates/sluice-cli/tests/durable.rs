@@ -3,6 +3,7 @@
 //! the sandbox holds exactly one copy of every write. Also `runs list/show/export/verify/prune`
 //! and the secrets scan of the store file, the logs and the export.
 
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -286,4 +287,304 @@ async fn killed_runs_resume_and_every_write_is_made_once() {
     let out = output(verify).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     sandbox.shutdown().await;
+}
+
+/// The secrets of the scan test: characters that URL-encoding changes, long enough to be
+/// unmistakable.
+const GHL_SECRET: &str = "pit-7Hq/x+Zr=Secret_ghl~42";
+const IPINFO_SECRET: &str = "ipi-Qz9/w+Vt=Secret-ipinfo.7";
+
+/// Every form of `secret` that must never be stored or logged.
+fn forms(secret: &str) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let url_b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let pct = |set| percent_encoding::utf8_percent_encode(secret, set).to_string();
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    vec![
+        ("plain".into(), secret.to_string()),
+        ("base64".into(), b64.encode(secret)),
+        ("base64url".into(), url_b64.encode(secret)),
+        (
+            "url-encoded".into(),
+            pct(percent_encoding::NON_ALPHANUMERIC),
+        ),
+        ("url-encoded (unreserved kept)".into(), pct(UNRESERVED)),
+        (
+            "Basic header".into(),
+            format!("Basic {}", b64.encode(format!("{secret}:"))),
+        ),
+    ]
+}
+
+/// The places in `haystack` where a form of a secret appears.
+fn leaks(name: &str, haystack: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for secret in [GHL_SECRET, IPINFO_SECRET] {
+        for (form, needle) in forms(secret) {
+            if haystack
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+            {
+                found.push(format!("{name}: {form} form of `{secret}`"));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_store_logs_or_export() {
+    use base64::Engine as _;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let echo = |s: &str| {
+        json!({
+            "plain": s,
+            "base64": b64.encode(s),
+            "url": format!("https://x.test/?token={}", percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)),
+            "basic": format!("Basic {}", b64.encode(format!("{s}:"))),
+        })
+    };
+    // An API that echoes its credentials back in every way it can: in answers and in errors.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "contact": {"id": "c1", "firstName": GHL_SECRET, "customFields": [echo(GHL_SECRET)]}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1/notes"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "message": format!("token {GHL_SECRET} is not valid ({})", b64.encode(GHL_SECRET))
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/ipinfo/8.8.8.8"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "ip": "8.8.8.8", "city": "Mountain View", "echo": echo(IPINFO_SECRET)
+        })))
+        .mount(&server)
+        .await;
+    let flow = r#"
+name: leaky
+inputs:
+  contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main }
+  geo: { connector: ipinfo, credential: ipinfo_main }
+steps:
+  contact:
+    action: ghl.get_contact
+    with: { contactId: "{{ inputs.contactId }}" }
+  where:
+    action: geo.lookup_ip
+    with: { ip: 8.8.8.8 }
+  notes:
+    action: ghl.list_notes
+    with: { contactId: "{{ steps.contact.contact.id }}" }
+    on_error: continue
+output:
+  name: "{{ steps.contact.contact.firstName }}"
+  contact: "{{ steps.contact }}"
+  where: "{{ steps.where }}"
+  notes: "{{ steps.notes }}"
+"#;
+    let project = Project::new("leaky", flow, server.uri());
+    std::fs::write(
+        project.dir.path().join("sluice.toml"),
+        "[credentials.ghl_main]\nkind = \"bearer\"\ntoken = { env = \"GHL_TOKEN\" }\n\n\
+         [credentials.ipinfo_main]\nkind = \"query\"\ntoken = { file = \"ipinfo.token\" }\n",
+    )
+    .expect("toml");
+    std::fs::write(project.dir.path().join("ipinfo.token"), IPINFO_SECRET).expect("token");
+    // A failing variant too: its error ends up in the run's error.
+    std::fs::write(
+        project.dir.path().join("flows/leaky-fails.yaml"),
+        flow.replace("name: leaky", "name: leaky-fails")
+            .replace("    on_error: continue\n", ""),
+    )
+    .expect("flow");
+    let mut logs = Vec::new();
+    for (file, code) in [("flows/leaky.yaml", 0), ("flows/leaky-fails.yaml", 1)] {
+        for format in ["text", "json"] {
+            let mut cmd = project.sluice(GHL_SECRET);
+            cmd.args([
+                "run",
+                file,
+                "-i",
+                "contactId=c1",
+                "-vv",
+                "--log-format",
+                format,
+            ])
+            .args(["--connection", &project.connection(), "--connection"])
+            .arg(format!("geo.base_url={}/ipinfo", server.uri()));
+            let out = output(cmd).await;
+            assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));
+            logs.push((format!("{file} stdout ({format})"), out.stdout));
+            logs.push((format!("{file} stderr ({format})"), out.stderr));
+        }
+    }
+    // The echo reached the flow, so redaction had something to do.
+    let first = String::from_utf8_lossy(&logs[0].1).into_owned();
+    assert!(first.contains("[REDACTED]"), "{first}");
+    assert!(first.contains("Mountain View"), "{first}");
+    let mut found = Vec::new();
+    for (name, bytes) in &logs {
+        found.extend(leaks(name, bytes));
+    }
+    for args in [
+        vec!["runs", "export", "--since", "1d"],
+        vec!["runs", "list", "--format", "json"],
+    ] {
+        let mut cmd = project.sluice(GHL_SECRET);
+        cmd.args(&args);
+        let out = output(cmd).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(!out.stdout.is_empty());
+        found.extend(leaks(&args.join(" "), &out.stdout));
+        if args[1] == "export" {
+            let lines = out
+                .stdout
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count();
+            assert_eq!(lines, 4, "four runs exported");
+            for id in String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter_map(|v| v["id"].as_str().map(str::to_string))
+            {
+                let mut show = project.sluice(GHL_SECRET);
+                show.args(["runs", "show", &id]);
+                let out = output(show).await;
+                found.extend(leaks(&format!("runs show {id}"), &out.stdout));
+            }
+        }
+    }
+    // Every file of the store: the database, its WAL and shared memory.
+    for entry in std::fs::read_dir(project.dir.path().join("state")).expect("state dir") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        found.extend(leaks(&path.display().to_string(), &bytes));
+    }
+    assert!(found.is_empty(), "secrets leaked:\n{}", found.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_are_listed_shown_verified_pruned_and_tampering_is_caught() {
+    let flow = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/contact-360.yaml"),
+    )
+    .expect("contact-360");
+    let project = Project::new("contact-360", &flow, String::new());
+    for contact in ["ct_ada", "ct_grace"] {
+        let mut cmd = project.sluice("unused");
+        cmd.args(["run", "flows/contact-360.yaml", "--sandbox", "-i"])
+            .arg(format!("contactId={contact}"));
+        let out = output(cmd).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let run_cmd = |args: &[&str]| {
+        let mut cmd = project.sluice("unused");
+        cmd.args(args);
+        output(cmd)
+    };
+    let list = run_cmd(&["runs", "list"]).await;
+    let listed = text(&list.stdout);
+    assert_eq!(
+        listed.lines().count(),
+        3,
+        "a header and two runs:\n{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .skip(1)
+            .all(|l| l.contains("contact-360") && l.contains("succeeded"))
+    );
+    let id = listed
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("id");
+    let show = run_cmd(&["runs", "show", id]).await;
+    let shown = text(&show.stdout);
+    assert!(shown.contains("contactId"), "{shown}");
+    for step in ["contact", "notes", "tasks", "open_tasks", "overdue"] {
+        assert!(
+            shown.contains(&format!("\n  {step}  succeeded")),
+            "{step} in:\n{shown}"
+        );
+    }
+    assert!(shown.contains("request  GET http://127.0.0.1:"), "{shown}");
+    assert!(
+        shown.contains("Grace"),
+        "the latest run is Grace's:\n{shown}"
+    );
+    let unknown = run_cmd(&["runs", "show", "01ARZ3NDEKTSV4RRFFQ69G5FAV"]).await;
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("no run `01ARZ3NDEKTSV4RRFFQ69G5FAV`"));
+    let bad = run_cmd(&["runs", "show", "nope"]).await;
+    assert!(
+        text(&bad.stderr).contains("is not a run id"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let verify = run_cmd(&["runs", "verify"]).await;
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    assert!(text(&verify.stdout).starts_with("audit log intact: 4 records"));
+    // Someone with the database file (and the will to drop the append-only triggers) edits the
+    // record of the first run's end.
+    {
+        use sqlx::Connection as _;
+        let mut db = sqlx::SqliteConnection::connect(&project.store())
+            .await
+            .expect("connect");
+        sqlx::raw_sql("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete")
+            .execute(&mut db)
+            .await
+            .expect("drop triggers");
+        sqlx::query("UPDATE audit_log SET payload = '{\"flow\":\"forged\"}' WHERE seq = 2")
+            .execute(&mut db)
+            .await
+            .expect("tamper");
+        db.close().await.expect("close");
+    }
+    let verify = run_cmd(&["runs", "verify"]).await;
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(
+        text(&verify.stdout).contains("record 2 is the first bad one"),
+        "{}",
+        text(&verify.stdout)
+    );
+
+    // Retention: nothing is older than 30 days; everything is older than 0 s.
+    let keep = run_cmd(&["runs", "prune"]).await;
+    assert!(
+        text(&keep.stdout).starts_with("removed 0 runs"),
+        "{}",
+        text(&keep.stdout)
+    );
+    let prune = run_cmd(&["runs", "prune", "--older-than", "0s"]).await;
+    assert!(
+        text(&prune.stdout).starts_with("removed 2 runs"),
+        "{}",
+        text(&prune.stdout)
+    );
+    let list = run_cmd(&["runs", "list", "--format", "json"]).await;
+    assert_eq!(
+        serde_json::from_slice::<Value>(&list.stdout).expect("JSON"),
+        json!([])
+    );
 }

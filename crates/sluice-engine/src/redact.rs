@@ -3,6 +3,13 @@
 
 use base64::Engine as _;
 
+/// Percent-encoding that keeps RFC 3986's unreserved characters (`-_.~`), as in URLs.
+const UNRESERVED_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// What replaces a secret.
 pub const MASK: &str = "[REDACTED]";
 
@@ -33,6 +40,8 @@ impl Redactor {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
             percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
                 .to_string(),
+            // As URLs carry it: RFC 3986's unreserved characters left as they are.
+            percent_encoding::utf8_percent_encode(secret, UNRESERVED_KEPT).to_string(),
         ];
         forms.retain(|f| f.len() >= 4);
         for f in forms {
