@@ -163,13 +163,14 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
                     flow_hash: loaded.target.content_hash.clone(),
                     ..new
                 };
-                let id = store
-                    .create_run(new)
+                let recorder = sluice_engine::Recorder::start(store.clone());
+                let journal = RunJournal::start(recorder.clone(), new);
+                recorder
+                    .flush()
                     .await
                     .map_err(|e| format!("cannot record the run: {e}"))?;
-                tracing::info!(run = %id, "Run recorded.");
-                let recorder = sluice_engine::Recorder::start(store.clone());
-                Some(Arc::new(RunJournal::new(recorder, id)))
+                tracing::info!(run = %journal.run_id(), "Run recorded.");
+                Some(Arc::new(journal))
             }
             None => None,
         };
@@ -292,28 +293,15 @@ pub(crate) async fn execute(
             }
         })
     });
-    if let Some(j) = &journal {
-        j.recorder()
-            .commit(vec![sluice_store::Record::Audit {
-                kind: "run.started".into(),
-                run: Some(j.run_id().clone()),
-                payload: serde_json::json!({
-                    "flow": target.name,
-                    "flow_hash": target.content_hash,
-                    "owner": owner(),
-                    "resumed_steps": j.replayed_steps(),
-                }),
-            }])
-            .await
-            .map_err(|e| format!("cannot record the run: {e}"))?;
-    }
     let report = sluice_engine::run_with(target.clone(), rt.clone(), inputs, journal.clone()).await;
     progress.finish();
     if let Some(task) = renewal {
         task.abort();
     }
     if let Some(j) = &journal {
-        finish_recording(j, &report, &rt.redactor).await?;
+        j.finish(&report, &rt.redactor)
+            .await
+            .map_err(|e| format!("cannot record the run's end: {e}"))?;
     }
     let run_hint = journal
         .as_ref()
@@ -356,37 +344,6 @@ pub(crate) async fn execute(
         }
     };
     Ok(code)
-}
-
-/// Ends the recorded run: every queued record committed, the run's status and output, an
-/// audit record.
-async fn finish_recording(
-    j: &RunJournal,
-    report: &sluice_engine::RunReport,
-    redactor: &sluice_engine::Redactor,
-) -> Result<(), String> {
-    let output = report.output.as_ref().map(|o| redactor.redact_json(o));
-    let error = report.error.as_deref().map(|e| redactor.redact(e));
-    let status = match report.status {
-        RunStatus::Succeeded => sluice_store::RunStatus::Succeeded,
-        RunStatus::Failed => sluice_store::RunStatus::Failed,
-        RunStatus::Cancelled => sluice_store::RunStatus::Cancelled,
-        RunStatus::TimedOut => sluice_store::RunStatus::TimedOut,
-    };
-    let recorder = j.recorder();
-    recorder
-        .commit(vec![sluice_store::Record::Audit {
-            kind: "run.finished".into(),
-            run: Some(j.run_id().clone()),
-            payload: serde_json::json!({ "status": status.as_str(), "elapsed_ms": report.elapsed_ms }),
-        }])
-        .await
-        .map_err(|e| format!("cannot record the run's end: {e}"))?;
-    recorder
-        .store()
-        .finish_run(j.run_id(), status, output.as_ref(), error.as_deref())
-        .await
-        .map_err(|e| format!("cannot record the run's end: {e}"))
 }
 
 pub(crate) fn humantime_duration(s: &str) -> Result<std::time::Duration, String> {

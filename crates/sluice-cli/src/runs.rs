@@ -462,6 +462,19 @@ fn resume(args: ResumeArgs) -> Result<ExitCode, String> {
         }
         let recorder = Recorder::start(store.clone());
         let journal = RunJournal::resume(recorder, id.clone(), args.resend_unknown).await?;
+        journal
+            .recorder()
+            .commit(vec![sluice_store::Record::Audit {
+                kind: "run.resumed".into(),
+                run: Some(id.clone()),
+                payload: serde_json::json!({
+                    "owner": me,
+                    "steps_done": journal.replayed_steps(),
+                    "resend_unknown": args.resend_unknown,
+                }),
+            }])
+            .await
+            .map_err(|e| format!("cannot record the resumption: {e}"))?;
         eprintln!(
             "resuming run {id} of `{}`: {} of {} steps already done",
             loaded.target.name,

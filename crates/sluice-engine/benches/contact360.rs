@@ -36,6 +36,13 @@
 //! its one Handlebars text template (`name: "{{ …firstName }}"`, so no Handlebars context is
 //! built), the parent flow without `output:` (so the 1,000 results are not copied), and both. Their results differ from the real workload's, so they are not compared.
 //!
+//! Recording. The variants `runs` and `runs-recorded` run the same work as 1,000 top-level
+//! runs of `contact-360-one` (8 at a time, as `sluice serve` would for 1,000 webhook
+//! deliveries), the second recording each in a SQLite run store in a temp folder exactly as
+//! `sluice run` does: the run created, an audit record at its start and end, every step and
+//! HTTP call committed (group commit), the run finished with its output. The table compares
+//! the two: recording's cost on the contact-360 throughput.
+//!
 //! `cargo bench … -- phases` (or `SLUICE_BENCH_VARIANT=phases`) times the engine's pieces
 //! one by one: JSON parsing, request preparation and records, the Handlebars context, the
 //! merge step, the output copy (in a loop, best of 10 batches); then, in place on the same
@@ -60,7 +67,7 @@ use serde_json::{Value, json};
 use sluice_engine::exec::ExecKind;
 use sluice_engine::http::AuthMaterial;
 use sluice_engine::scope::Scope;
-use sluice_engine::{Executable, NoObserver, RunOptions, RunStatus, Runtime};
+use sluice_engine::{Executable, NoObserver, Recorder, RunJournal, RunOptions, RunStatus, Runtime};
 use sluice_model::Limits;
 use tokio::sync::Semaphore;
 
@@ -554,6 +561,63 @@ async fn engine_run(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Value) -> V
     report.output.expect("an output")
 }
 
+/// A run of `flow` with `inputs`, recorded through `recorder` when given, as `sluice run`
+/// records one: created, every step and HTTP call, finished with its output.
+async fn recorded_run(
+    flow: Arc<Executable>,
+    rt: Arc<Runtime>,
+    inputs: Value,
+    recorder: Option<Arc<Recorder>>,
+) -> Value {
+    let journal = recorder.map(|recorder| {
+        let new = sluice_store::NewRun::new(&flow.name, b"", "manual", inputs.clone()).running(
+            sluice_store::Lease {
+                owner: "bench".into(),
+                duration: Duration::from_secs(60),
+            },
+        );
+        Arc::new(RunJournal::start(recorder, new))
+    });
+    let report = sluice_engine::run_with(flow, rt.clone(), inputs, journal.clone()).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    if let Some(j) = journal {
+        j.finish(&report, &rt.redactor).await.expect("finish");
+    }
+    report.output.expect("an output")
+}
+
+/// The work as one top-level run per contact, 8 at a time, each recorded when `recorder` is
+/// given.
+async fn separate_runs(
+    one: Arc<Executable>,
+    rt: Arc<Runtime>,
+    ids: Arc<Vec<String>>,
+    recorder: Option<Arc<Recorder>>,
+) -> Value {
+    let outputs: Vec<Value> = futures::stream::iter(ids.iter().cloned())
+        .map(|id| {
+            recorded_run(
+                one.clone(),
+                rt.clone(),
+                json!({ "contactId": id }),
+                recorder.clone(),
+            )
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    Value::Array(outputs)
+}
+
+/// A recorder writing to a fresh SQLite store in `dir`.
+fn sqlite_recorder(runtime: &tokio::runtime::Runtime, dir: &std::path::Path) -> Arc<Recorder> {
+    runtime.block_on(async {
+        let url = format!("sqlite://{}", dir.join("sluice.db").display());
+        let store = sluice_store::Store::open(&url).await.expect("store");
+        Recorder::start(store)
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // The hand-written variant
 
@@ -677,6 +741,35 @@ fn child(variant: &str) {
             rss_before = status_kb("VmRSS");
             repeat(&runtime, &server, reps, move || {
                 engine_run(parent.clone(), rt.clone(), inputs.clone())
+            })
+        }
+        "runs" | "runs-recorded" => {
+            let flows = build_flows(&[PARENT_FLOW, ONE_FLOW]);
+            let rt = engine_runtime(&flows, &server);
+            let one = flows[1].clone();
+            let dir = tempfile::tempdir().expect("temp dir");
+            let recorder =
+                (variant == "runs-recorded").then(|| sqlite_recorder(&runtime, dir.path()));
+            rss_before = status_kb("VmRSS");
+            repeat(&runtime, &server, reps, move || {
+                separate_runs(one.clone(), rt.clone(), ids.clone(), recorder.clone())
+            })
+        }
+        "engine-recorded" => {
+            let flows = build_flows(&[PARENT_FLOW, ONE_FLOW]);
+            let rt = engine_runtime(&flows, &server);
+            let parent = flows[0].clone();
+            let dir = tempfile::tempdir().expect("temp dir");
+            let recorder = sqlite_recorder(&runtime, dir.path());
+            let inputs = json!({ "contactIds": *ids });
+            rss_before = status_kb("VmRSS");
+            repeat(&runtime, &server, reps, move || {
+                recorded_run(
+                    parent.clone(),
+                    rt.clone(),
+                    inputs.clone(),
+                    Some(recorder.clone()),
+                )
             })
         }
         "hand" => {
@@ -854,9 +947,15 @@ fn parent() {
     let mut paths_only = Collected::default();
     let mut no_output = Collected::default();
     let mut both = Collected::default();
+    let mut engine_recorded = Collected::default();
+    let mut runs = Collected::default();
+    let mut recorded = Collected::default();
     for _ in 0..rounds {
         run_child("hand", &mut hand);
         run_child("engine", &mut engine);
+        run_child("engine-recorded", &mut engine_recorded);
+        run_child("runs", &mut runs);
+        run_child("runs-recorded", &mut recorded);
         if ablations {
             run_child("engine-paths-only", &mut paths_only);
             run_child("engine-no-output", &mut no_output);
@@ -932,6 +1031,69 @@ fn parent() {
         engine.hwm_kb as f64 / 1024.0
     );
     println!("results identical (sha-256 prefix): {}", engine.digest);
+    assert_eq!(
+        runs.digest, engine.digest,
+        "separate runs built a different result"
+    );
+    assert_eq!(
+        engine_recorded.digest, engine.digest,
+        "the recorded run built a different result"
+    );
+    assert_eq!(
+        recorded.digest, engine.digest,
+        "recorded runs built a different result"
+    );
+    let (r, rr) = (summarize(&runs), summarize(&recorded));
+    let er = summarize(&engine_recorded);
+    println!("\nRecording in a SQLite run store (group commit):\n");
+    println!(
+        "| variant | best (ms) | median (ms) | runs/s (median) | req/s (median) | client CPU (ms, median) | peak RSS (MB) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, s, c, runs_per) in [
+        ("contact-360 (one run), not recorded", &e, &engine, 1.0),
+        (
+            "contact-360 (one run), recorded",
+            &er,
+            &engine_recorded,
+            1.0,
+        ),
+        (
+            "1,000 separate runs, not recorded",
+            &r,
+            &runs,
+            CONTACTS as f64,
+        ),
+        (
+            "1,000 separate runs, recorded",
+            &rr,
+            &recorded,
+            CONTACTS as f64,
+        ),
+    ] {
+        println!(
+            "| {name} | {:.1} | {:.1} | {:.0} | {:.0} | {:.1} | {:.1} |",
+            ms(s.best),
+            ms(s.median),
+            runs_per / s.median.as_secs_f64(),
+            rate(s.median),
+            ms(s.client_cpu),
+            c.hwm_kb as f64 / 1024.0
+        );
+    }
+    let cost = 1.0 - rate(er.median) / rate(e.median);
+    let cost_best = 1.0 - rate(er.best) / rate(e.best);
+    let separate = 1.0 - rate(rr.median) / rate(r.median);
+    println!(
+        "\nrecording costs {:.1}% of the contact-360 throughput (median; best {:.1}%): target < 15%: {}",
+        cost * 100.0,
+        cost_best * 100.0,
+        if cost < 0.15 { "met" } else { "NOT met" }
+    );
+    println!(
+        "as 1,000 separate recorded runs (each created, its 5 steps and 3 calls, finished, 2 audit records): {:.1}% of the throughput",
+        separate * 100.0
+    );
     if ablations {
         println!(
             "\nAblations (what two fixes would gain, measured by changing the flow, not the engine):\n"

@@ -16,7 +16,10 @@ use crate::observer::{RequestRecord, StepStatus};
 use crate::redact::Redactor;
 
 /// Most records in one commit.
-const MAX_BATCH: usize = 1024;
+const MAX_BATCH: usize = 4096;
+
+/// How long the writer waits for more records when nobody waits for those it has.
+const LINGER: Duration = Duration::from_millis(10);
 
 /// Records to commit, and who waits for the commit.
 struct Job {
@@ -46,16 +49,28 @@ impl Recorder {
         let writer = store.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                let mut waited = first.done.is_some();
+                let mut count = first.records.len();
                 let mut jobs = vec![first];
-                let mut count = jobs[0].records.len();
+                // Nobody waits for what came so far: linger a little for more, so a stream of
+                // records becomes a few large commits instead of many small ones.
+                let deadline = tokio::time::Instant::now() + LINGER;
                 while count < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => {
-                            count += job.records.len();
-                            jobs.push(job);
+                    let next = match rx.try_recv() {
+                        Ok(job) => Some(job),
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                        Err(mpsc::error::TryRecvError::Empty) if waited => None,
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            tokio::time::timeout_at(deadline, rx.recv())
+                                .await
+                                .ok()
+                                .flatten()
                         }
-                        Err(_) => break,
-                    }
+                    };
+                    let Some(job) = next else { break };
+                    waited |= job.done.is_some();
+                    count += job.records.len();
+                    jobs.push(job);
                 }
                 let records: Vec<Record> = jobs
                     .iter_mut()
@@ -127,7 +142,62 @@ pub struct RunJournal {
 }
 
 impl RunJournal {
-    /// The journal of a new run `run` (already created in the store).
+    /// Records a new run (queued with the next batch, with a `run.started` audit record) and
+    /// returns its journal. `owner` holds the run's lease.
+    #[must_use]
+    pub fn start(recorder: Arc<Recorder>, new: sluice_store::NewRun) -> RunJournal {
+        let run = RunId::new();
+        let payload = json!({
+            "flow": new.flow,
+            "flow_hash": new.flow_hash,
+            "trigger": new.trigger,
+            "owner": new.lease.as_ref().map(|l| l.owner.clone()),
+        });
+        recorder.send(vec![
+            Record::CreateRun(run.clone(), new),
+            Record::Audit {
+                kind: "run.started".into(),
+                run: Some(run.clone()),
+                payload,
+            },
+        ]);
+        RunJournal::new(recorder, run)
+    }
+
+    /// Ends the run: its status, output and error, with a `run.finished` audit record, in one
+    /// commit that everything queued before goes with.
+    ///
+    /// # Errors
+    /// The store refused it.
+    pub async fn finish(
+        &self,
+        report: &crate::RunReport,
+        redactor: &Redactor,
+    ) -> Result<(), String> {
+        let status = match report.status {
+            crate::RunStatus::Succeeded => sluice_store::RunStatus::Succeeded,
+            crate::RunStatus::Failed => sluice_store::RunStatus::Failed,
+            crate::RunStatus::Cancelled => sluice_store::RunStatus::Cancelled,
+            crate::RunStatus::TimedOut => sluice_store::RunStatus::TimedOut,
+        };
+        self.recorder
+            .commit(vec![
+                Record::Audit {
+                    kind: "run.finished".into(),
+                    run: Some(self.run.clone()),
+                    payload: json!({ "status": status.as_str(), "elapsed_ms": report.elapsed_ms }),
+                },
+                Record::FinishRun {
+                    run: self.run.clone(),
+                    status,
+                    output: report.output.as_ref().map(|o| self.keep(o, redactor)),
+                    error: report.error.as_deref().map(|e| redactor.redact(e)),
+                },
+            ])
+            .await
+    }
+
+    /// The journal of run `run`, already in the store.
     #[must_use]
     pub fn new(recorder: Arc<Recorder>, run: RunId) -> RunJournal {
         RunJournal {
@@ -205,6 +275,31 @@ impl RunJournal {
         self.resend_unknown
     }
 
+    /// A value as the store keeps it, secrets redacted. A value over the store's cap becomes a
+    /// marker here — `{"$truncated": true, "more_than": CAP, "preview": "…"}` — found by
+    /// walking only as much of it as the cap, so a large value is never copied or written out
+    /// whole.
+    fn keep(&self, value: &Value, redactor: &Redactor) -> Value {
+        let Some(cap) = self.recorder.store().output_cap() else {
+            return redactor.redact_json(value);
+        };
+        let mut budget = cap;
+        if fits(value, &mut budget) {
+            return redactor.redact_json(value);
+        }
+        let mut preview = Bounded(Vec::with_capacity(PREVIEW_BYTES));
+        let _ = serde_json::to_writer(&mut preview, value);
+        let mut text = String::from_utf8_lossy(&preview.0).into_owned();
+        while text.len() > PREVIEW_BYTES || text.ends_with('\u{fffd}') {
+            text.pop();
+        }
+        json!({
+            sluice_store::TRUNCATED_KEY: true,
+            "more_than": cap,
+            "preview": redactor.redact(&text),
+        })
+    }
+
     /// The idempotency key of a write: run, step (with the sub-flow steps that lead to it) and
     /// `for_each` item.
     pub(crate) fn write_key(&self, path: &str, item: Option<usize>) -> String {
@@ -214,7 +309,9 @@ impl RunJournal {
         }
     }
 
-    /// Commits a finished step.
+    /// Records a finished step. A step that wrote is committed before this returns (its
+    /// dependants start after); any other is queued for the next batch, milliseconds later — a
+    /// crash in between runs it again on resume, which only repeats reads.
     pub(crate) async fn step_finished(&self, step: StepDone<'_>) -> Result<(), String> {
         let finished = SystemTime::now();
         let started = finished
@@ -234,16 +331,20 @@ impl RunJournal {
             request: step.request.map(request_json),
             response_status: step.response_status,
             output: (step.status != StepStatus::Failed || !step.output.is_null())
-                .then(|| step.redactor.redact_json(step.output)),
+                .then(|| self.keep(step.output, step.redactor)),
             error: step
                 .error
                 .map(|e| step.redactor.redact_json(&json!(e.to_string()))),
             started_at: DateTime::<Utc>::from(started),
             finished_at: DateTime::<Utc>::from(finished),
         };
-        self.recorder
-            .commit(vec![Record::Step(self.run.clone(), record)])
-            .await
+        let records = vec![Record::Step(self.run.clone(), record)];
+        if step.wrote {
+            self.recorder.commit(records).await
+        } else {
+            self.recorder.send(records);
+            Ok(())
+        }
     }
 
     /// Queues an HTTP attempt (committed with the next batch).
@@ -257,10 +358,10 @@ impl RunJournal {
                 step: call.step.to_string(),
                 item: call.item.and_then(|i| u32::try_from(i).ok()),
                 attempt: call.attempt,
-                method: call.request.method.clone(),
-                url: call.request.url.clone(),
-                headers: call.request.headers.clone(),
-                body: call.request.body.clone(),
+                method: call.request.method,
+                url: call.request.url,
+                headers: call.request.headers,
+                body: call.request.body,
                 status: call.status,
                 elapsed_ms: u64::try_from(call.elapsed.as_millis()).unwrap_or(u64::MAX),
                 at: DateTime::<Utc>::from(at),
@@ -335,6 +436,8 @@ pub(crate) struct StepDone<'a> {
     pub output: &'a Value,
     pub error: Option<&'a crate::StepError>,
     pub redactor: &'a Redactor,
+    /// Whether the step's operation writes.
+    pub wrote: bool,
 }
 
 /// An HTTP attempt, for [`RunJournal::http_call`].
@@ -342,10 +445,60 @@ pub(crate) struct HttpDone<'a> {
     pub step: &'a str,
     pub item: Option<usize>,
     pub attempt: u32,
-    pub request: &'a RequestRecord,
+    pub request: RequestRecord,
     pub status: Option<u16>,
     pub elapsed: Duration,
     pub error: Option<&'a str>,
+}
+
+/// How much of a large value's JSON text its marker shows.
+const PREVIEW_BYTES: usize = 1024;
+
+/// Whether `value`'s JSON text (approximately: escapes are not counted) fits in `budget`
+/// bytes; stops as soon as it does not.
+fn fits(value: &Value, budget: &mut usize) -> bool {
+    fn take(budget: &mut usize, n: usize) -> bool {
+        match budget.checked_sub(n) {
+            Some(left) => {
+                *budget = left;
+                true
+            }
+            None => false,
+        }
+    }
+    match value {
+        Value::Null | Value::Bool(_) => take(budget, 5),
+        Value::Number(_) => take(budget, 24),
+        Value::String(s) => take(budget, s.len() + 2),
+        Value::Array(items) => {
+            take(budget, 2) && items.iter().all(|v| take(budget, 1) && fits(v, budget))
+        }
+        Value::Object(map) => {
+            take(budget, 2)
+                && map
+                    .iter()
+                    .all(|(k, v)| take(budget, k.len() + 4) && fits(v, budget))
+        }
+    }
+}
+
+/// A writer that keeps the first [`PREVIEW_BYTES`] + 4 bytes and then refuses more.
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = (PREVIEW_BYTES + 4).saturating_sub(self.0.len());
+        if room == 0 {
+            return Err(std::io::Error::other("preview full"));
+        }
+        let n = room.min(buf.len());
+        self.0.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A request as stored (already redacted).
@@ -378,6 +531,15 @@ pub(crate) fn same_value(a: &Value, b: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fits_stops_at_the_budget() {
+        let big = json!({"a": ["x".repeat(100), "y".repeat(100)], "b": 1});
+        assert!(fits(&big, &mut 1000));
+        assert!(!fits(&big, &mut 150));
+        let mut budget = 10;
+        assert!(!fits(&json!(["long text here"]), &mut budget));
+    }
 
     #[test]
     fn same_value_compares_instants() {

@@ -17,6 +17,8 @@ pub const MASK: &str = "[REDACTED]";
 #[derive(Clone, Debug, Default)]
 pub struct Redactor {
     needles: Vec<String>,
+    /// All needles in one automaton (longest match first): one pass over a text.
+    matcher: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Redactor {
@@ -51,6 +53,10 @@ impl Redactor {
         }
         // Longest first, so a secret inside a longer encoding is masked whole.
         self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        self.matcher = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&self.needles)
+            .ok();
     }
 
     /// Whether there is anything to hide.
@@ -62,13 +68,10 @@ impl Redactor {
     /// The text with every secret masked.
     #[must_use]
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for n in &self.needles {
-            if out.contains(n.as_str()) {
-                out = out.replace(n.as_str(), MASK);
-            }
+        match &self.matcher {
+            Some(m) if m.is_match(text) => m.replace_all(text, &vec![MASK; self.needles.len()]),
+            _ => text.to_string(),
         }
-        out
     }
 
     /// A JSON value with every secret masked in every string (keys included).

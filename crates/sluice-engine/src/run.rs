@@ -252,7 +252,10 @@ struct Trace {
 /// path of `flow:` steps that leads to them (it prefixes their names in records and keys).
 struct Ctx {
     journal: Option<Arc<RunJournal>>,
+    /// `STEP/` or `STEP[ITEM]/` per enclosing `flow:` step (only kept when recording).
     prefix: String,
+    /// Whether these are the run's own steps (not a sub-flow's).
+    top: bool,
 }
 
 /// Runs a flow to its end. `inputs` must come from [`prepare_inputs`].
@@ -275,6 +278,7 @@ pub async fn run_with(
     let ctx = Arc::new(Ctx {
         journal,
         prefix: String::new(),
+        top: true,
     });
     let fut = run_steps(exec.clone(), rt.clone(), Arc::new(inputs), ctx);
     let result = match flow_timeout {
@@ -495,7 +499,7 @@ fn push_step<'a>(
             (j, value.unwrap_or_else(|| Arc::new(Value::Null)))
         })
         .collect();
-    let top = ctx.prefix.is_empty();
+    let top = ctx.top;
     if top
         && let Some((status, output)) = ctx
             .journal
@@ -529,6 +533,7 @@ fn push_step<'a>(
                 output: &outcome.output,
                 error: outcome.error.as_ref(),
                 redactor: &rt.redactor,
+                wrote: matches!(&exec.steps[i].kind, ExecKind::Action { operation, .. } if operation.is_write()),
             };
             if let Err(e) = journal.step_finished(done).await {
                 outcome.status = StepStatus::Failed;
@@ -619,8 +624,9 @@ async fn run_step(
     }
     let Some(list) = &step.for_each else {
         let mut trace = Trace::default();
-        let mut outcome = match run_body(exec, rt, step, &scope, None, ctx, Some(&mut trace)).await
-        {
+        // Only the run's own steps are recorded with their request.
+        let traced = (ctx.top && ctx.journal.is_some()).then_some(&mut trace);
+        let mut outcome = match run_body(exec, rt, step, &scope, None, ctx, traced).await {
             Ok((v, attempts)) => done(StepStatus::Succeeded, v, attempts, None),
             Err((e, attempts)) => fail(e, attempts),
         };
@@ -771,10 +777,12 @@ async fn run_body(
                 .map_err(|p| (StepError::new(ErrorKind::Other, p.join("; ")), 1))?;
             let sub_ctx = Arc::new(Ctx {
                 journal: ctx.journal.clone(),
-                prefix: match item {
-                    Some(k) => format!("{}{}[{k}]/", ctx.prefix, step.name),
-                    None => format!("{}{}/", ctx.prefix, step.name),
+                prefix: match (&ctx.journal, item) {
+                    (None, _) => String::new(),
+                    (Some(_), Some(k)) => format!("{}{}[{k}]/", ctx.prefix, step.name),
+                    (Some(_), None) => format!("{}{}/", ctx.prefix, step.name),
                 },
+                top: false,
             });
             let report = run_steps_boxed(sub.clone(), rt.clone(), Arc::new(inputs), sub_ctx).await;
             match report {
@@ -910,7 +918,10 @@ async fn call_with_retries(
     // A durable run records every attempt, and each write under its idempotency key: a write
     // already made (by the run before it stopped) is not sent again.
     let journal = ctx.journal.as_deref().filter(|_| !rt.options.dry_run);
-    let step_path = format!("{}{}", ctx.prefix, step.name);
+    let step_path = match journal {
+        Some(_) => format!("{}{}", ctx.prefix, step.name),
+        None => String::new(),
+    };
     let write_key = match journal {
         Some(j) if writes => {
             let key = j.write_key(&step_path, item);
@@ -962,6 +973,8 @@ async fn call_with_retries(
             );
             return Err((StepError::new(ErrorKind::RateLimited, message), attempt));
         }
+        // The request of this attempt, as recorded (secrets redacted).
+        let mut sent: Option<RequestRecord> = None;
         let result = {
             let _global = rt.global.acquire().await.map_err(|_| {
                 (
@@ -983,9 +996,7 @@ async fn call_with_retries(
                     attempt,
                     request: &record,
                 });
-                if let Some(t) = trace.as_deref_mut() {
-                    t.request = Some(record);
-                }
+                sent = Some(record);
             }
             http::send(
                 &rt.http,
@@ -998,11 +1009,11 @@ async fn call_with_retries(
             )
             .await
         };
+        if let Some(t) = trace.as_deref_mut() {
+            t.request.clone_from(&sent);
+        }
         if let Some(j) = journal
-            && let Some(request) = trace
-                .as_deref()
-                .and_then(|t| t.request.as_ref())
-                .or(write_key.as_ref().map(|(_, r)| r))
+            && let Some(request) = sent
         {
             let (status, elapsed, error) = match &result {
                 Ok(a) => (Some(a.status), a.elapsed, None),

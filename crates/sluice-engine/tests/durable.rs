@@ -299,3 +299,86 @@ async fn an_unknown_write_without_a_check_stops_until_the_operator_says_resend()
     let report = go(&exec, &server, json!({}), journal).await;
     assert_eq!(report.output, Some(json!("new1")));
 }
+
+#[tokio::test]
+async fn every_attempt_of_every_item_and_sub_flow_is_recorded() {
+    let s = setup().await;
+    let parent = r#"
+name: fan
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  each:
+    for_each: [c1, c1]
+    action: ghl.get_contact
+    with: { contactId: "{{ item }}" }
+  sub:
+    flow: make-task
+    with: { contactId: c1 }
+"#;
+    let catalog = sluice_connectors::builtin_catalog().expect("catalog");
+    let files = vec![
+        ("p.yaml".to_string(), parent.to_string()),
+        ("c.yaml".to_string(), CREATE_TASK.to_string()),
+    ];
+    let execs: Vec<Arc<Executable>> =
+        sluice_plan::validate_files(&files, &catalog, None, &Limits::default())
+            .into_iter()
+            .zip(&files)
+            .map(|(v, (_, src))| {
+                assert_eq!(v.report.error_count(), 0, "{}", v.report.render(false));
+                Arc::new(
+                    Executable::build(
+                        v.document.as_ref().expect("doc"),
+                        v.plan.as_ref().expect("plan"),
+                        &catalog,
+                        src,
+                    )
+                    .expect("build"),
+                )
+            })
+            .collect();
+    let server = MockServer::start().await;
+    mock_contact(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/contacts/c1/tasks"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"task": {"id": "t1"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let id = new_run(&s, &execs[0]).await;
+    let mut rt = Runtime::new(Arc::new(NoObserver), RunOptions::default()).expect("rt");
+    rt.base_urls.insert("ghl-contacts".into(), server.uri());
+    rt.flows.insert("make-task".into(), execs[1].clone());
+    let journal = Arc::new(RunJournal::new(s.recorder.clone(), id.clone()));
+    let report =
+        sluice_engine::run_with(execs[0].clone(), Arc::new(rt), json!({}), Some(journal)).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    s.recorder.flush().await.expect("flush");
+    let detail = s.store.get_run(&id).await.expect("get").expect("run");
+    let mut calls: Vec<(String, Option<u32>, String)> = detail
+        .http_calls
+        .iter()
+        .map(|c| (c.step.clone(), c.item, c.method.clone()))
+        .collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        vec![
+            ("each".into(), Some(0), "GET".into()),
+            ("each".into(), Some(1), "GET".into()),
+            ("sub/contact".into(), None, "GET".into()),
+            ("sub/create".into(), None, "POST".into()),
+        ]
+    );
+    // Only the run's own steps have step records; the sub-flow's write has its key.
+    let steps: Vec<&str> = detail.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_eq!(
+        s.store
+            .write_intent(&id, &format!("{id}:sub/create"), &json!({}))
+            .await
+            .expect("intent"),
+        WriteState::Done(json!({"task": {"id": "t1"}}))
+    );
+}

@@ -82,6 +82,62 @@ macro_rules! append {
 }
 pub(crate) use append;
 
+/// Appends several audit records (`&[(kind, Option<&RunId>, &Value)]`) inside the write
+/// transaction `$tx`, as [`append!`] does one: the head is read and moved once, the records
+/// go in one statement. Evaluates to `Result<(), StoreError>`.
+macro_rules! append_many {
+    ($tx:expr, $pool:expr, $records:expr) => {
+        async {
+            let head_sql = format!(
+                "SELECT seq, hash FROM audit_head WHERE id = 1 {}",
+                $crate::PoolExt::for_update($pool)
+            );
+            let (mut seq, mut prev): (i64, String) =
+                sqlx::query_as(&head_sql).fetch_one(&mut *$tx).await?;
+            let mut rows = Vec::with_capacity($records.len());
+            for (kind, run, payload) in $records.iter() {
+                let payload_text = $crate::json::canonical(payload)?;
+                seq += 1;
+                let at = $crate::time::now();
+                let run: Option<&str> = run.map(|r| r.as_str());
+                let hash = $crate::audit::record_hash(&prev, seq, at, kind, run, &payload_text);
+                rows.push((
+                    seq,
+                    at,
+                    *kind,
+                    run,
+                    payload_text,
+                    std::mem::replace(&mut prev, hash.clone()),
+                    hash,
+                ));
+            }
+            for chunk in rows.chunks(1000) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log (seq, at, kind, run_id, payload, prev_hash, hash) ",
+                );
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.0)
+                        .push_bind($crate::time::Ts(r.1))
+                        .push_bind(r.2)
+                        .push_bind(r.3)
+                        .push_bind(r.4.as_str())
+                        .push_bind(r.5.as_str())
+                        .push_bind(r.6.as_str());
+                });
+                q.build().execute(&mut *$tx).await?;
+            }
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(seq)
+                .bind(&prev)
+                .execute(&mut *$tx)
+                .await?;
+            Ok::<(), $crate::StoreError>(())
+        }
+        .await
+    };
+}
+pub(crate) use append_many;
+
 /// A stored record, in column order.
 type AuditRow = (i64, Ts, String, Option<String>, String, String, String);
 

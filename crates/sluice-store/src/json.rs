@@ -22,20 +22,26 @@ pub fn is_truncated(value: &Value) -> bool {
 /// than `cap` bytes.
 pub(crate) fn capped(value: &Value, cap: Option<usize>) -> Result<String, StoreError> {
     let text = serde_json::to_string(value)?;
-    match cap {
-        Some(cap) if text.len() > cap => {
-            let mut end = PREVIEW_BYTES.min(cap).min(text.len());
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            let mut marker = Map::new();
-            marker.insert(TRUNCATED_KEY.into(), Value::Bool(true));
-            marker.insert("bytes".into(), Value::from(text.len()));
-            marker.insert("preview".into(), Value::String(text[..end].to_string()));
-            Ok(serde_json::to_string(&Value::Object(marker))?)
-        }
-        _ => Ok(text),
+    match truncation_marker(&text, cap) {
+        Some(marker) => Ok(serde_json::to_string(&marker)?),
+        None => Ok(text),
     }
+}
+
+/// The marker that replaces the JSON text `text` when it is longer than `cap` bytes:
+/// `{"$truncated": true, "bytes": N, "preview": "…"}` (the first KiB of the text). `None`
+/// when it fits.
+pub fn truncation_marker(text: &str, cap: Option<usize>) -> Option<Value> {
+    let cap = cap.filter(|c| text.len() > *c)?;
+    let mut end = PREVIEW_BYTES.min(cap).min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut marker = Map::new();
+    marker.insert(TRUNCATED_KEY.into(), Value::Bool(true));
+    marker.insert("bytes".into(), Value::from(text.len()));
+    marker.insert("preview".into(), Value::String(text[..end].to_string()));
+    Some(Value::Object(marker))
 }
 
 /// [`capped`] for an optional value.

@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 use sqlx::{Postgres, Sqlite, Transaction};
 
 pub use error::StoreError;
-pub use json::{TRUNCATED_KEY, is_truncated};
+pub use json::{TRUNCATED_KEY, is_truncated, truncation_marker};
 pub use model::{
     HttpCall, Lease, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, RunSummary,
     StepRecord, StepStatus, VerifyReport, WriteState,
@@ -197,6 +197,11 @@ impl Store {
     pub fn with_output_cap(mut self, cap: Option<usize>) -> Store {
         self.output_cap = cap;
         self
+    }
+
+    /// The cap on stored JSON values (see [`Store::with_output_cap`]).
+    pub fn output_cap(&self) -> Option<usize> {
+        self.output_cap
     }
 
     /// Where the default SQLite store lives: `$SLUICE_HOME/sluice.db`, else

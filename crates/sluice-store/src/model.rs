@@ -302,6 +302,19 @@ pub struct HttpCall {
 /// One thing to record in [`crate::Store::record_batch`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
+    /// A new run with its id chosen beforehand ([`RunId::new`]), as [`crate::Store::create_run`].
+    CreateRun(RunId, NewRun),
+    /// A run's end, as [`crate::Store::finish_run`].
+    FinishRun {
+        /// The run.
+        run: RunId,
+        /// Its final status.
+        status: RunStatus,
+        /// Its output.
+        output: Option<Value>,
+        /// Why it failed.
+        error: Option<String>,
+    },
     /// A finished step (see [`crate::Store::record_step`]).
     Step(RunId, StepRecord),
     /// An HTTP attempt (see [`crate::Store::record_http_call`]).

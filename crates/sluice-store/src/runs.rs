@@ -76,6 +76,9 @@ type HttpRow = (
 /// The statuses of runs that have ended, for SQL.
 const FINAL_STATUSES: &str = "('succeeded', 'failed', 'cancelled', 'timed_out')";
 
+/// Rows per multi-row `INSERT` (PostgreSQL takes at most 65,535 parameters a statement).
+const ROWS_PER_STATEMENT: usize = 1000;
+
 /// How many run ids a `pruned` audit record names.
 const PRUNED_IDS_NAMED: usize = 1000;
 
@@ -96,7 +99,7 @@ pub(crate) struct RunInsert {
 }
 
 impl RunInsert {
-    pub(crate) fn new(new: NewRun) -> Result<RunInsert, StoreError> {
+    pub(crate) fn new(id: RunId, new: NewRun) -> Result<RunInsert, StoreError> {
         let now = time::now();
         let inputs = serde_json::to_string(&new.inputs)?;
         let (status, started_at, owner, lease_until, claims) = match new.lease {
@@ -110,7 +113,7 @@ impl RunInsert {
             None => (RunStatus::Queued, None, None, None, 0),
         };
         Ok(RunInsert {
-            id: RunId::new(),
+            id,
             flow: new.flow,
             flow_hash: new.flow_hash,
             trigger: new.trigger,
@@ -153,6 +156,13 @@ macro_rules! insert_run {
 
 /// A [`Record`] with its JSON already written (and capped).
 enum Row<'a> {
+    CreateRun(RunInsert),
+    FinishRun {
+        run: &'a RunId,
+        status: RunStatus,
+        output: Option<String>,
+        error: Option<&'a str>,
+    },
     Step {
         run: &'a RunId,
         step: &'a StepRecord,
@@ -180,6 +190,25 @@ enum Row<'a> {
 impl<'a> Row<'a> {
     fn new(record: &'a Record, cap: Option<usize>) -> Result<Row<'a>, StoreError> {
         Ok(match record {
+            Record::CreateRun(id, new) => Row::CreateRun(RunInsert::new(id.clone(), new.clone())?),
+            Record::FinishRun {
+                run,
+                status,
+                output,
+                error,
+            } => {
+                if !status.is_final() {
+                    return Err(StoreError::Invalid(format!(
+                        "a run cannot finish as `{status}`"
+                    )));
+                }
+                Row::FinishRun {
+                    run,
+                    status: *status,
+                    output: capped_opt(output.as_ref(), cap)?,
+                    error: error.as_deref(),
+                }
+            }
             Record::Step(run, step) => Row::Step {
                 run,
                 step,
@@ -333,7 +362,7 @@ fn detail_from_rows(
 impl Store {
     /// Records a new run: queued, or running under `new.lease`. Returns its id.
     pub async fn create_run(&self, new: NewRun) -> Result<RunId, StoreError> {
-        let row = RunInsert::new(new)?;
+        let row = RunInsert::new(RunId::new(), new)?;
         with_write_pool!(self, pool => { insert_run!(pool, row)?; });
         Ok(row.id)
     }
@@ -375,30 +404,13 @@ impl Store {
         output: Option<&Value>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        if !status.is_final() {
-            return Err(StoreError::Invalid(format!(
-                "a run cannot finish as `{status}`"
-            )));
-        }
-        let output = capped_opt(output, self.output_cap)?;
-        let done = with_write_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE runs SET status = $2, finished_at = $3, lease_until = NULL, \
-                 output = $4, error = $5 WHERE id = $1",
-            )
-            .bind(id.as_str())
-            .bind(status.as_str())
-            .bind(Ts(time::now()))
-            .bind(output)
-            .bind(error)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
-        if done == 0 {
-            return Err(StoreError::NotFound(id.to_string()));
-        }
-        Ok(())
+        self.record_batch(&[Record::FinishRun {
+            run: id.clone(),
+            status,
+            output: output.cloned(),
+            error: error.map(str::to_string),
+        }])
+        .await
     }
 
     /// Records a finished step (or `for_each` item), replacing an earlier record of the same
@@ -415,7 +427,9 @@ impl Store {
     }
 
     /// Records many things in one transaction (one commit: the way to record thousands of
-    /// steps a second). All or nothing.
+    /// steps a second). All or nothing. Rows of a kind go in together, in multi-row statements:
+    /// new runs first, then steps, HTTP calls, write answers, finished runs and audit records
+    /// (in their given order).
     pub async fn record_batch(&self, records: &[Record]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
@@ -424,70 +438,127 @@ impl Store {
             .iter()
             .map(|r| Row::new(r, self.output_cap))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut creates = Vec::new();
+        let mut steps = Vec::new();
+        let mut calls = Vec::new();
+        let mut writes = Vec::new();
+        let mut finishes = Vec::new();
+        let mut audits = Vec::new();
+        for row in &rows {
+            match row {
+                Row::CreateRun(r) => creates.push(r),
+                Row::Step { .. } => steps.push(row),
+                Row::Http { .. } => calls.push(row),
+                Row::WriteDone { .. } => writes.push(row),
+                Row::FinishRun { .. } => finishes.push(row),
+                Row::Audit { kind, run, payload } => audits.push((*kind, *run, *payload)),
+            }
+        }
+        // A later record of the same (run, step, item) replaces an earlier one: keep the last
+        // (one statement may not change a row twice).
+        let mut seen = std::collections::HashSet::new();
+        let mut steps: Vec<&Row<'_>> = steps
+            .into_iter()
+            .rev()
+            .filter(|r| match r {
+                Row::Step { run, step, .. } => {
+                    seen.insert((run.as_str(), step.step.as_str(), step.item))
+                }
+                _ => false,
+            })
+            .collect();
+        steps.reverse();
+        let now = Ts(time::now());
         with_write_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            for row in &rows {
-                match row {
-                    Row::Step { run, step, request, output, error } => {
-                        sqlx::query(
-                            "INSERT INTO steps (run_id, step, item, status, attempts, request, \
-                             response_status, output, error, started_at, finished_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                             ON CONFLICT (run_id, step, item) DO UPDATE SET status = excluded.status, \
-                             attempts = excluded.attempts, request = excluded.request, \
-                             response_status = excluded.response_status, output = excluded.output, \
-                             error = excluded.error, started_at = excluded.started_at, \
-                             finished_at = excluded.finished_at",
-                        )
-                        .bind(run.as_str())
-                        .bind(&step.step)
-                        .bind(item_to_db(step.item))
-                        .bind(step.status.as_str())
-                        .bind(i64::from(step.attempts))
-                        .bind(request)
-                        .bind(step.response_status.map(i64::from))
-                        .bind(output)
-                        .bind(error)
-                        .bind(Ts(time::micros(step.started_at)))
-                        .bind(Ts(time::micros(step.finished_at)))
-                        .execute(&mut *tx)
-                        .await?;
+            for r in creates {
+                insert_run!(&mut *tx, r)?;
+            }
+            for chunk in steps.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO steps (run_id, step, item, status, attempts, request, \
+                     response_status, output, error, started_at, finished_at) ",
+                );
+                q.push_values(chunk, |mut b, row| {
+                    if let Row::Step { run, step, request, output, error } = row {
+                        b.push_bind(run.as_str())
+                            .push_bind(step.step.as_str())
+                            .push_bind(item_to_db(step.item))
+                            .push_bind(step.status.as_str())
+                            .push_bind(i64::from(step.attempts))
+                            .push_bind(request.as_deref())
+                            .push_bind(step.response_status.map(i64::from))
+                            .push_bind(output.as_deref())
+                            .push_bind(error.as_deref())
+                            .push_bind(Ts(time::micros(step.started_at)))
+                            .push_bind(Ts(time::micros(step.finished_at)));
                     }
-                    Row::Http { run, call, headers, body } => {
-                        sqlx::query(
-                            "INSERT INTO http_calls (run_id, step, item, attempt, method, url, headers, \
-                             body, status, elapsed_ms, at, error) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                        )
-                        .bind(run.as_str())
-                        .bind(&call.step)
-                        .bind(item_to_db(call.item))
-                        .bind(i64::from(call.attempt))
-                        .bind(&call.method)
-                        .bind(&call.url)
-                        .bind(headers)
-                        .bind(body)
-                        .bind(call.status.map(i64::from))
-                        .bind(i64::try_from(call.elapsed_ms).unwrap_or(i64::MAX))
-                        .bind(Ts(time::micros(call.at)))
-                        .bind(&call.error)
-                        .execute(&mut *tx)
-                        .await?;
+                });
+                q.push(
+                    " ON CONFLICT (run_id, step, item) DO UPDATE SET status = excluded.status, \
+                     attempts = excluded.attempts, request = excluded.request, \
+                     response_status = excluded.response_status, output = excluded.output, \
+                     error = excluded.error, started_at = excluded.started_at, \
+                     finished_at = excluded.finished_at",
+                );
+                q.build().execute(&mut *tx).await?;
+            }
+            for chunk in calls.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO http_calls (run_id, step, item, attempt, method, url, headers, \
+                     body, status, elapsed_ms, at, error) ",
+                );
+                q.push_values(chunk, |mut b, row| {
+                    if let Row::Http { run, call, headers, body } = row {
+                        b.push_bind(run.as_str())
+                            .push_bind(call.step.as_str())
+                            .push_bind(item_to_db(call.item))
+                            .push_bind(i64::from(call.attempt))
+                            .push_bind(call.method.as_str())
+                            .push_bind(call.url.as_str())
+                            .push_bind(headers.as_str())
+                            .push_bind(body.as_deref())
+                            .push_bind(call.status.map(i64::from))
+                            .push_bind(i64::try_from(call.elapsed_ms).unwrap_or(i64::MAX))
+                            .push_bind(Ts(time::micros(call.at)))
+                            .push_bind(call.error.as_deref());
                     }
-                    Row::WriteDone { key, response } => {
-                        sqlx::query(
-                            "UPDATE write_intents SET response = $2, done_at = $3 WHERE key = $1",
-                        )
-                        .bind(key)
-                        .bind(response)
-                        .bind(Ts(time::now()))
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    Row::Audit { kind, run, payload } => {
-                        crate::audit::append!(tx, pool, *kind, *run, *payload)?;
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            for row in writes {
+                if let Row::WriteDone { key, response } = row {
+                    sqlx::query(
+                        "UPDATE write_intents SET response = $2, done_at = $3 WHERE key = $1",
+                    )
+                    .bind(*key)
+                    .bind(response.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            for row in finishes {
+                if let Row::FinishRun { run, status, output, error } = row {
+                    let done = sqlx::query(
+                        "UPDATE runs SET status = $2, finished_at = $3, lease_until = NULL, \
+                         output = $4, error = $5 WHERE id = $1",
+                    )
+                    .bind(run.as_str())
+                    .bind(status.as_str())
+                    .bind(now)
+                    .bind(output.as_deref())
+                    .bind(*error)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if done == 0 {
+                        return Err(StoreError::NotFound(run.to_string()));
                     }
                 }
+            }
+            if !audits.is_empty() {
+                crate::audit::append_many!(tx, pool, &audits)?;
             }
             tx.commit().await?;
         });
@@ -639,7 +710,7 @@ impl Store {
         fire_time: DateTime<Utc>,
         new: NewRun,
     ) -> Result<Option<RunId>, StoreError> {
-        let row = RunInsert::new(new)?;
+        let row = RunInsert::new(RunId::new(), new)?;
         with_write_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let first = sqlx::query(
