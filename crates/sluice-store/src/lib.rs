@@ -11,6 +11,7 @@ mod model;
 mod runs;
 mod secrets;
 mod time;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

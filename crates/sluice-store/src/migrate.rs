@@ -24,6 +24,11 @@ const SQLITE: &[Migration] = &[
         "flow_path",
         include_str!("../migrations/sqlite/0003_flow_path.sql"),
     ),
+    (
+        4,
+        "trigger_keys",
+        include_str!("../migrations/sqlite/0004_trigger_keys.sql"),
+    ),
 ];
 const POSTGRES: &[Migration] = &[
     (
@@ -40,6 +45,11 @@ const POSTGRES: &[Migration] = &[
         3,
         "flow_path",
         include_str!("../migrations/postgres/0003_flow_path.sql"),
+    ),
+    (
+        4,
+        "trigger_keys",
+        include_str!("../migrations/postgres/0004_trigger_keys.sql"),
     ),
 ];
 

@@ -153,6 +153,7 @@ macro_rules! insert_run {
         .await
     };
 }
+pub(crate) use insert_run;
 
 /// A [`Record`] with its JSON already written (and capped).
 enum Row<'a> {

@@ -1200,7 +1200,7 @@ async fn reopen_keeps_data_and_migrates_once(db: &TestDb) {
         if db.is_pg() { "postgres" } else { "sqlite" }
     );
     // One row per migration (init, secrets), each applied once despite two openers.
-    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 3);
+    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 4);
     c.close().await;
 }
 
@@ -1376,4 +1376,115 @@ async fn take_over_from_a_gone_owner(db: &TestDb) {
             .await
             .expect("renew")
     );
+}
+
+on_both_backends!(
+    trigger_keys_fire_once_with_their_run,
+    release_and_counts_and_last_fire
+);
+
+async fn trigger_keys_fire_once_with_their_run(db: &TestDb) {
+    let store = db.open().await;
+    assert!(!store.trigger_has_keys("webhook:f").await.expect("has"));
+    // Eight runners see the same delivery at once: one run is queued.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .fire_once(
+                    "webhook:f",
+                    "wh_1",
+                    Some(new_run("f", "webhook:ContactUpdate")),
+                )
+                .await
+                .expect("fire")
+        }));
+    }
+    let mut fired = Vec::new();
+    for t in tasks {
+        if let Some(id) = t.await.expect("join") {
+            fired.push(id);
+        }
+    }
+    assert_eq!(fired.len(), 1);
+    let run = get(&store, &fired[0]).await;
+    assert_eq!(run.status, RunStatus::Queued);
+    assert_eq!(run.trigger, "webhook:ContactUpdate");
+    assert!(store.trigger_has_keys("webhook:f").await.expect("has"));
+    // A key recorded without a run (a poll's first look) still fires only once.
+    assert!(
+        store
+            .fire_once("poll:f", "item1", None)
+            .await
+            .expect("fire")
+            .is_some()
+    );
+    assert!(
+        store
+            .fire_once("poll:f", "item1", Some(new_run("f", "poll")))
+            .await
+            .expect("fire")
+            .is_none()
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM runs").await, 1);
+}
+
+async fn release_and_counts_and_last_fire(db: &TestDb) {
+    let store = db.open().await;
+    assert_eq!(store.last_fire("nightly").await.expect("last"), None);
+    let t1 = Utc::now() - chrono::TimeDelta::hours(2);
+    let t2 = Utc::now() - chrono::TimeDelta::hours(1);
+    assert!(store.schedule_fire("nightly", t2).await.expect("fire"));
+    assert!(store.schedule_fire("nightly", t1).await.expect("fire"));
+    let last = store
+        .last_fire("nightly")
+        .await
+        .expect("last")
+        .expect("some");
+    assert_eq!(last.timestamp_micros(), t2.timestamp_micros());
+
+    let id = store
+        .create_run(new_run("f", "manual").running(lease("r1", 60)))
+        .await
+        .expect("create");
+    store
+        .create_run(new_run("f", "manual"))
+        .await
+        .expect("queued");
+    store
+        .create_run(new_run("g", "manual"))
+        .await
+        .expect("queued");
+    assert_eq!(
+        store
+            .count_runs(RunStatus::Queued, None)
+            .await
+            .expect("count"),
+        2
+    );
+    assert_eq!(
+        store
+            .count_runs(RunStatus::Queued, Some("f"))
+            .await
+            .expect("count"),
+        1
+    );
+    assert_eq!(
+        store
+            .count_runs(RunStatus::Running, Some("f"))
+            .await
+            .expect("count"),
+        1
+    );
+    assert!(!store.release_run(&id, "r2").await.expect("not the owner"));
+    assert!(store.release_run(&id, "r1").await.expect("release"));
+    let run = get(&store, &id).await;
+    assert_eq!((run.status, run.owner), (RunStatus::Queued, None));
+    // Another runner claims it and resumes it.
+    let claimed = store
+        .claim_runs("r2", Duration::from_secs(30), 10)
+        .await
+        .expect("claim");
+    assert!(claimed.contains(&id));
 }
