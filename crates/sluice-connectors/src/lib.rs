@@ -32,6 +32,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "connectors/ipinfo.yaml",
         include_str!("../../../connectors/ipinfo.yaml"),
     ),
+    (
+        "connectors/webhook.yaml",
+        include_str!("../../../connectors/webhook.yaml"),
+    ),
 ];
 
 /// Reads the built-in connectors into a catalog.

@@ -48,7 +48,7 @@ fn every_builtin_connector_loads_without_diagnostics() {
     }
     let catalog = catalog();
     let names: Vec<&str> = catalog.names().collect();
-    assert_eq!(names, ["ghl-contacts", "ipinfo"]);
+    assert_eq!(names, ["ghl-contacts", "ipinfo", "webhook"]);
 }
 
 #[test]

@@ -311,7 +311,8 @@ impl Seed {
     /// `ct_alan`, `ct_katherine`, `ct_linus`), their notes, tasks (overdue, due within hours,
     /// due in days, completed; dates relative to now), appointments and tags. `ct_ada` has the
     /// IP `81.2.69.142` in custom field `ip_address` and `attributionSource.ip`; `ct_ada` and
-    /// `ct_grace` belong to business `biz_engines`.
+    /// `ct_grace` belong to business `biz_engines`. `ct_alan`'s note asks for a follow-up
+    /// ("Follow up in 3 days.", for `workflows/notes-followups.yaml`).
     #[must_use]
     pub fn demo() -> Seed {
         let contact = |id: &str, fields: Value| Contact {
@@ -484,7 +485,7 @@ impl Seed {
                 note(
                     "nt_alan_trial",
                     "ct_alan",
-                    "Trial started; asked about the API.",
+                    "Trial started; asked about the API. Follow up in 3 days.",
                     false,
                 ),
                 note(
