@@ -253,10 +253,14 @@ pub(crate) async fn execute(
             .ok_or_else(|| format!("`--connection {spec}`: only `base_url` can be set here"))?;
         rt.base_urls.insert(conn.to_string(), url.to_string());
     }
-    let project = loaded.set.project();
     if !exec.sandbox {
-        let stored = load_store_secrets(project, target, exec.store.as_deref()).await?;
-        configure_credentials(&mut rt, project, loaded.set.project_dir(), target, &stored)?;
+        configure_credentials(
+            &mut rt,
+            &loaded.set,
+            &[target.as_ref()],
+            SecretStore::Url(exec.store.as_deref()),
+        )
+        .await?;
     }
     let _sandbox = if exec.sandbox {
         Some(crate::sandbox::attach(&mut rt).await?)
@@ -459,19 +463,19 @@ pub(crate) fn store_url(given: Option<&str>) -> String {
     )
 }
 
-/// The `{ store = "…" }` secrets of the credentials a flow uses (the store is opened only
+/// The `{ store = "…" }` secrets of the credentials the flows use (the store is opened only
 /// when there are some).
-async fn load_store_secrets(
+pub(crate) async fn load_store_secrets(
     project: Option<&Project>,
-    exec: &Executable,
-    store: Option<&str>,
+    execs: &[&Executable],
+    store: SecretStore<'_>,
 ) -> Result<HashMap<String, String>, String> {
     let Some(project) = project else {
         return Ok(HashMap::new());
     };
-    let keys: Vec<&str> = exec
-        .connections
+    let keys: Vec<&str> = execs
         .iter()
+        .flat_map(|e| e.connections.iter())
         .filter_map(|c| c.credential.as_ref())
         .filter_map(|name| project.credentials.get(name))
         .flat_map(|c| [&c.token, &c.client_id, &c.client_secret, &c.refresh_token])
@@ -483,10 +487,16 @@ async fn load_store_secrets(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    let url = store_url(store);
-    let store = sluice_store::Store::open(&url)
-        .await
-        .map_err(|e| format!("cannot open the store for secrets: {e}"))?;
+    let opened;
+    let store = match store {
+        SecretStore::Open(store) => store,
+        SecretStore::Url(url) => {
+            opened = sluice_store::Store::open(&store_url(url))
+                .await
+                .map_err(|e| format!("cannot open the store for secrets: {e}"))?;
+            &opened
+        }
+    };
     let mut out = HashMap::new();
     for key in keys {
         match store.get_secret(key).await.map_err(|e| e.to_string())? {
@@ -500,8 +510,15 @@ async fn load_store_secrets(
             }
         }
     }
-    store.close().await;
     Ok(out)
+}
+
+/// Where `{ store = "…" }` secrets are read: a store opened for the purpose (by URL, or the
+/// default), or one already open.
+#[derive(Clone, Copy)]
+pub(crate) enum SecretStore<'a> {
+    Url(Option<&'a str>),
+    Open(&'a sluice_store::Store),
 }
 
 fn read_secret(
@@ -526,18 +543,29 @@ fn read_secret(
     }
 }
 
-/// Reads the secrets of the credentials the flow uses, and registers them for redaction.
-fn configure_credentials(
+/// Reads the secrets of the credentials the flows use (from env, files or the store), and
+/// registers them for redaction.
+pub(crate) async fn configure_credentials(
     rt: &mut Runtime,
-    project: Option<&Project>,
-    dir: Option<&Path>,
-    exec: &Executable,
-    stored: &HashMap<String, String>,
+    set: &FlowSet,
+    execs: &[&Executable],
+    store: SecretStore<'_>,
 ) -> Result<(), String> {
+    let project = set.project();
+    let dir = set.project_dir();
+    let stored = load_store_secrets(project, execs, store).await?;
+    let stored = &stored;
     let Some(project) = project else {
         return Ok(());
     };
-    for conn in &exec.connections {
+    for conn in execs.iter().flat_map(|e| e.connections.iter()) {
+        if conn
+            .credential
+            .as_ref()
+            .is_some_and(|c| rt.credentials.contains_key(c))
+        {
+            continue;
+        }
         let Some(name) = &conn.credential else {
             continue;
         };

@@ -34,15 +34,21 @@ pub(crate) async fn attach(rt: &mut Runtime) -> Result<Sandbox, String> {
         .await
         .map_err(|e| format!("cannot start the sandbox: {e}"))?;
     let base = sandbox.base_url();
-    rt.base_urls.insert("ghl-contacts".into(), base.clone());
+    point_at(rt, &base);
+    tracing::info!(url = %base, "Sandbox started.");
+    Ok(sandbox)
+}
+
+/// Points every `ghl-contacts` and `ipinfo` connection of the runtime at the sandbox at `base`
+/// with its demo token (configured credentials are not used).
+pub(crate) fn point_at(rt: &mut Runtime, base: &str) {
+    rt.base_urls.insert("ghl-contacts".into(), base.to_string());
     rt.base_urls
         .insert("ipinfo".into(), format!("{base}/ipinfo"));
     let token = AuthMaterial::Bearer(SecretString::from(TOKEN.to_string()));
     rt.default_auth.insert("ghl-contacts".into(), token.clone());
     rt.default_auth.insert("ipinfo".into(), token);
     rt.credentials.clear();
-    tracing::info!(url = %base, "Sandbox started.");
-    Ok(sandbox)
 }
 
 /// `sluice sandbox`: serves until Ctrl-C.

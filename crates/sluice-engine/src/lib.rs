@@ -22,4 +22,6 @@ pub use exec::Executable;
 pub use journal::{Recorder, RunJournal};
 pub use observer::{Event, NoObserver, Observer, RequestRecord, StepStatus};
 pub use redact::Redactor;
-pub use run::{RunOptions, RunReport, RunStatus, Runtime, prepare_inputs, run, run_with};
+pub use run::{
+    RunOptions, RunReport, RunStatus, Runtime, call_read, prepare_inputs, run, run_with,
+};

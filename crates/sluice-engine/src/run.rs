@@ -841,19 +841,7 @@ async fn call_with_retries(
         params,
     } = call;
     let conn = &exec.connections[connection];
-    let base_url: &str = rt
-        .base_urls
-        .get(&conn.name)
-        .or_else(|| rt.base_urls.get(conn.connector.name.as_str()))
-        .or(conn.base_url.as_ref())
-        .unwrap_or(&conn.connector.base_url);
-    static NO_AUTH: AuthMaterial = AuthMaterial::None;
-    let auth: &AuthMaterial = conn
-        .credential
-        .as_ref()
-        .and_then(|c| rt.credentials.get(c))
-        .or_else(|| rt.default_auth.get(conn.connector.name.as_str()))
-        .unwrap_or(&NO_AUTH);
+    let (base_url, auth) = endpoint(rt, conn);
     let headers: Vec<(String, String)> = conn
         .connector
         .headers
@@ -1100,6 +1088,98 @@ async fn call_with_retries(
             }
         }
     }
+}
+
+/// Where a connection's requests go and how they authenticate in this runtime.
+fn endpoint<'a>(rt: &'a Runtime, conn: &'a crate::exec::ConnectionSpec) -> (&'a str, &'a AuthMaterial) {
+    static NO_AUTH: AuthMaterial = AuthMaterial::None;
+    let base_url: &str = rt
+        .base_urls
+        .get(&conn.name)
+        .or_else(|| rt.base_urls.get(conn.connector.name.as_str()))
+        .or(conn.base_url.as_ref())
+        .unwrap_or(&conn.connector.base_url);
+    let auth: &AuthMaterial = conn
+        .credential
+        .as_ref()
+        .and_then(|c| rt.credentials.get(c))
+        .or_else(|| rt.default_auth.get(conn.connector.name.as_str()))
+        .unwrap_or(&NO_AUTH);
+    (base_url, auth)
+}
+
+/// Calls one read of a connection outside a flow (the runner's `task_due` and `poll`
+/// triggers use it): the runtime's base URLs, credentials, rate limits, redaction and size
+/// limit apply; no retries (the trigger tries again on its next look).
+///
+/// # Errors
+/// An unknown operation, a write, a missing parameter, or the call failed.
+pub async fn call_read(
+    rt: &Runtime,
+    conn: &crate::exec::ConnectionSpec,
+    operation: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, StepError> {
+    let op = conn.connector.operation(operation).ok_or_else(|| {
+        StepError::new(
+            ErrorKind::Other,
+            format!("connector `{}` has no operation `{operation}`", conn.connector.name.value),
+        )
+    })?;
+    if op.is_write() {
+        return Err(StepError::new(
+            ErrorKind::Other,
+            format!("`{operation}` changes data: a trigger may only read"),
+        ));
+    }
+    let (base_url, auth) = endpoint(rt, conn);
+    let headers: Vec<(String, String)> = conn
+        .connector
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let prepared = http::prepare(op, base_url, &headers, params)?;
+    let credential = conn.credential.as_deref().unwrap_or("default");
+    let limit_key = rt.limits.is_limited(conn.connector.name.as_str()).then(|| {
+        let location = params
+            .get("locationId")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| rt.locations.get(credential).cloned());
+        LimitKey::new(conn.connector.name.value.clone(), credential, location)
+    });
+    if let Some(k) = &limit_key
+        && let Err(LimitError::QuotaExhausted { limit, .. }) = rt.limits.acquire(k).await
+    {
+        return Err(StepError::new(
+            ErrorKind::RateLimited,
+            format!("the `{limit}` quota of the API is spent"),
+        ));
+    }
+    let observe = |status: u16, h: &reqwest::header::HeaderMap| {
+        if let Some(k) = &limit_key {
+            rt.limits.observe(k, status, h);
+        }
+    };
+    let limits = CallLimits {
+        max_response_bytes: rt.options.max_response_bytes,
+        timeout: Duration::from_secs(30),
+    };
+    let _global = rt.global.acquire().await.map_err(|_| {
+        StepError::new(ErrorKind::Cancelled, "shutting down".into())
+    })?;
+    http::send(
+        &rt.http,
+        &prepared,
+        auth,
+        op.response_format,
+        limits,
+        &rt.redactor,
+        &observe,
+    )
+    .await
+    .map(|answer| answer.body)
 }
 
 fn store_error(e: &str) -> StepError {

@@ -22,6 +22,27 @@ pub struct Project {
     /// How runs are kept in the run store.
     #[serde(default)]
     pub runs: RunSettings,
+    /// The runner service (`sluice serve`): its HTTP API and webhooks.
+    #[serde(default)]
+    pub serve: ServeSettings,
+}
+
+/// `[serve]`: what `sluice serve` needs besides the flows.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSettings {
+    /// The bearer token every `/api/…` and `/metrics` request must carry
+    /// (`Authorization: Bearer TOKEN`). Default: the `SLUICE_API_TOKEN` environment variable;
+    /// without either, `sluice serve` refuses to start.
+    #[serde(default)]
+    pub token: Option<SecretSource>,
+    /// GHL's webhook public key (Ed25519, PEM) that `x-ghl-signature` is checked with, e.g.
+    /// `{ file = "ghl-webhook.pem" }`. Without it, webhook deliveries are refused.
+    #[serde(default)]
+    pub webhook_public_key: Option<SecretSource>,
+    /// The oldest a delivery's `timestamp` may be (replays are refused). Default: `5m`.
+    #[serde(default)]
+    pub webhook_max_age: Option<crate::value::Duration>,
 }
 
 /// `[runs]`: how runs are kept in the run store.

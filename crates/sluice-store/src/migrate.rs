@@ -72,11 +72,13 @@ pub(crate) async fn apply(store: &Store) -> Result<(), StoreError> {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::raw_sql(
+        // (`Executor::execute` with plain SQL text, not `raw_sql`: the latter's future is not
+        // `Send` for every lifetime, so a caller spawned on tokio would not compile.)
+        sqlx::Executor::execute(
+            &mut *tx,
             "CREATE TABLE IF NOT EXISTS sluice_migrations (\
                 version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         )
-        .execute(&mut *tx)
         .await?;
         let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM sluice_migrations")
             .fetch_one(&mut *tx)
@@ -86,7 +88,7 @@ pub(crate) async fn apply(store: &Store) -> Result<(), StoreError> {
             return Err(StoreError::SchemaTooNew { found: current, known });
         }
         for (version, name, sql) in migrations.iter().filter(|m| m.0 > current) {
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::Executor::execute(&mut *tx, *sql).await?;
             sqlx::query("INSERT INTO sluice_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
                 .bind(version)
                 .bind(name)
