@@ -1,4 +1,5 @@
-//! Every ```yaml block in `docs/*.md` that is a flow (it has `name:` and `steps:`) is valid.
+//! Every ```yaml block in `docs/*.md` that is a flow (it has `name:` and `steps:`) is valid,
+//! and so is every connector snippet (`name:`, `base_url:` and `operations:`, no `steps:`).
 
 use std::path::Path;
 
@@ -9,6 +10,7 @@ fn every_flow_snippet_in_the_docs_is_valid() {
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
     let catalog = sluice_connectors::builtin_catalog().expect("built-in connectors");
     let mut checked = 0;
+    let mut connectors = 0;
     let mut failures = Vec::new();
     let mut paths: Vec<_> = std::fs::read_dir(&docs)
         .expect("docs/ exists")
@@ -25,12 +27,19 @@ fn every_flow_snippet_in_the_docs_is_valid() {
             let Some((yaml, _)) = block.split_once("```") else {
                 continue;
             };
-            if !(yaml.contains("\nname:") || yaml.starts_with("name:"))
-                || !yaml.contains("\nsteps:")
-            {
+            let has = |key: &str| yaml.starts_with(key) || yaml.contains(&format!("\n{key}"));
+            let name = format!("{}#{}", path.display(), i + 1);
+            if has("name:") && has("base_url:") && has("operations:") && !has("steps:") {
+                let loaded = sluice_model::load_connector(&name, yaml, &Limits::default());
+                connectors += 1;
+                if !loaded.report.diagnostics.is_empty() || loaded.connector.is_none() {
+                    failures.push(loaded.report.render(false));
+                }
                 continue;
             }
-            let name = format!("{}#{}", path.display(), i + 1);
+            if !has("name:") || !has("steps:") {
+                continue;
+            }
             let out = sluice_plan::validate_files(
                 &[(name.clone(), yaml.to_string())],
                 &catalog,
@@ -46,6 +55,10 @@ fn every_flow_snippet_in_the_docs_is_valid() {
     assert!(
         checked >= 3,
         "expected flow snippets in docs/, found {checked}"
+    );
+    assert!(
+        connectors >= 3,
+        "expected connector snippets in docs/connectors.md, found {connectors}"
     );
     assert!(
         failures.is_empty(),
