@@ -5,6 +5,7 @@ mod run;
 mod runs;
 mod sandbox;
 mod schema;
+mod testing;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -44,6 +45,9 @@ enum Command {
     },
     /// Run a flow once and print its output as JSON (the run is recorded in the run store).
     Run(run::RunArgs),
+    /// Test flows against their fixture files (`FLOW.test.yaml`): canned answers, the sandbox
+    /// or recorded cassettes. Exit 0 when every case passes, 1 when one fails.
+    Test(testing::TestArgs),
     /// The recorded runs: list, show, export, verify the audit log, prune, resume.
     Runs {
         #[command(subcommand)]
@@ -124,6 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => validate(paths, format, deny_warnings),
         Command::Plan { flow, format } => plan(&flow, format),
         Command::Run(args) => run::run(args),
+        Command::Test(args) => testing::run(args),
         Command::Runs { command } => runs::command(command),
         Command::Sandbox(args) => sandbox::serve(&args),
         Command::Secrets {
