@@ -5,6 +5,7 @@ mod run;
 mod runs;
 mod sandbox;
 mod schema;
+mod serve;
 mod testing;
 
 use std::io::{IsTerminal, Write};
@@ -45,6 +46,20 @@ enum Command {
     },
     /// Run a flow once and print its output as JSON (the run is recorded in the run store).
     Run(run::RunArgs),
+    /// Run every flow of a folder on its triggers (schedules, HTTP API, webhooks, due tasks,
+    /// polled lists) until stopped; several runners can share one PostgreSQL store.
+    Serve(serve::ServeArgs),
+    /// Print the next fire times of a flow's schedules, to check a cron line before it runs.
+    Schedule {
+        /// The flow file.
+        flow: std::path::PathBuf,
+        /// How many fire times.
+        #[arg(long, default_value_t = 10)]
+        next: usize,
+        /// Count from this time (RFC 3339) instead of now.
+        #[arg(long)]
+        from: Option<String>,
+    },
     /// Test flows against their fixture files (`FLOW.test.yaml`): canned answers, the sandbox
     /// or recorded cassettes. Exit 0 when every case passes, 1 when one fails.
     Test(testing::TestArgs),
@@ -128,6 +143,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => validate(paths, format, deny_warnings),
         Command::Plan { flow, format } => plan(&flow, format),
         Command::Run(args) => run::run(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Schedule { flow, next, from } => {
+            serve::print_schedule(&flow, next, from.as_deref())
+        }
         Command::Test(args) => testing::run(args),
         Command::Runs { command } => runs::command(command),
         Command::Sandbox(args) => sandbox::serve(&args),

@@ -1091,7 +1091,10 @@ async fn call_with_retries(
 }
 
 /// Where a connection's requests go and how they authenticate in this runtime.
-fn endpoint<'a>(rt: &'a Runtime, conn: &'a crate::exec::ConnectionSpec) -> (&'a str, &'a AuthMaterial) {
+fn endpoint<'a>(
+    rt: &'a Runtime,
+    conn: &'a crate::exec::ConnectionSpec,
+) -> (&'a str, &'a AuthMaterial) {
     static NO_AUTH: AuthMaterial = AuthMaterial::None;
     let base_url: &str = rt
         .base_urls
@@ -1123,7 +1126,10 @@ pub async fn call_read(
     let op = conn.connector.operation(operation).ok_or_else(|| {
         StepError::new(
             ErrorKind::Other,
-            format!("connector `{}` has no operation `{operation}`", conn.connector.name.value),
+            format!(
+                "connector `{}` has no operation `{operation}`",
+                conn.connector.name.value
+            ),
         )
     })?;
     if op.is_write() {
@@ -1166,9 +1172,11 @@ pub async fn call_read(
         max_response_bytes: rt.options.max_response_bytes,
         timeout: Duration::from_secs(30),
     };
-    let _global = rt.global.acquire().await.map_err(|_| {
-        StepError::new(ErrorKind::Cancelled, "shutting down".into())
-    })?;
+    let _global = rt
+        .global
+        .acquire()
+        .await
+        .map_err(|_| StepError::new(ErrorKind::Cancelled, "shutting down".into()))?;
     http::send(
         &rt.http,
         &prepared,

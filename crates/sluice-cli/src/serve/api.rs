@@ -37,7 +37,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/runs", get(list_runs))
         .route("/api/runs/{id}", get(get_run))
         .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(shared.clone(), require_token));
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_token,
+        ));
     Router::new()
         .merge(api)
         .route("/hooks/{flow}", post(webhook))
@@ -74,7 +77,11 @@ async fn require_token(State(shared): State<Shared_>, req: Request, next: Next) 
 
 async fn readyz(State(shared): State<Shared_>) -> Response {
     let ready = shared.ready.load(Ordering::SeqCst)
-        && shared.store.count_runs(RunStatus::Queued, None).await.is_ok();
+        && shared
+            .store
+            .count_runs(RunStatus::Queued, None)
+            .await
+            .is_ok();
     if ready {
         (StatusCode::OK, "ready\n").into_response()
     } else {
@@ -161,7 +168,10 @@ async fn start_run(
         return error(StatusCode::NOT_FOUND, &format!("no flow `{name}`"));
     };
     let manual = entry.triggers.is_empty()
-        || entry.triggers.iter().any(|t| matches!(t, Trigger::Manual(_)));
+        || entry
+            .triggers
+            .iter()
+            .any(|t| matches!(t, Trigger::Manual(_)));
     if !manual {
         return error(
             StatusCode::FORBIDDEN,
@@ -173,11 +183,26 @@ async fn start_run(
     } else {
         match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(m)) => m,
-            Ok(_) => return error(StatusCode::BAD_REQUEST, "the body must be a JSON object of inputs"),
-            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}")),
+            Ok(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "the body must be a JSON object of inputs",
+                );
+            }
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the body is not JSON: {e}"),
+                );
+            }
         }
     };
-    let wait = match q.wait.as_deref().map(crate::run::humantime_duration).transpose() {
+    let wait = match q
+        .wait
+        .as_deref()
+        .map(crate::run::humantime_duration)
+        .transpose()
+    {
         Ok(w) => w.map(|w| w.min(MAX_WAIT)),
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("`wait`: {e}")),
     };
@@ -197,12 +222,21 @@ async fn start_run(
     };
     let id = match shared.store.create_run(new).await {
         Ok(id) => id,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &format!("cannot queue the run: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("cannot queue the run: {e}"),
+            );
+        }
     };
     shared.metrics.fired("api");
     shared.wake.notify_one();
     let Some(wait) = wait else {
-        return (StatusCode::ACCEPTED, axum::Json(json!({"id": id, "status": "queued"}))).into_response();
+        return (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"id": id, "status": "queued"})),
+        )
+            .into_response();
     };
     let deadline = tokio::time::Instant::now() + wait;
     loop {
@@ -214,7 +248,10 @@ async fn start_run(
                 .into_response();
             }
             Ok(Some(run)) if tokio::time::Instant::now() >= deadline => {
-                return (StatusCode::ACCEPTED, axum::Json(json!({"id": id, "status": run.status})))
+                return (
+                    StatusCode::ACCEPTED,
+                    axum::Json(json!({"id": id, "status": run.status})),
+                )
                     .into_response();
             }
             Ok(_) => {}
@@ -283,13 +320,23 @@ async fn webhook(
     let Some(signature) = headers
         .get("x-ghl-signature")
         .and_then(|v| v.to_str().ok())
-        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s.trim()).ok())
+        .and_then(|s| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s.trim())
+                .ok()
+        })
         .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
     else {
-        return refuse(StatusCode::UNAUTHORIZED, "missing or malformed x-ghl-signature");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or malformed x-ghl-signature",
+        );
     };
     if key.verify_strict(&body, &signature).is_err() {
-        return refuse(StatusCode::UNAUTHORIZED, "the signature does not match the body");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "the signature does not match the body",
+        );
     }
     let event: Value = match serde_json::from_slice(&body) {
         Ok(v @ Value::Object(_)) => v,
@@ -301,10 +348,18 @@ async fn webhook(
                 let age = Utc::now().signed_duration_since(at.with_timezone(&Utc));
                 let max = chrono::TimeDelta::from_std(shared.webhook_max_age).unwrap_or_default();
                 if age > max || age < -max {
-                    return refuse(StatusCode::UNAUTHORIZED, "the delivery's timestamp is too old (a replay?)");
+                    return refuse(
+                        StatusCode::UNAUTHORIZED,
+                        "the delivery's timestamp is too old (a replay?)",
+                    );
                 }
             }
-            Err(_) => return refuse(StatusCode::BAD_REQUEST, "`timestamp` is not an RFC 3339 time"),
+            Err(_) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "`timestamp` is not an RFC 3339 time",
+                );
+            }
         }
     }
     let snap = shared.registry.snapshot();
@@ -344,13 +399,20 @@ async fn webhook(
             shared.metrics.fired("webhook");
             shared.wake.notify_one();
             tracing::info!(flow = %flow, event = kind, run = %id, "Webhook delivery queued a run.");
-            (StatusCode::ACCEPTED, axum::Json(json!({"id": id, "status": "queued"}))).into_response()
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(json!({"id": id, "status": "queued"})),
+            )
+                .into_response()
         }
         Ok(None) => {
             shared.metrics.webhook("duplicate");
             tracing::warn!(flow = %flow, delivery, "Webhook delivered again (a retry or a replay): not run again.");
             (StatusCode::OK, axum::Json(json!({"duplicate": delivery}))).into_response()
         }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &format!("cannot queue the run: {e}")),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("cannot queue the run: {e}"),
+        ),
     }
 }

@@ -49,7 +49,11 @@ impl Metrics {
                 .registry
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            r.register("runs", "Runs that ended, by flow and status", m.runs.clone());
+            r.register(
+                "runs",
+                "Runs that ended, by flow and status",
+                m.runs.clone(),
+            );
             r.register(
                 "step_duration_seconds",
                 "How long steps took, by step and status",
@@ -65,8 +69,16 @@ impl Metrics {
                 "Attempts repeated, by reason (rate_limited, other)",
                 m.retries.clone(),
             );
-            r.register("queue_depth", "Runs queued, not yet claimed", m.queue_depth.clone());
-            r.register("running_runs", "Runs this runner is executing", m.running.clone());
+            r.register(
+                "queue_depth",
+                "Runs queued, not yet claimed",
+                m.queue_depth.clone(),
+            );
+            r.register(
+                "running_runs",
+                "Runs this runner is executing",
+                m.running.clone(),
+            );
             r.register(
                 "lease_takeovers",
                 "Runs this runner took over from another (an expired lease)",
@@ -88,7 +100,10 @@ impl Metrics {
 
     pub(crate) fn run_ended(&self, flow: &str, status: &str) {
         self.runs
-            .get_or_create(&vec![("flow", flow.to_string()), ("status", status.to_string())])
+            .get_or_create(&vec![
+                ("flow", flow.to_string()),
+                ("status", status.to_string()),
+            ])
             .inc();
     }
 

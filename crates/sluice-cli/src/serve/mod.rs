@@ -94,14 +94,18 @@ pub(crate) struct Shared {
 
 pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     init_logs(args.verbose, args.log_format);
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("workflows"));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("workflows"));
     if !dir.is_dir() {
         return Err(format!("{}: no such folder of flows", dir.display()));
     }
     crate::run::block_on(async move {
-        let owner = args.name.clone().unwrap_or_else(|| {
-            format!("{}:{}", crate::run::hostname(), std::process::id())
-        });
+        let owner = args
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", crate::run::hostname(), std::process::id()));
         let project = crate::files::find_project(&dir)
             .map(|path| {
                 let text = fs_err::read_to_string(&path).map_err(|e| e.to_string())?;
@@ -113,8 +117,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         let metrics = Arc::new(metrics::Metrics::new());
         let registry = Registry::load(&dir, &args, metrics.clone(), store.clone()).await?;
         let api_token = api_token(project.as_ref(), registry.project_dir().as_deref())?;
-        let webhook_key =
-            webhook_key(project.as_ref(), registry.project_dir().as_deref())?;
+        let webhook_key = webhook_key(project.as_ref(), registry.project_dir().as_deref())?;
         let webhook_max_age = project
             .as_ref()
             .and_then(|p| p.serve.webhook_max_age)
@@ -145,12 +148,6 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         let addr = listener
             .local_addr()
             .map_err(|e| format!("cannot read the listening address: {e}"))?;
-        eprintln!(
-            "sluice serve: {} flow(s) from {}, runner {}, listening on http://{addr}",
-            shared.registry.snapshot().flows.len(),
-            dir.display(),
-            shared.owner
-        );
         let app = api::router(shared.clone());
         let stop_http = shared.stopping.clone();
         let http = tokio::spawn(async move {
@@ -162,6 +159,12 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         let triggers = tokio::spawn(triggers::trigger_loop(shared.clone(), args.tick));
         let watcher = tokio::spawn(registry::watch(shared.clone(), dir.clone(), args.tick * 2));
         shared.ready.store(true, Ordering::SeqCst);
+        eprintln!(
+            "sluice serve: {} flow(s) from {}, runner {}, listening on http://{addr}",
+            shared.registry.snapshot().flows.len(),
+            dir.display(),
+            shared.owner
+        );
 
         wait_for_signal().await;
         eprintln!(
@@ -237,7 +240,9 @@ fn webhook_key(
     let pem = read_source(source, dir, "`[serve] webhook_public_key`")?;
     ed25519_dalek::VerifyingKey::from_public_key_pem(pem.trim())
         .map(Some)
-        .map_err(|e| format!("`[serve] webhook_public_key` is not an Ed25519 public key (PEM): {e}"))
+        .map_err(|e| {
+            format!("`[serve] webhook_public_key` is not an Ed25519 public key (PEM): {e}")
+        })
 }
 
 fn read_source(
@@ -284,7 +289,11 @@ pub(crate) fn print_schedule(
         None => chrono::Utc::now(),
     };
     let text = fs_err::read_to_string(flow).map_err(|e| e.to_string())?;
-    let doc = sluice_model::load_flow(&flow.display().to_string(), &text, &sluice_model::Limits::default());
+    let doc = sluice_model::load_flow(
+        &flow.display().to_string(),
+        &text,
+        &sluice_model::Limits::default(),
+    );
     let schedules: Vec<sluice_model::flow::ScheduleTrigger> = doc
         .document
         .iter()
@@ -295,7 +304,10 @@ pub(crate) fn print_schedule(
         })
         .collect();
     if schedules.is_empty() {
-        return Err(format!("flow `{}` has no `schedule` trigger", loaded.target.name));
+        return Err(format!(
+            "flow `{}` has no `schedule` trigger",
+            loaded.target.name
+        ));
     }
     for s in &schedules {
         let schedule = triggers::Schedule::new(s)?;

@@ -86,9 +86,10 @@ impl Registry {
             current: RwLock::new(Arc::new(Snapshot {
                 flows: BTreeMap::new(),
                 problems: Vec::new(),
-                runtime: Arc::new(
-                    Runtime::new(Arc::new(sluice_engine::NoObserver), RunOptions::default())?,
-                ),
+                runtime: Arc::new(Runtime::new(
+                    Arc::new(sluice_engine::NoObserver),
+                    RunOptions::default(),
+                )?),
                 loaded_at: SystemTime::now(),
             })),
             settings: RuntimeSettings {
@@ -126,7 +127,9 @@ impl Registry {
         let snap = self.snapshot();
         for (name, entry) in &snap.flows {
             match &entry.stale {
-                Some(why) => tracing::warn!(flow = %name, file = %entry.file, "Serving the last good version: the file's new version is invalid: {why}"),
+                Some(why) => {
+                    tracing::warn!(flow = %name, file = %entry.file, "Serving the last good version: the file's new version is invalid: {why}")
+                }
                 None => tracing::info!(flow = %name, file = %entry.file, "Flow loaded."),
             }
         }
@@ -154,8 +157,16 @@ impl Registry {
             let errors = v.report.error_count();
             let built = match (&v.plan, doc) {
                 (Some(plan), Some(doc)) if errors == 0 => {
-                    Executable::build(doc, plan, &catalog, source)
-                        .map(|e| (Arc::new(e), doc.flow.triggers.iter().map(|t| t.value.clone()).collect::<Vec<_>>()))
+                    Executable::build(doc, plan, &catalog, source).map(|e| {
+                        (
+                            Arc::new(e),
+                            doc.flow
+                                .triggers
+                                .iter()
+                                .map(|t| t.value.clone())
+                                .collect::<Vec<_>>(),
+                        )
+                    })
                 }
                 _ => Err(format!(
                     "{errors} error(s): {}",
@@ -249,8 +260,10 @@ impl Registry {
         *self
             .project
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-            (set.project().cloned(), set.project_dir().map(Path::to_path_buf));
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (
+            set.project().cloned(),
+            set.project_dir().map(Path::to_path_buf),
+        );
         *self
             .current
             .write()

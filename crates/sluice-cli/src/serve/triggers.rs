@@ -55,8 +55,14 @@ impl Schedule {
         after: DateTime<Utc>,
     ) -> impl Iterator<Item = DateTime<chrono_tz::Tz>> + '_ {
         use chrono::SubsecRound as _;
-        self.cron
-            .iter_after(after.trunc_subsecs(0).with_timezone(&self.tz))
+        // (croner's own iterator skips every other match of a per-second line; asking for the
+        // next occurrence after each one does not.)
+        let mut at = after.trunc_subsecs(0).with_timezone(&self.tz);
+        std::iter::from_fn(move || {
+            let next = self.cron.find_next_occurrence(&at, false).ok()?;
+            at = next;
+            Some(next)
+        })
     }
 
     /// The next fire time after `now`.
@@ -65,15 +71,21 @@ impl Schedule {
     }
 }
 
+/// A set shared with the tasks a tick starts.
+type SharedSet<T> = Arc<Mutex<HashSet<T>>>;
+
 /// What the trigger loop remembers between ticks.
 #[derive(Default)]
 struct State {
     /// When each (flow, trigger) was last looked at (task_due, poll).
     looked: HashMap<(String, usize), Instant>,
     /// Looks in progress.
-    busy: Arc<Mutex<HashSet<(String, usize)>>>,
+    busy: SharedSet<(String, usize)>,
+    /// When this runner first saw each scheduled flow (its schedule starts there when the
+    /// flow never fired before).
+    first_seen: HashMap<String, DateTime<Utc>>,
     /// Schedule ticks waiting out their jitter.
-    jittering: Arc<Mutex<HashSet<(String, DateTime<Utc>)>>>,
+    jittering: SharedSet<(String, DateTime<Utc>)>,
 }
 
 /// Looks at every trigger of every served flow once a tick, until the runner stops.
@@ -91,11 +103,24 @@ pub(crate) async fn trigger_loop(shared: Arc<Shared>, tick: Duration) {
                         }
                     }
                     Trigger::TaskDue(t) => {
-                        let every = t.every.as_ref().map_or(Duration::from_secs(60), |d| d.value.0);
-                        spawn_look(&shared, &mut state, entry, i, every, Look::TaskDue(t.clone()));
+                        let every = t
+                            .every
+                            .as_ref()
+                            .map_or(Duration::from_secs(60), |d| d.value.0);
+                        spawn_look(
+                            &shared,
+                            &mut state,
+                            entry,
+                            i,
+                            every,
+                            Look::TaskDue(t.clone()),
+                        );
                     }
                     Trigger::Poll(p) => {
-                        let every = p.every.as_ref().map_or(Duration::from_secs(300), |d| d.value.0);
+                        let every = p
+                            .every
+                            .as_ref()
+                            .map_or(Duration::from_secs(300), |d| d.value.0);
                         spawn_look(&shared, &mut state, entry, i, every, Look::Poll(p.clone()));
                     }
                     Trigger::Manual(_) | Trigger::Webhook(_) => {}
@@ -103,7 +128,10 @@ pub(crate) async fn trigger_loop(shared: Arc<Shared>, tick: Duration) {
             }
         }
         if let Ok(n) = shared.store.count_runs(RunStatus::Queued, None).await {
-            shared.metrics.queue_depth.set(i64::try_from(n).unwrap_or(i64::MAX));
+            shared
+                .metrics
+                .queue_depth
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         tokio::select! {
             () = tokio::time::sleep(tick) => {}
@@ -151,12 +179,18 @@ async fn schedule_tick(
 ) -> Result<(), String> {
     let flow = entry.exec.name.as_str();
     let schedule = Schedule::new(trigger)?;
-    let last = shared.store.last_fire(flow).await.map_err(|e| e.to_string())?;
+    let last = shared
+        .store
+        .last_fire(flow)
+        .await
+        .map_err(|e| e.to_string())?;
     let lookback = now - chrono::TimeDelta::from_std(LOOKBACK).unwrap_or_default();
-    // Never fired: start from now (no catch-up for times before the flow was first served).
+    // Never fired: start from when this runner first saw the flow (no catch-up for times
+    // before it was first served).
+    let seen = *state.first_seen.entry(flow.to_string()).or_insert(now);
     let cursor = match last {
         Some(t) => t.max(lookback),
-        None => now - chrono::TimeDelta::from_std(GRACE).unwrap_or_default(),
+        None => seen,
     };
     let keep = match trigger.missed.unwrap_or(MissedPolicy::Latest) {
         MissedPolicy::All => trigger.max_catch_up.unwrap_or(10).max(1) as usize,
@@ -186,19 +220,36 @@ async fn schedule_tick(
         match trigger.missed.unwrap_or(MissedPolicy::Latest) {
             MissedPolicy::Skip => {
                 if let Some(&latest) = missed.back() {
-                    tracing::warn!(flow, missed = missed_total, "Missed schedule ticks skipped.");
-                    shared.store.schedule_fire(flow, latest).await.map_err(|e| e.to_string())?;
+                    tracing::warn!(
+                        flow,
+                        missed = missed_total,
+                        "Missed schedule ticks skipped."
+                    );
+                    shared
+                        .store
+                        .schedule_fire(flow, latest)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 }
             }
             MissedPolicy::Latest | MissedPolicy::All => {
-                tracing::warn!(flow, missed = missed_total, catching_up = missed.len(), "Running missed schedule ticks.");
+                tracing::warn!(
+                    flow,
+                    missed = missed_total,
+                    catching_up = missed.len(),
+                    "Running missed schedule ticks."
+                );
                 fire.extend(missed);
             }
         }
     }
     fire.extend(on_time);
     for t in fire {
-        let jitter = trigger.jitter.as_ref().map(|j| j.value.0).filter(|j| !j.is_zero());
+        let jitter = trigger
+            .jitter
+            .as_ref()
+            .map(|j| j.value.0)
+            .filter(|j| !j.is_zero());
         match jitter {
             None => fire_tick(shared, entry, trigger, t).await?,
             Some(j) => {
@@ -209,8 +260,12 @@ async fn schedule_tick(
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(key.clone());
                 if fresh {
-                    let wait = Duration::from_millis(rand::rng().random_range(0..=u64::try_from(j.as_millis()).unwrap_or(u64::MAX)));
-                    let (shared, trigger, jittering) = (shared.clone(), trigger.clone(), state.jittering.clone());
+                    let wait = Duration::from_millis(
+                        rand::rng()
+                            .random_range(0..=u64::try_from(j.as_millis()).unwrap_or(u64::MAX)),
+                    );
+                    let (shared, trigger, jittering) =
+                        (shared.clone(), trigger.clone(), state.jittering.clone());
                     let entry = Arc::new(FlowEntry {
                         exec: entry.exec.clone(),
                         file: entry.file.clone(),
@@ -244,8 +299,14 @@ async fn fire_tick(
     let flow = entry.exec.name.as_str();
     let store = &shared.store;
     let err = |e: sluice_store::StoreError| e.to_string();
-    let queued = store.count_runs(RunStatus::Queued, Some(flow)).await.map_err(err)?;
-    let running = store.count_runs(RunStatus::Running, Some(flow)).await.map_err(err)?;
+    let queued = store
+        .count_runs(RunStatus::Queued, Some(flow))
+        .await
+        .map_err(err)?;
+    let running = store
+        .count_runs(RunStatus::Running, Some(flow))
+        .await
+        .map_err(err)?;
     let blocked = match trigger.overlap.unwrap_or(OverlapPolicy::Skip) {
         OverlapPolicy::Skip => queued + running > 0,
         OverlapPolicy::Queue => queued > 0,
@@ -292,7 +353,11 @@ fn spawn_look(
     look: Look,
 ) {
     let key = (entry.exec.name.clone(), index);
-    if state.looked.get(&key).is_some_and(|at| at.elapsed() < every) {
+    if state
+        .looked
+        .get(&key)
+        .is_some_and(|at| at.elapsed() < every)
+    {
         return;
     }
     if !state
@@ -343,7 +408,10 @@ async fn task_due_look(
                 conn.name
             )
         })?;
-    let within = trigger.within.as_ref().map_or(Duration::ZERO, |d| d.value.0);
+    let within = trigger
+        .within
+        .as_ref()
+        .map_or(Duration::ZERO, |d| d.value.0);
     let now = Utc::now();
     let horizon = now + chrono::TimeDelta::from_std(within).unwrap_or_default();
     let oldest = now - chrono::TimeDelta::from_std(LOOKBACK).unwrap_or_default();
@@ -372,7 +440,12 @@ async fn task_due_look(
             let tasks = sluice_engine::call_read(rt, conn, "list_tasks", &p)
                 .await
                 .map_err(|e| e.to_string())?;
-            for task in tasks.get("tasks").and_then(Value::as_array).into_iter().flatten() {
+            for task in tasks
+                .get("tasks")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if !trigger.include_completed && task.get("completed") == Some(&Value::Bool(true)) {
                     continue;
                 }
@@ -434,7 +507,9 @@ pub(crate) fn key_path(template: &str) -> Result<Vec<String>, String> {
         .ok_or_else(|| format!("`key: {template}` must be one `{{{{ item.FIELD }}}}` template"))?;
     let mut parts = inner.split('.');
     if parts.next() != Some("item") {
-        return Err(format!("`key: {template}` must read the item: `{{{{ item.id }}}}`"));
+        return Err(format!(
+            "`key: {template}` must read the item: `{{{{ item.id }}}}`"
+        ));
     }
     Ok(parts.map(str::to_string).collect())
 }
@@ -446,11 +521,12 @@ async fn poll_look(
     trigger: &PollTrigger,
 ) -> Result<(), String> {
     let snap = shared.registry.snapshot();
-    let (conn_name, op) = trigger
-        .action
-        .value
-        .split_once('.')
-        .ok_or_else(|| format!("`action: {}` must be CONNECTION.OPERATION", trigger.action.value))?;
+    let (conn_name, op) = trigger.action.value.split_once('.').ok_or_else(|| {
+        format!(
+            "`action: {}` must be CONNECTION.OPERATION",
+            trigger.action.value
+        )
+    })?;
     let conn = entry
         .exec
         .connections
@@ -495,7 +571,8 @@ async fn poll_look(
             Value::Null => continue,
             other => other.to_string(),
         };
-        let run = (!first).then(|| new_run(&entry.exec, "poll", inputs_from(&entry.exec, "item", item)));
+        let run =
+            (!first).then(|| new_run(&entry.exec, "poll", inputs_from(&entry.exec, "item", item)));
         let fired = shared
             .store
             .fire_once(&name, &key, run)
@@ -515,8 +592,8 @@ mod tests {
     use super::*;
 
     fn schedule(cron: &str, tz: &str) -> Schedule {
-        let t: ScheduleTrigger = serde_json::from_value(json!({"cron": cron, "timezone": tz}))
-            .expect("trigger");
+        let t: ScheduleTrigger =
+            serde_json::from_value(json!({"cron": cron, "timezone": tz})).expect("trigger");
         Schedule::new(&t).expect("schedule")
     }
 
@@ -526,6 +603,18 @@ mod tests {
         assert_eq!(key_path("{{item.a.b}}").expect("ok"), vec!["a", "b"]);
         assert!(key_path("{{ inputs.x }}").is_err());
         assert!(key_path("id").is_err());
+    }
+
+    #[test]
+    fn every_second_of_a_per_second_line() {
+        let s = schedule("* * * * * *", "UTC");
+        let from: DateTime<Utc> = "2026-01-01T00:00:00.500Z".parse().expect("time");
+        let secs: Vec<u32> = s
+            .after(from)
+            .take(4)
+            .map(|t| chrono::Timelike::second(&t))
+            .collect();
+        assert_eq!(secs, vec![1, 2, 3, 4]);
     }
 
     #[test]

@@ -36,7 +36,10 @@ pub(crate) async fn claim_loop(shared: Arc<Shared>) -> usize {
                 Err(e) => tracing::warn!(error = %e, "Cannot claim runs."),
             }
         }
-        shared.metrics.running.set(i64::try_from(running.len()).unwrap_or(i64::MAX));
+        shared
+            .metrics
+            .running
+            .set(i64::try_from(running.len()).unwrap_or(i64::MAX));
         tokio::select! {
             () = shared.wake.notified() => {}
             () = tokio::time::sleep(POLL) => {}
