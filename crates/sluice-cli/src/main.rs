@@ -1,6 +1,7 @@
 //! The `sluice` command: validate flows, show their plans, print the JSON Schemas.
 
 mod files;
+mod init;
 mod run;
 mod runs;
 mod sandbox;
@@ -75,6 +76,12 @@ enum Command {
     },
     /// Serve the built-in GHL sandbox (a local GoHighLevel Contacts + IPinfo look-alike) until Ctrl-C.
     Sandbox(sandbox::SandboxArgs),
+    /// Start a project in DIR: a first flow, the editor schemas, `.vscode/settings.json`, a
+    /// `sluice.toml` credentials template and a `.gitignore`. Never overwrites a file.
+    Init {
+        /// The project folder (created when missing).
+        dir: std::path::PathBuf,
+    },
     /// Print a JSON Schema (for editors): `flow`, `connector` or `project`.
     Schema {
         /// Which schema.
@@ -150,6 +157,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Test(args) => testing::run(args),
         Command::Runs { command } => runs::command(command),
         Command::Sandbox(args) => sandbox::serve(&args),
+        Command::Init { dir } => init::init(&dir),
         Command::Secrets {
             command: SecretsCommand::Set { name, store },
         } => set_secret(&name, store.as_deref()),

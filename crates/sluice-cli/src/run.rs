@@ -254,10 +254,12 @@ pub(crate) async fn execute(
         rt.base_urls.insert(conn.to_string(), url.to_string());
     }
     if !exec.sandbox {
+        // The credentials of the flow and of the flows it calls (`flow:` steps).
+        let execs = with_called_flows(target, &loaded.flows);
         configure_credentials(
             &mut rt,
             &loaded.set,
-            &[target.as_ref()],
+            &execs,
             SecretStore::Url(exec.store.as_deref()),
         )
         .await?;
@@ -541,6 +543,27 @@ fn read_secret(
             .cloned()
             .ok_or_else(|| format!("{what}: secret `{key}` is not in the store")),
     }
+}
+
+/// `target` and every flow it calls through `flow:` steps, directly or not (each once).
+fn with_called_flows<'a>(
+    target: &'a Executable,
+    flows: &'a HashMap<String, Arc<Executable>>,
+) -> Vec<&'a Executable> {
+    let mut out: Vec<&Executable> = vec![target];
+    let mut next = 0;
+    while let Some(exec) = out.get(next).copied() {
+        next += 1;
+        for step in &exec.steps {
+            if let sluice_engine::exec::ExecKind::Flow { name, .. } = &step.kind
+                && let Some(sub) = flows.get(name)
+                && !out.iter().any(|e| e.name == sub.name)
+            {
+                out.push(sub.as_ref());
+            }
+        }
+    }
+    out
 }
 
 /// Reads the secrets of the credentials the flows use (from env, files or the store), and
