@@ -65,6 +65,9 @@ cargo test --workspace --locked
 step "sluice validate workflows/ (the examples are valid)"
 cargo run -q --locked -p sluice-cli -- validate workflows/
 
+step "sluice test workflows/ (every example against its fixture: canned answers, sandbox, cassettes)"
+cargo run -q --locked -p sluice-cli -- test workflows/
+
 step "independent JSON Schema check (check-jsonschema from PyPI)"
 tools=target/tools
 venv="$tools/venv"
@@ -73,7 +76,10 @@ if [ ! -x "$venv/bin/check-jsonschema" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'check-jsonschema==0.39.0'
 fi
-"$venv/bin/check-jsonschema" --schemafile schemas/flow.schema.json workflows/*.yaml
+# (the flows only: FLOW.test.yaml files are `sluice test` fixtures, checked by `sluice test`)
+flows=$(ls workflows/*.yaml | grep -v '\.test\.yaml$')
+# shellcheck disable=SC2086
+"$venv/bin/check-jsonschema" --schemafile schemas/flow.schema.json $flows
 "$venv/bin/check-jsonschema" --schemafile schemas/connector.schema.json connectors/*.yaml
 
 step "the official GHL SDK (@gohighlevel/api-client, npm) against the sandbox"

@@ -25,9 +25,11 @@ const FLOW: &str = r#"
 name: echo
 on:
   - manual: {}
-  - webhook: { event: ContactUpdate }
+  - webhook: { event: ContactUpdate, connection: ghl }
 inputs:
   contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts }
 steps:
   echo:
     value: "{{ inputs.contactId }}"
@@ -138,6 +140,7 @@ async fn api_load(runners: &[String], store: &sluice_store::Store) -> (f64, f64)
         let _ = t.await;
     }
     let posted = accepted.load(Ordering::Relaxed);
+    assert!(posted > 0, "the runner accepted no run: is the flow served?");
     let queued_rate = posted as f64 / started.elapsed().as_secs_f64();
     loop {
         let (_, pending) = finished(store).await;

@@ -346,6 +346,9 @@ pub struct RateLimits {
     connectors: HashMap<String, Vec<Arc<LimitSpec>>>,
     budgets: Mutex<HashMap<BudgetKey, Arc<Budget>>>,
     keys: Mutex<HashMap<LimitKey, Arc<KeyState>>>,
+    /// Requests that had to wait (for a rate limit or a pause), and the time they waited.
+    waits: std::sync::atomic::AtomicU64,
+    waited_micros: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -420,6 +423,25 @@ impl RateLimits {
             .is_some_and(|specs| !specs.is_empty())
     }
 
+    /// How many times a request waited for a limit, and for how long in all (for metrics).
+    #[must_use]
+    pub fn waits(&self) -> (u64, Duration) {
+        use std::sync::atomic::Ordering;
+        (
+            self.waits.load(Ordering::Relaxed),
+            Duration::from_micros(self.waited_micros.load(Ordering::Relaxed)),
+        )
+    }
+
+    fn count_wait(&self, wait: Duration) {
+        use std::sync::atomic::Ordering;
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        self.waited_micros.fetch_add(
+            u64::try_from(wait.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
     /// Waits until every rate limit of the key allows one more request, and counts it.
     ///
     /// Waiting happens before sending, on tokio's clock. A pause set by
@@ -457,6 +479,7 @@ impl RateLimits {
                 }
             }
             if let Some(until) = pause {
+                self.count_wait(until - now);
                 tokio::time::sleep_until(until).await;
                 continue;
             }
@@ -474,6 +497,7 @@ impl RateLimits {
                 }
             }
             if let Some(wait) = wait {
+                self.count_wait(wait);
                 tokio::time::sleep(wait).await;
                 continue;
             }

@@ -90,6 +90,9 @@ async fn readyz(State(shared): State<Shared_>) -> Response {
 }
 
 async fn metrics(State(shared): State<Shared_>) -> Response {
+    shared
+        .metrics
+        .limiter(shared.registry.snapshot().runtime.limits.waits());
     (
         [(
             header::CONTENT_TYPE,

@@ -22,6 +22,8 @@ pub(crate) struct Metrics {
     http: Family<Labels, Counter>,
     retries: Family<Labels, Counter>,
     pub(crate) queue_depth: Gauge,
+    limit_waits: Gauge,
+    limit_waited: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub(crate) running: Gauge,
     pub(crate) takeovers: Counter,
     webhooks: Family<Labels, Counter>,
@@ -39,6 +41,8 @@ impl Metrics {
             http: Family::default(),
             retries: Family::default(),
             queue_depth: Gauge::default(),
+            limit_waits: Gauge::default(),
+            limit_waited: Gauge::default(),
             running: Gauge::default(),
             takeovers: Counter::default(),
             webhooks: Family::default(),
@@ -73,6 +77,16 @@ impl Metrics {
                 "queue_depth",
                 "Runs queued, not yet claimed",
                 m.queue_depth.clone(),
+            );
+            r.register(
+                "rate_limit_waits",
+                "Requests that waited for a rate limit or an API's pause (since start)",
+                m.limit_waits.clone(),
+            );
+            r.register(
+                "rate_limit_wait_seconds",
+                "Time requests waited for rate limits in all (since start)",
+                m.limit_waited.clone(),
             );
             r.register(
                 "running_runs",
@@ -117,6 +131,13 @@ impl Metrics {
         self.triggers
             .get_or_create(&vec![("kind", kind.to_string())])
             .inc();
+    }
+
+    /// Takes the rate limiter's wait counts (read when the metrics are rendered).
+    pub(crate) fn limiter(&self, (waits, waited): (u64, std::time::Duration)) {
+        self.limit_waits
+            .set(i64::try_from(waits).unwrap_or(i64::MAX));
+        self.limit_waited.set(waited.as_secs_f64());
     }
 
     /// The metrics in the OpenMetrics text format.
