@@ -140,7 +140,10 @@ async fn api_load(runners: &[String], store: &sluice_store::Store) -> (f64, f64)
         let _ = t.await;
     }
     let posted = accepted.load(Ordering::Relaxed);
-    assert!(posted > 0, "the runner accepted no run: is the flow served?");
+    assert!(
+        posted > 0,
+        "the runner accepted no run: is the flow served?"
+    );
     let queued_rate = posted as f64 / started.elapsed().as_secs_f64();
     loop {
         let (_, pending) = finished(store).await;

@@ -45,51 +45,25 @@ impl Recorder {
     /// Starts the writer task on the current tokio runtime.
     #[must_use]
     pub fn start(store: Store) -> Arc<Recorder> {
-        let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
+        let (jobs, rx) = mpsc::unbounded_channel::<Job>();
         let writer = store.clone();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut waited = first.done.is_some();
-                let mut count = first.records.len();
-                let mut jobs = vec![first];
-                // Nobody waits for what came so far: linger a little for more, so a stream of
-                // records becomes a few large commits instead of many small ones.
-                let deadline = tokio::time::Instant::now() + LINGER;
-                while count < MAX_BATCH {
-                    let next = match rx.try_recv() {
-                        Ok(job) => Some(job),
-                        Err(mpsc::error::TryRecvError::Disconnected) => None,
-                        Err(mpsc::error::TryRecvError::Empty) if waited => None,
-                        Err(mpsc::error::TryRecvError::Empty) => {
-                            tokio::time::timeout_at(deadline, rx.recv())
-                                .await
-                                .ok()
-                                .flatten()
-                        }
-                    };
-                    let Some(job) = next else { break };
-                    waited |= job.done.is_some();
-                    count += job.records.len();
-                    jobs.push(job);
+        // The writer has a thread (and a one-thread runtime) of its own: building the rows
+        // and driving the database does not take the executor's threads, and the OS may run
+        // it on a core they leave idle.
+        let spawned = std::thread::Builder::new()
+            .name("sluice-recorder".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(write_batches(writer, rx)),
+                    Err(e) => tracing::error!(error = %e, "The run store's writer cannot start."),
                 }
-                let records: Vec<Record> = jobs
-                    .iter_mut()
-                    .flat_map(|j| std::mem::take(&mut j.records))
-                    .collect();
-                let result = writer
-                    .record_batch(&records)
-                    .await
-                    .map_err(|e| e.to_string());
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, records = records.len(), "The run store refused a batch.");
-                }
-                for job in jobs {
-                    if let Some(done) = job.done {
-                        let _ = done.send(result.clone());
-                    }
-                }
-            }
-        });
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "The run store's writer cannot start: runs are not recorded.");
+        }
         Arc::new(Recorder { store, jobs })
     }
 
@@ -129,6 +103,52 @@ impl Recorder {
     /// As [`Recorder::commit`].
     pub async fn flush(&self) -> Result<(), String> {
         self.commit(Vec::new()).await
+    }
+}
+
+/// The writer's loop: takes what is waiting (lingering for more when nobody waits) and
+/// commits it in one batch; tells each waiting caller the result.
+async fn write_batches(writer: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut waited = first.done.is_some();
+        let mut count = first.records.len();
+        let mut jobs = vec![first];
+        // Nobody waits for what came so far: linger a little for more, so a stream of records
+        // becomes a few large commits instead of many small ones.
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while count < MAX_BATCH {
+            let next = match rx.try_recv() {
+                Ok(job) => Some(job),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) if waited => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    tokio::time::timeout_at(deadline, rx.recv())
+                        .await
+                        .ok()
+                        .flatten()
+                }
+            };
+            let Some(job) = next else { break };
+            waited |= job.done.is_some();
+            count += job.records.len();
+            jobs.push(job);
+        }
+        let records: Vec<Record> = jobs
+            .iter_mut()
+            .flat_map(|j| std::mem::take(&mut j.records))
+            .collect();
+        let result = writer
+            .record_batch(&records)
+            .await
+            .map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, records = records.len(), "The run store refused a batch.");
+        }
+        for job in jobs {
+            if let Some(done) = job.done {
+                let _ = done.send(result.clone());
+            }
+        }
     }
 }
 
