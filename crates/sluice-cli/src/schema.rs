@@ -14,10 +14,15 @@ pub(crate) enum SchemaKind {
     Connector,
     /// The project file (`sluice.toml`).
     Project,
+    /// The OpenAPI document of `sluice serve`'s HTTP API (`schemas/openapi.json`).
+    Openapi,
 }
 
 /// The schema as pretty JSON.
 pub(crate) fn generate(kind: SchemaKind) -> Result<String, String> {
+    if let SchemaKind::Openapi = kind {
+        return Ok(crate::serve::openapi_document());
+    }
     let mut schema = match kind {
         SchemaKind::Flow => {
             let mut s = serde_json::to_value(schemars::schema_for!(sluice_model::Flow))
@@ -30,14 +35,16 @@ pub(crate) fn generate(kind: SchemaKind) -> Result<String, String> {
             serde_json::to_value(schemars::schema_for!(sluice_model::Connector))
                 .map_err(|e| e.to_string())?
         }
-        SchemaKind::Project => serde_json::to_value(schemars::schema_for!(sluice_model::Project))
-            .map_err(|e| e.to_string())?,
+        SchemaKind::Project | SchemaKind::Openapi => {
+            serde_json::to_value(schemars::schema_for!(sluice_model::Project))
+                .map_err(|e| e.to_string())?
+        }
     };
     if let Some(obj) = schema.as_object_mut() {
         let id = match kind {
             SchemaKind::Flow => "flow",
             SchemaKind::Connector => "connector",
-            SchemaKind::Project => "project",
+            SchemaKind::Project | SchemaKind::Openapi => "project",
         };
         obj.insert(
             "$id".into(),

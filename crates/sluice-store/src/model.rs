@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::StoreError;
 
 /// A run's id: a ULID (26 characters, sorts by creation time), e.g. `01J9Z3K4M5N6P7Q8R9S0T1V2W3`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct RunId(String);
 
@@ -55,7 +57,7 @@ impl FromStr for RunId {
 }
 
 /// Where a run is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Waiting for a runner to claim it.
@@ -129,7 +131,7 @@ impl FromStr for RunStatus {
 }
 
 /// How a step ended (a step is recorded when it finishes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// It produced a result.
@@ -248,7 +250,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// What a step did, recorded when it finishes: one per (run, step, `for_each` item).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepRecord {
     /// The step's name.
     pub step: String,
@@ -273,7 +275,7 @@ pub struct StepRecord {
 }
 
 /// One HTTP attempt of a step.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HttpCall {
     /// The step's name.
     pub step: String,
@@ -351,7 +353,7 @@ pub struct RunFilter {
 }
 
 /// A line of `sluice runs list`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunSummary {
     /// The run's id.
     pub id: RunId,
@@ -380,7 +382,7 @@ impl RunSummary {
 }
 
 /// Everything recorded about one run: `sluice runs show`, and a line of `sluice runs export`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunDetail {
     /// The run's id.
     pub id: RunId,

@@ -21,7 +21,7 @@ use sluice_model::flow::Trigger;
 use sluice_store::{RunFilter, RunId, RunStatus};
 
 use super::Shared;
-use super::triggers::{Schedule, inputs_from};
+use super::triggers::inputs_from;
 
 /// The largest request body accepted (inputs, webhook deliveries).
 const MAX_BODY: usize = 1024 * 1024;
@@ -37,17 +37,20 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/runs", get(list_runs))
         .route("/api/runs/{id}", get(get_run))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(super::openapi::serve))
         .layer(middleware::from_fn_with_state(
             shared.clone(),
             require_token,
         ));
     Router::new()
         .merge(api)
+        .merge(super::web::router(shared.clone()))
         .route("/hooks/{flow}", post(webhook))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(super::web::limit_target))
         .with_state(shared)
 }
 
@@ -55,8 +58,12 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
 
-/// Every `/api/…` route and `/metrics` need `Authorization: Bearer TOKEN`.
+/// Every `/api/…` route and `/metrics` need `Authorization: Bearer TOKEN` (or the web view's
+/// session cookie).
 async fn require_token(State(shared): State<Shared_>, req: Request, next: Next) -> Response {
+    if super::web::has_session(&shared, req.headers()) {
+        return next.run(req).await;
+    }
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -103,52 +110,11 @@ async fn metrics(State(shared): State<Shared_>) -> Response {
         .into_response()
 }
 
-fn trigger_json(t: &Trigger, now: DateTime<Utc>) -> Value {
-    match t {
-        Trigger::Manual(_) => json!({"kind": "manual"}),
-        Trigger::Schedule(s) => {
-            let next = Schedule::new(s).ok().and_then(|sc| sc.next(now));
-            json!({"kind": "schedule", "cron": s.cron.value,
-                   "timezone": s.timezone.as_ref().map_or("UTC", |z| z.value.as_str()),
-                   "next_fire": next.map(|n| n.to_rfc3339())})
-        }
-        Trigger::Webhook(w) => json!({"kind": "webhook", "event": w.event.value}),
-        Trigger::TaskDue(t) => json!({"kind": "task_due", "connection": t.connection.value}),
-        Trigger::Poll(p) => json!({"kind": "poll", "action": p.action.value}),
-    }
-}
-
 async fn list_flows(State(shared): State<Shared_>) -> Response {
-    let snap = shared.registry.snapshot();
-    let now = Utc::now();
-    let flows: Vec<Value> = snap
-        .flows
-        .iter()
-        .map(|(name, f)| {
-            json!({
-                "name": name,
-                "file": f.file,
-                "valid": f.stale.is_none(),
-                "problem": f.stale,
-                "triggers": f.triggers.iter().map(|t| trigger_json(t, now)).collect::<Vec<_>>(),
-                "inputs": f.exec.inputs.iter().map(|(k, i)| (k.clone(), json!({
-                    "type": i.kind.as_str(), "description": i.description,
-                    "required": i.required.unwrap_or(i.default.is_none()), "default": i.default,
-                }))).collect::<Map<String, Value>>(),
-            })
-        })
-        .collect();
-    let problems: Vec<Value> = snap
-        .problems
-        .iter()
-        .map(|(file, why)| json!({"file": file, "problem": why}))
-        .collect();
-    let loaded_at: DateTime<Utc> = snap.loaded_at.into();
-    axum::Json(json!({
-        "flows": flows,
-        "not_served": problems,
-        "loaded_at": loaded_at.to_rfc3339(),
-    }))
+    axum::Json(super::openapi::flow_list(
+        &shared.registry.snapshot(),
+        Utc::now(),
+    ))
     .into_response()
 }
 

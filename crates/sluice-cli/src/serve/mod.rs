@@ -4,8 +4,10 @@
 
 mod api;
 mod metrics;
+mod openapi;
 mod registry;
 mod triggers;
+mod web;
 mod worker;
 
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::run::{LogFormat, humantime_duration, init_logs, open_store};
 
+pub(crate) use openapi::document_text as openapi_document;
 pub(crate) use registry::Registry;
 
 /// Options of `sluice serve`.
@@ -90,6 +93,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown_timeout: Duration,
     /// The location triggers use when a credential names none (the sandbox's).
     pub(crate) default_location: Option<String>,
+    /// The web view's logged-in sessions.
+    pub(crate) sessions: web::Sessions,
 }
 
 pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
@@ -140,6 +145,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             default_location: args
                 .sandbox
                 .then(|| sluice_sandbox::DEMO_LOCATION.to_string()),
+            sessions: web::Sessions::default(),
         });
         shared.registry.report();
         let listener = tokio::net::TcpListener::bind(args.listen)
