@@ -59,9 +59,9 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 /// Every `/api/…` route and `/metrics` need `Authorization: Bearer TOKEN` (or the web view's
-/// session cookie).
+/// session cookie, with its CSRF token in `x-sluice-csrf` for anything but GET).
 async fn require_token(State(shared): State<Shared_>, req: Request, next: Next) -> Response {
-    if super::web::has_session(&shared, req.headers()) {
+    if super::web::session_allows(&shared, req.method(), req.headers()) {
         return next.run(req).await;
     }
     let presented = req

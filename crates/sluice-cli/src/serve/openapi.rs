@@ -317,7 +317,7 @@ pub(crate) fn document() -> Value {
             "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "The runner's token (`[serve] token` or `$SLUICE_API_TOKEN`)"},
-                "session": {"type": "apiKey", "in": "cookie", "name": super::web::SESSION_COOKIE, "description": "Set by `POST /login` (the web view)"},
+                "session": {"type": "apiKey", "in": "cookie", "name": super::web::SESSION_COOKIE, "description": "Set by `POST /login` (the web view); with it, anything but GET also needs the session's CSRF token in the `x-sluice-csrf` header"},
             },
         },
     })

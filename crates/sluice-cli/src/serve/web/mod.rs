@@ -118,9 +118,30 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, v)| v.trim())
 }
 
-/// Whether the request carries the cookie of a live session (the API accepts it too).
-pub(crate) fn has_session(shared: &Shared, headers: &HeaderMap) -> bool {
+/// Whether the request carries the cookie of a live session.
+fn has_session(shared: &Shared, headers: &HeaderMap) -> bool {
     session_cookie(headers).is_some_and(|v| shared.sessions.csrf(v).is_some())
+}
+
+/// The header a browser session sends its CSRF token in when it calls the API with anything
+/// but `GET` (the web view's pages carry the token as `data-csrf`).
+pub(crate) const CSRF_HEADER: &str = "x-sluice-csrf";
+
+/// Whether the API lets this request in on its session cookie: a live session, and for
+/// anything but `GET`/`HEAD` its CSRF token in [`CSRF_HEADER`].
+pub(crate) fn session_allows(
+    shared: &Shared,
+    method: &axum::http::Method,
+    headers: &HeaderMap,
+) -> bool {
+    let Some(csrf) = session_cookie(headers).and_then(|v| shared.sessions.csrf(v)) else {
+        return false;
+    };
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        return true;
+    }
+    let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    csrf_ok(&Auth::Session(csrf), presented)
 }
 
 /// How a page request was let in.
