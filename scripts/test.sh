@@ -85,6 +85,14 @@ flows=$(ls workflows/*.yaml | grep -v '\.test\.yaml$')
 step "the official GHL SDK (@gohighlevel/api-client, npm) against the sandbox"
 bash scripts/sdk-check/run.sh
 
+step "the web view in Chromium (headless, playwright-core; screenshots in target/screenshots/)"
+# Debian's Chromium; playwright-core (pinned in tests/browser/package-lock.json) drives it.
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+bash tests/browser/run.sh
+
 step "generated files are fresh"
 if [ -f ../shared/reference/ghl/highlevel-api-docs/apps/contacts.json ]; then
   python3 scripts/gen-ghl-connector.py --check 2>/dev/null

@@ -248,6 +248,7 @@ fn input_field(
     kind: InputType,
     given: Option<&str>,
     default: Option<&Value>,
+    hint: Option<String>,
 ) -> Markup {
     let id = format!("in-{name}");
     let field = format!("in.{name}");
@@ -255,20 +256,20 @@ fn input_field(
     html! {
         @match kind {
             InputType::Boolean => {
-                select id=(id) name=(field) {
+                select id=(id) name=(field) aria-describedby=[hint.as_deref()] {
                     option value="" selected[given.is_none_or(str::is_empty)] { "(not given)" }
                     option value="true" selected[given == Some("true")] { "true" }
                     option value="false" selected[given == Some("false")] { "false" }
                 }
             }
             InputType::Array | InputType::Object => {
-                textarea id=(id) name=(field) rows="3" placeholder=[placeholder] spellcheck="false" { (given.unwrap_or_default()) }
+                textarea id=(id) name=(field) aria-describedby=[hint.as_deref()] rows="3" placeholder=[placeholder] spellcheck="false" { (given.unwrap_or_default()) }
             }
             InputType::Integer | InputType::Number => {
-                input id=(id) name=(field) type="text" inputmode="decimal" value=[given] placeholder=[placeholder];
+                input id=(id) name=(field) aria-describedby=[hint.as_deref()] type="text" inputmode="decimal" value=[given] placeholder=[placeholder];
             }
             InputType::String => {
-                input id=(id) name=(field) type="text" value=[given] placeholder=[placeholder] autocomplete="off" spellcheck="false";
+                input id=(id) name=(field) aria-describedby=[hint.as_deref()] type="text" value=[given] placeholder=[placeholder] autocomplete="off" spellcheck="false";
             }
         }
     }
@@ -339,8 +340,9 @@ pub(super) fn flow(v: FlowView<'_>) -> Markup {
                                             @if info.is_some_and(|i| i.required) { ", required" }
                                             ")" }
                                     }
-                                    @if let Some(d) = decl.description.as_deref() { span class="hint" { (d) } }
-                                    (input_field(name, decl.kind, v.given.get(name).and_then(Value::as_str), decl.default.as_ref()))
+                                    @let hint = decl.description.as_ref().map(|_| format!("in-{name}-hint"));
+                                    @if let (Some(d), Some(h)) = (decl.description.as_deref(), hint.as_deref()) { span class="hint" id=(h) { (d) } }
+                                    (input_field(name, decl.kind, v.given.get(name).and_then(Value::as_str), decl.default.as_ref(), hint.clone()))
                                 }
                             }
                             button type="submit" { "Run " (f.name) " now" }
