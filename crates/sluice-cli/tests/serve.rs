@@ -1026,3 +1026,45 @@ async fn three_runners_share_postgres_every_tick_runs_once_even_when_one_dies() 
         all.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticks_missed_while_down_follow_the_missed_policy() {
+    // `skip`: ticks older than a few seconds when the runner comes back are not run.
+    let flow = TICK.replace("overlap: allow", "overlap: allow, missed: skip");
+    let project = Project::new(&[("tick", &flow)]);
+    let serve = Serve::start(&project, &project.store(), &["--sandbox"]);
+    eventually(Duration::from_secs(20), "a first tick", || async {
+        (!runs(&serve, "tick").await.is_empty()).then_some(())
+    })
+    .await;
+    let (code, _, log) = serve.stop(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{log}");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let serve = Serve::start(&project, &project.store(), &["--sandbox"]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut seconds = Vec::new();
+    for r in runs(&serve, "tick").await {
+        let (_, d) = api(
+            &serve,
+            reqwest::Method::GET,
+            &format!("/api/runs/{}", r["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+        if let Some(t) = d["output"].as_str() {
+            let t: chrono::DateTime<chrono::Utc> = t.parse().expect("time");
+            seconds.push(t.timestamp());
+        }
+    }
+    seconds.sort_unstable();
+    let longest_gap = seconds.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    assert!(
+        longest_gap >= 4,
+        "ticks older than the grace period were skipped: {seconds:?}"
+    );
+    // The ticks since the restart (and those within the grace period) all ran.
+    let last = *seconds.last().expect("ticks");
+    assert!(chrono::Utc::now().timestamp() - last <= 2, "{seconds:?}");
+    let log = serve.log();
+    assert!(log.contains("Missed schedule ticks skipped"), "{log}");
+}

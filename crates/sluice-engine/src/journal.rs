@@ -33,6 +33,8 @@ struct Job {
 pub struct Recorder {
     store: Store,
     jobs: mpsc::UnboundedSender<Job>,
+    /// Wakes a lingering writer when someone waits for a commit.
+    urgent: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Job {
@@ -47,6 +49,8 @@ impl Recorder {
     pub fn start(store: Store) -> Arc<Recorder> {
         let (jobs, rx) = mpsc::unbounded_channel::<Job>();
         let writer = store.clone();
+        let urgent = Arc::new(tokio::sync::Notify::new());
+        let wake = urgent.clone();
         // The writer has a thread (and a one-thread runtime) of its own: building the rows
         // and driving the database does not take the executor's threads, and the OS may run
         // it on a core they leave idle.
@@ -57,14 +61,18 @@ impl Recorder {
                     .enable_all()
                     .build()
                 {
-                    Ok(rt) => rt.block_on(write_batches(writer, rx)),
+                    Ok(rt) => rt.block_on(write_batches(writer, rx, wake)),
                     Err(e) => tracing::error!(error = %e, "The run store's writer cannot start."),
                 }
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "The run store's writer cannot start: runs are not recorded.");
         }
-        Arc::new(Recorder { store, jobs })
+        Arc::new(Recorder {
+            store,
+            jobs,
+            urgent,
+        })
     }
 
     /// The store written to.
@@ -85,6 +93,7 @@ impl Recorder {
                 done: Some(tx),
             })
             .map_err(|_| "the run store's writer has stopped".to_string())?;
+        self.urgent.notify_one();
         rx.await
             .map_err(|_| "the run store's writer has stopped".to_string())?
     }
@@ -108,28 +117,25 @@ impl Recorder {
 
 /// The writer's loop: takes what is waiting (lingering for more when nobody waits) and
 /// commits it in one batch; tells each waiting caller the result.
-async fn write_batches(writer: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn write_batches(
+    writer: Store,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    urgent: Arc<tokio::sync::Notify>,
+) {
     while let Some(first) = rx.recv().await {
-        let mut waited = first.done.is_some();
+        // Nobody waits for what came so far: linger a little, not listening (senders do not
+        // wake the writer for every record), so a stream of records becomes a few large
+        // commits; a caller that waits for a commit cuts the linger short.
+        if first.done.is_none() {
+            tokio::select! {
+                () = tokio::time::sleep(LINGER) => {}
+                () = urgent.notified() => {}
+            }
+        }
         let mut count = first.records.len();
         let mut jobs = vec![first];
-        // Nobody waits for what came so far: linger a little for more, so a stream of records
-        // becomes a few large commits instead of many small ones.
-        let deadline = tokio::time::Instant::now() + LINGER;
         while count < MAX_BATCH {
-            let next = match rx.try_recv() {
-                Ok(job) => Some(job),
-                Err(mpsc::error::TryRecvError::Disconnected) => None,
-                Err(mpsc::error::TryRecvError::Empty) if waited => None,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    tokio::time::timeout_at(deadline, rx.recv())
-                        .await
-                        .ok()
-                        .flatten()
-                }
-            };
-            let Some(job) = next else { break };
-            waited |= job.done.is_some();
+            let Ok(job) = rx.try_recv() else { break };
             count += job.records.len();
             jobs.push(job);
         }
