@@ -82,7 +82,8 @@ enum Command {
         /// The project folder (created when missing).
         dir: std::path::PathBuf,
     },
-    /// Print a JSON Schema (for editors): `flow`, `connector` or `project`.
+    /// Print a JSON Schema (for editors): `flow`, `connector`, `project`; or `openapi`, the
+    /// OpenAPI document of the runner's HTTP API.
     Schema {
         /// Which schema.
         #[arg(value_enum)]
