@@ -29,6 +29,11 @@ const SQLITE: &[Migration] = &[
         "trigger_keys",
         include_str!("../migrations/sqlite/0004_trigger_keys.sql"),
     ),
+    (
+        5,
+        "http_calls_rowid",
+        include_str!("../migrations/sqlite/0005_http_calls_rowid.sql"),
+    ),
 ];
 const POSTGRES: &[Migration] = &[
     (
@@ -50,6 +55,11 @@ const POSTGRES: &[Migration] = &[
         4,
         "trigger_keys",
         include_str!("../migrations/postgres/0004_trigger_keys.sql"),
+    ),
+    (
+        5,
+        "http_calls_rowid",
+        include_str!("../migrations/postgres/0005_http_calls_rowid.sql"),
     ),
 ];
 

@@ -1200,7 +1200,7 @@ async fn reopen_keeps_data_and_migrates_once(db: &TestDb) {
         if db.is_pg() { "postgres" } else { "sqlite" }
     );
     // One row per migration (init, secrets), each applied once despite two openers.
-    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 4);
+    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 5);
     c.close().await;
 }
 
