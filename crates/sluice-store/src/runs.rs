@@ -76,8 +76,21 @@ type HttpRow = (
 /// The statuses of runs that have ended, for SQL.
 const FINAL_STATUSES: &str = "('succeeded', 'failed', 'cancelled', 'timed_out')";
 
-/// Rows per multi-row `INSERT` (PostgreSQL takes at most 65,535 parameters a statement).
-const ROWS_PER_STATEMENT: usize = 1000;
+/// Rows per multi-row `INSERT`, largest first: a batch is cut into chunks of these sizes only,
+/// so the few statements there are stay prepared in the connection's cache instead of being
+/// parsed anew for every batch size (PostgreSQL takes at most 65,535 parameters a statement).
+const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// `items` cut into chunks of the sizes in [`CHUNK_SIZES`], in order.
+pub(crate) fn fixed_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        let size = CHUNK_SIZES.iter().copied().find(|s| *s <= rest.len())?;
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
 
 /// How many run ids a `pruned` audit record names.
 const PRUNED_IDS_NAMED: usize = 1000;
@@ -475,7 +488,7 @@ impl Store {
             for r in creates {
                 insert_run!(&mut *tx, r)?;
             }
-            for chunk in steps.chunks(ROWS_PER_STATEMENT) {
+            for chunk in fixed_chunks(&steps) {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO steps (run_id, step, item, status, attempts, request, \
                      response_status, output, error, started_at, finished_at) ",
@@ -504,7 +517,7 @@ impl Store {
                 );
                 q.build().execute(&mut *tx).await?;
             }
-            for chunk in calls.chunks(ROWS_PER_STATEMENT) {
+            for chunk in fixed_chunks(&calls) {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO http_calls (run_id, step, item, attempt, method, url, headers, \
                      body, status, elapsed_ms, at, error) ",
@@ -734,5 +747,17 @@ impl Store {
             tx.commit().await?;
         });
         Ok(Some(row.id))
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    #[test]
+    fn batches_are_cut_into_fixed_sizes() {
+        let items: Vec<u32> = (0..347).collect();
+        let sizes: Vec<usize> = super::fixed_chunks(&items).map(<[u32]>::len).collect();
+        assert_eq!(sizes, vec![256, 64, 16, 4, 4, 1, 1, 1]);
+        assert_eq!(sizes.iter().sum::<usize>(), 347);
+        assert_eq!(super::fixed_chunks::<u32>(&[]).count(), 0);
     }
 }
