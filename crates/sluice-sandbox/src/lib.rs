@@ -51,7 +51,9 @@ pub use config::{
     WebhookConfig,
 };
 pub use fault::Fault;
-pub use seed::{Appointment, Contact, DEMO_LOCATION, Location, Note, Seed, Task, seed_from_json};
+pub use seed::{
+    Appointment, Contact, DEMO_LOCATION, Location, Note, Seed, Task, parse_offset, seed_from_json,
+};
 pub use state::{RequestRecord, SandboxState};
 pub use webhook::WebhookDelivery;
 

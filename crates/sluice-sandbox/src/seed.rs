@@ -603,7 +603,10 @@ pub(crate) fn parse_iso(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-fn parse_offset(rest: &str) -> Option<chrono::Duration> {
+/// The offset after `@now` in a relative date: empty, or a sign and parts like `1d`, `2h30m`,
+/// `45s` (`-1d` is a day ago). `None` when it is not one. Seed files and `sluice test` fixtures
+/// write dates this way.
+pub fn parse_offset(rest: &str) -> Option<chrono::Duration> {
     if rest.is_empty() {
         return Some(chrono::Duration::zero());
     }

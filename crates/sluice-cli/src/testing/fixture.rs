@@ -522,7 +522,7 @@ impl Dates {
     /// Resolves one `@now±N` token (`d`, `h`, `m`, `s`), e.g. `@now-1d12h`.
     pub(crate) fn resolve_token(&mut self, token: &str) -> Option<String> {
         let rest = token.strip_prefix("@now")?;
-        let offset = parse_offset(rest)?;
+        let offset = sluice_sandbox::parse_offset(rest)?;
         let text = (self.now + offset).to_rfc3339_opts(SecondsFormat::Millis, true);
         self.seen
             .entry(text.clone())
@@ -586,38 +586,6 @@ impl Dates {
             _ => {}
         }
     }
-}
-
-fn parse_offset(rest: &str) -> Option<chrono::Duration> {
-    if rest.is_empty() {
-        return Some(chrono::Duration::zero());
-    }
-    let (sign, mut body) = match rest.as_bytes().first()? {
-        b'+' => (1i64, &rest[1..]),
-        b'-' => (-1i64, &rest[1..]),
-        _ => return None,
-    };
-    if body.is_empty() {
-        return None;
-    }
-    let mut secs: i64 = 0;
-    while !body.is_empty() {
-        let digits = body.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 9 {
-            return None;
-        }
-        let n: i64 = body[..digits].parse().ok()?;
-        let unit = match body.as_bytes().get(digits)? {
-            b'd' => 86_400,
-            b'h' => 3_600,
-            b'm' => 60,
-            b's' => 1,
-            _ => return None,
-        };
-        secs = secs.checked_add(n.checked_mul(unit)?)?;
-        body = &body[digits + 1..];
-    }
-    chrono::Duration::try_seconds(sign * secs)
 }
 
 #[cfg(test)]
