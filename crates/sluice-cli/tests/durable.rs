@@ -588,3 +588,60 @@ async fn runs_are_listed_shown_verified_pruned_and_tampering_is_caught() {
         json!([])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_output_cap_and_the_retention_come_from_sluice_toml() {
+    let flow = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/contact-360.yaml"),
+    )
+    .expect("contact-360");
+    let project = Project::new("contact-360", &flow, String::new());
+    let toml = project.dir.path().join("sluice.toml");
+    let text_before = std::fs::read_to_string(&toml).expect("toml");
+    std::fs::write(
+        &toml,
+        format!("{text_before}\n[runs]\nmax_output_bytes = 300\nretention = \"1s\"\n"),
+    )
+    .expect("toml");
+    let mut cmd = project.sluice("unused");
+    cmd.args([
+        "run",
+        "flows/contact-360.yaml",
+        "--sandbox",
+        "-i",
+        "contactId=ct_ada",
+    ]);
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The printed output is whole; the stored one is capped with a marker.
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(printed["name"], "Ada Lovelace");
+    let mut list = project.sluice("unused");
+    list.args(["runs", "list", "--format", "json"]);
+    let runs: Value = serde_json::from_slice(&output(list).await.stdout).expect("JSON");
+    let id = runs[0]["id"].as_str().expect("id").to_string();
+    let mut show = project.sluice("unused");
+    show.args(["runs", "show", &id, "--format", "json"]);
+    let detail: Value = serde_json::from_slice(&output(show).await.stdout).expect("JSON");
+    let contact = detail["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["step"] == "contact"))
+        .expect("contact step");
+    assert_eq!(contact["output"]["$truncated"], json!(true), "{contact}");
+    assert!(
+        contact["output"]["preview"]
+            .as_str()
+            .is_some_and(|p| p.len() <= 1024)
+    );
+    assert_eq!(detail["output"]["$truncated"], json!(true));
+    // `[runs] retention = "1s"`: `runs prune` with no flag removes the run a moment later.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut prune = project.sluice("unused");
+    prune.args(["runs", "prune"]);
+    let out = output(prune).await;
+    assert!(
+        text(&out.stdout).starts_with("removed 1 run "),
+        "{}",
+        text(&out.stdout)
+    );
+}
