@@ -13,6 +13,7 @@ pub mod flow;
 pub mod load;
 pub mod node;
 pub mod project;
+pub mod relative;
 pub mod span;
 pub mod suggest;
 pub mod value;

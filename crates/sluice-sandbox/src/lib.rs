@@ -166,6 +166,11 @@ async fn not_found(req: Request) -> Response {
     errors::ghl_status(StatusCode::NOT_FOUND, &msg).into_response()
 }
 
+/// The demo token with read and write scopes (see [`SandboxConfig::default`]).
+pub const DEMO_TOKEN: &str = "sandbox-token";
+/// The demo token with read scopes only.
+pub const DEMO_READONLY_TOKEN: &str = "sandbox-readonly";
+
 /// A running sandbox server.
 #[derive(Debug)]
 pub struct Sandbox {
@@ -209,6 +214,14 @@ impl Sandbox {
             }
             _ => format!("http://{ip}:{}", self.addr.port()),
         }
+    }
+
+    /// The Sluice connectors this sandbox stands in for, each with its base URL here:
+    /// `ghl-contacts` at [`base_url`](Self::base_url), `ipinfo` under `/ipinfo`.
+    #[must_use]
+    pub fn connector_urls(&self) -> Vec<(&'static str, String)> {
+        let base = self.base_url();
+        vec![("ipinfo", format!("{base}/ipinfo")), ("ghl-contacts", base)]
     }
 
     /// The address bound.

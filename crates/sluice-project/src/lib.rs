@@ -1,0 +1,26 @@
+//! A Sluice project on disk, read and turned into what the engine runs.
+//!
+//! [`FlowSet`] finds flow files and the project file (`sluice.toml`) around them; [`catalog`]
+//! adds the project's connectors to the built-in ones; [`LoadedFlow`] is one flow checked and
+//! built with the flows it may call; [`credentials`] reads secrets (environment, files, the run
+//! store) into the engine's auth; [`RuntimeSettings`] builds the engine's runtime from all of it.
+
+pub mod catalog;
+pub mod connection;
+pub mod credentials;
+pub mod error;
+pub mod files;
+pub mod host;
+pub mod inputs;
+pub mod lease;
+pub mod load;
+pub mod runtime;
+pub mod store;
+
+pub use catalog::catalog;
+pub use connection::ConnectionOverride;
+pub use credentials::SecretStore;
+pub use error::ProjectError;
+pub use files::FlowSet;
+pub use load::LoadedFlow;
+pub use runtime::RuntimeSettings;

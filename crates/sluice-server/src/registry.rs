@@ -1,0 +1,271 @@
+//! The flows a runner serves: read and checked from the folder, built once, with one shared
+//! runtime (credentials, rate limits, HTTP client); reloaded when the folder changes — a flow
+//! whose new version is invalid keeps running in its last good version, and says so.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use parking_lot::RwLock;
+use sluice_connectors::RateLimits;
+use sluice_engine::{Executable, Observer, Runtime};
+use sluice_model::Limits;
+use sluice_model::flow::Trigger;
+use sluice_project::runtime::Flows;
+use sluice_project::{FlowSet, ProjectError, RuntimeSettings, SecretStore};
+
+use crate::shared::Shared;
+
+/// One served flow.
+pub(crate) struct FlowEntry {
+    pub(crate) exec: Arc<Executable>,
+    /// The file it came from.
+    pub(crate) file: String,
+    pub(crate) triggers: Vec<Trigger>,
+    /// Why the file's newer version is not used (it is invalid), if so.
+    pub(crate) stale: Option<String>,
+}
+
+/// The flows as loaded at one moment, and the runtime their runs use.
+pub(crate) struct Snapshot {
+    pub(crate) flows: BTreeMap<String, Arc<FlowEntry>>,
+    /// Files that could not be used: (file, why).
+    pub(crate) problems: Vec<(String, String)>,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) loaded_at: SystemTime,
+}
+
+/// The served flows (swapped as a whole on reload).
+pub(crate) struct Registry {
+    dir: PathBuf,
+    current: RwLock<Arc<Snapshot>>,
+    settings: RuntimeSettings,
+    store: sluice_store::Store,
+    /// Kept across reloads: rate limits hold for the process, not per version of the flows.
+    limits: RwLock<Option<Arc<RateLimits>>>,
+    observer: Arc<dyn Observer>,
+}
+
+impl Registry {
+    /// Loads the flows of `dir`; every runtime it builds gets `settings` and `observer`.
+    pub(crate) async fn load(
+        dir: &Path,
+        settings: RuntimeSettings,
+        observer: Arc<dyn Observer>,
+        store: sluice_store::Store,
+    ) -> Result<Registry, ProjectError> {
+        let empty = RuntimeSettings::default()
+            .build(
+                Arc::new(sluice_engine::NoObserver),
+                Arc::new(RateLimits::new()),
+                &Flows {
+                    files: &FlowSet::empty(),
+                    callable: Vec::new(),
+                    credentials_of: Vec::new(),
+                },
+                SecretStore::Url(None),
+            )
+            .await?;
+        let registry = Registry {
+            dir: dir.to_path_buf(),
+            current: RwLock::new(Arc::new(Snapshot {
+                flows: BTreeMap::new(),
+                problems: Vec::new(),
+                runtime: Arc::new(empty),
+                loaded_at: SystemTime::now(),
+            })),
+            settings,
+            store,
+            limits: RwLock::new(None),
+            observer,
+        };
+        registry.reload().await?;
+        Ok(registry)
+    }
+
+    /// The flows served now.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.read().clone()
+    }
+
+    /// Logs what is served and what is not.
+    pub(crate) fn report(&self, notices: &crate::Notices) {
+        let snap = self.snapshot();
+        for (name, entry) in &snap.flows {
+            match &entry.stale {
+                Some(why) => {
+                    tracing::warn!(flow = %name, file = %entry.file, "Serving the last good version: the file's new version is invalid: {why}")
+                }
+                None => tracing::info!(flow = %name, file = %entry.file, "Flow loaded."),
+            }
+        }
+        for (file, why) in &snap.problems {
+            notices(&format!("{file} is not served: {why}"));
+        }
+    }
+
+    /// Reads the folder again and swaps the snapshot. A flow whose file became invalid keeps
+    /// its last good version (marked stale).
+    pub(crate) async fn reload(&self) -> Result<(), ProjectError> {
+        let set = FlowSet::load(std::slice::from_ref(&self.dir))?;
+        let catalog = set.catalog()?;
+        let results = set.check(&catalog, &Limits::default());
+        let previous = self.snapshot();
+        let mut flows = BTreeMap::new();
+        let mut problems = Vec::new();
+        let mut files_seen = Vec::new();
+        for checked in &results {
+            if !checked.asked {
+                continue;
+            }
+            let (v, doc, source) = (&checked.validated, &checked.document, &checked.source);
+            let file = v.report.path.clone();
+            files_seen.push(file.clone());
+            let errors = v.report.error_count();
+            let built = match (&v.plan, doc) {
+                (Some(plan), Some(doc)) if errors == 0 => {
+                    Executable::build(doc, plan, &catalog, source)
+                        .map_err(|e| e.to_string())
+                        .map(|e| {
+                            (
+                                Arc::new(e),
+                                doc.flow
+                                    .triggers
+                                    .iter()
+                                    .map(|t| t.value.clone())
+                                    .collect::<Vec<_>>(),
+                            )
+                        })
+                }
+                _ => Err(format!(
+                    "{errors} error(s): {}",
+                    v.report
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.severity == sluice_model::diagnostic::Severity::Error)
+                        .map(|d| d.message.clone())
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )),
+            };
+            match built {
+                Ok((exec, triggers)) => {
+                    let name = exec.name.clone();
+                    flows.insert(
+                        name,
+                        Arc::new(FlowEntry {
+                            exec,
+                            file,
+                            triggers,
+                            stale: None,
+                        }),
+                    );
+                }
+                Err(why) => {
+                    // The last good version of this file, if any, keeps running.
+                    if let Some(old) = previous.flows.values().find(|f| f.file == file) {
+                        flows.insert(
+                            old.exec.name.clone(),
+                            Arc::new(FlowEntry {
+                                exec: old.exec.clone(),
+                                file: file.clone(),
+                                triggers: old.triggers.clone(),
+                                stale: Some(why.clone()),
+                            }),
+                        );
+                    }
+                    problems.push((file, why));
+                }
+            }
+        }
+        let limits = {
+            let mut guard = self.limits.write();
+            match guard.as_ref() {
+                Some(l) => l.clone(),
+                None => {
+                    let l = Arc::new(
+                        RateLimits::from_catalog(&catalog)
+                            .map_err(|e| ProjectError::Runtime(e.to_string()))?,
+                    );
+                    *guard = Some(l.clone());
+                    l
+                }
+            }
+        };
+        let callable: Vec<Arc<Executable>> = flows.values().map(|f| f.exec.clone()).collect();
+        let rt = self
+            .settings
+            .build(
+                self.observer.clone(),
+                limits,
+                &Flows {
+                    files: &set,
+                    credentials_of: callable.iter().map(AsRef::as_ref).collect(),
+                    callable: callable.clone(),
+                },
+                SecretStore::Open(&self.store),
+            )
+            .await?;
+        *self.current.write() = Arc::new(Snapshot {
+            flows,
+            problems,
+            runtime: Arc::new(rt),
+            loaded_at: SystemTime::now(),
+        });
+        Ok(())
+    }
+}
+
+/// What the folder looks like: every file's path, size and modification time.
+fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    if let Some(project) = sluice_project::files::find_project(dir) {
+        stack.push(project.clone());
+        if let Some(connectors) = project.parent().map(|p| p.join("connectors")) {
+            stack.push(connectors);
+        }
+    }
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&p) {
+                stack.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+            }
+        } else if let Ok(meta) = std::fs::metadata(&p) {
+            out.push((p, meta.len(), meta.modified().ok()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reloads the flows when the folder (or sluice.toml, or the project's connectors) changes.
+pub(crate) async fn watch(shared: Arc<Shared>, dir: PathBuf, every: Duration) {
+    let mut seen = fingerprint(&dir);
+    loop {
+        tokio::time::sleep(every).await;
+        let now = fingerprint(&dir);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match shared.registry.reload().await {
+            Ok(()) => {
+                let snap = shared.registry.snapshot();
+                (shared.notices)(&format!(
+                    "reloaded {}: {} flow(s), {} file(s) not served",
+                    dir.display(),
+                    snap.flows.len(),
+                    snap.problems.len()
+                ));
+                shared.registry.report(&shared.notices);
+            }
+            Err(e) => (shared.notices)(&format!(
+                "cannot reload {}: {e}; the flows loaded before keep running",
+                dir.display()
+            )),
+        }
+    }
+}
