@@ -12,7 +12,8 @@ use secrecy::SecretString;
 use serde_json::{Map, Value};
 use sluice_engine::http::AuthMaterial;
 use sluice_engine::{
-    Event, Executable, Observer, RunJournal, RunOptions, RunStatus, Runtime, StepStatus,
+    Event, Executable, Observer, RunJournal, RunOptions, RunStatus, Runtime, RuntimeBuilder,
+    StepStatus,
 };
 use sluice_model::{Credential, InputType, Limits, Project, SecretSource};
 
@@ -112,7 +113,9 @@ pub(crate) fn load(flow: &Path) -> Result<Loaded, Result<ExitCode, String>> {
         let (Some(plan), Some(doc)) = (&v.plan, doc) else {
             continue;
         };
-        let exec = Arc::new(Executable::build(doc, plan, &catalog, source).map_err(Err)?);
+        let exec = Arc::new(
+            Executable::build(doc, plan, &catalog, source).map_err(|e| Err(e.to_string()))?,
+        );
         if *asked {
             target = Some(exec.clone());
         }
@@ -134,7 +137,8 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode, String> {
         Err(done) => return done,
     };
     let given = read_inputs(&loaded.target, &args.inputs, args.inputs_file.as_deref())?;
-    let inputs = sluice_engine::prepare_inputs(&loaded.target, given).map_err(|p| p.join("\n"))?;
+    let inputs =
+        sluice_engine::prepare_inputs(&loaded.target, given).map_err(|e| e.problems.join("\n"))?;
     let flow_path = std::path::absolute(&args.flow)
         .map_err(|e| e.to_string())?
         .display()
@@ -230,7 +234,7 @@ pub(crate) async fn execute(
 ) -> Result<ExitCode, String> {
     let target = &loaded.target;
     let progress = Arc::new(Progress::new(target, dry_run));
-    let mut rt = Runtime::new(
+    let mut rt = Runtime::builder(
         progress.clone(),
         RunOptions {
             concurrency: exec.concurrency.max(1),
@@ -239,11 +243,11 @@ pub(crate) async fn execute(
             max_response_bytes: exec.max_response_bytes,
             cache_ttl: exec.cache_ttl,
         },
-    )?;
-    rt.flows = loaded.flows.clone();
-    rt.limits = Arc::new(
-        sluice_connectors::RateLimits::from_catalog(&loaded.catalog).map_err(|e| e.to_string())?,
     );
+    rt.flows(loaded.flows.values().cloned());
+    rt.rate_limits(Arc::new(
+        sluice_connectors::RateLimits::from_catalog(&loaded.catalog).map_err(|e| e.to_string())?,
+    ));
     for spec in &exec.connections {
         let (key, url) = spec
             .split_once('=')
@@ -251,7 +255,7 @@ pub(crate) async fn execute(
         let conn = key
             .strip_suffix(".base_url")
             .ok_or_else(|| format!("`--connection {spec}`: only `base_url` can be set here"))?;
-        rt.base_urls.insert(conn.to_string(), url.to_string());
+        rt.base_url(conn, url);
     }
     if !exec.sandbox {
         // The credentials of the flow and of the flows it calls (`flow:` steps).
@@ -269,8 +273,8 @@ pub(crate) async fn execute(
     } else {
         None
     };
-    let rt = Arc::new(rt);
-    let cancel = rt.cancel.clone();
+    let rt = Arc::new(rt.build().map_err(|e| e.to_string())?);
+    let cancel = rt.cancel_token().clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             cancel.cancel();
@@ -281,7 +285,7 @@ pub(crate) async fn execute(
     let renewal = journal.as_ref().map(|j| {
         let store = j.recorder().store().clone();
         let id = j.run_id().clone();
-        let cancel = rt.cancel.clone();
+        let cancel = rt.cancel_token().clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LEASE / 3).await;
@@ -305,7 +309,7 @@ pub(crate) async fn execute(
         task.abort();
     }
     if let Some(j) = &journal {
-        j.finish(&report, &rt.redactor)
+        j.finish(&report, rt.redactor())
             .await
             .map_err(|e| format!("cannot record the run's end: {e}"))?;
     }
@@ -316,7 +320,7 @@ pub(crate) async fn execute(
         RunStatus::Succeeded => {
             // The output as stored: an API that echoes a credential does not print it.
             let output = rt
-                .redactor
+                .redactor()
                 .redact_json(report.output.as_ref().unwrap_or(&Value::Null));
             let out = serde_json::to_string_pretty(&output).map_err(|e| e.to_string())?;
             if dry_run {
@@ -339,7 +343,7 @@ pub(crate) async fn execute(
         RunStatus::Failed | RunStatus::TimedOut => {
             eprintln!(
                 "error: {}",
-                rt.redactor
+                rt.redactor()
                     .redact(report.error.as_deref().unwrap_or("the run failed"))
             );
             eprintln!("{}", summary(&report));
@@ -569,7 +573,7 @@ fn with_called_flows<'a>(
 /// Reads the secrets of the credentials the flows use (from env, files or the store), and
 /// registers them for redaction.
 pub(crate) async fn configure_credentials(
-    rt: &mut Runtime,
+    rt: &mut RuntimeBuilder,
     set: &FlowSet,
     execs: &[&Executable],
     store: SecretStore<'_>,
@@ -585,7 +589,7 @@ pub(crate) async fn configure_credentials(
         if conn
             .credential
             .as_ref()
-            .is_some_and(|c| rt.credentials.contains_key(c))
+            .is_some_and(|c| rt.has_credential(c))
         {
             continue;
         }
@@ -595,19 +599,11 @@ pub(crate) async fn configure_credentials(
         let Some(cred) = project.credentials.get(name) else {
             continue;
         };
-        let auth = auth_of(
-            name,
-            cred,
-            dir,
-            conn,
-            &mut rt.redactor,
-            &rt.base_urls,
-            stored,
-        )?;
+        let auth = auth_of(name, cred, dir, conn, rt, stored)?;
         if let Some(location) = &cred.location_id {
-            rt.locations.insert(name.clone(), location.clone());
+            rt.location(name.clone(), location.clone());
         }
-        rt.credentials.insert(name.clone(), auth);
+        rt.credential(name.clone(), auth);
     }
     Ok(())
 }
@@ -617,14 +613,13 @@ fn auth_of(
     cred: &Credential,
     dir: Option<&Path>,
     conn: &sluice_engine::exec::ConnectionSpec,
-    redactor: &mut sluice_engine::Redactor,
-    base_urls: &HashMap<String, String>,
+    rt: &mut RuntimeBuilder,
     stored: &HashMap<String, String>,
 ) -> Result<AuthMaterial, String> {
     let what = format!("credential `{name}`");
     let mut secret = |source: &SecretSource| -> Result<SecretString, String> {
         let value = read_secret(source, dir, &what, stored)?;
-        redactor.add(&value);
+        rt.redact(&value);
         Ok(SecretString::from(value))
     };
     match cred.kind {
@@ -654,10 +649,10 @@ fn auth_of(
             let token_url = if token_url.starts_with("http") {
                 token_url
             } else {
-                let base = base_urls
-                    .get(&conn.name)
-                    .or_else(|| base_urls.get(conn.connector.name.as_str()))
-                    .cloned()
+                let base = rt
+                    .base_url_of(&conn.name)
+                    .or_else(|| rt.base_url_of(conn.connector.name.as_str()))
+                    .map(str::to_string)
                     .or_else(|| conn.base_url.clone())
                     .unwrap_or_else(|| conn.connector.base_url.clone());
                 format!("{}{token_url}", base.trim_end_matches('/'))

@@ -425,8 +425,8 @@ fn resume(args: ResumeArgs) -> Result<ExitCode, String> {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        let inputs =
-            sluice_engine::prepare_inputs(&loaded.target, given).map_err(|p| p.join("\n"))?;
+        let inputs = sluice_engine::prepare_inputs(&loaded.target, given)
+            .map_err(|e| e.problems.join("\n"))?;
         let me = crate::run::owner();
         let lease = crate::run::LEASE;
         let claimed = match detail.status {
@@ -461,7 +461,9 @@ fn resume(args: ResumeArgs) -> Result<ExitCode, String> {
             ));
         }
         let recorder = Recorder::start(store.clone());
-        let journal = RunJournal::resume(recorder, id.clone(), args.resend_unknown).await?;
+        let journal = RunJournal::resume(recorder, id.clone(), args.resend_unknown)
+            .await
+            .map_err(|e| e.to_string())?;
         journal
             .recorder()
             .commit(vec![sluice_store::Record::Audit {

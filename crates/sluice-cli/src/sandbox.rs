@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use secrecy::SecretString;
-use sluice_engine::Runtime;
+use sluice_engine::RuntimeBuilder;
 use sluice_engine::http::AuthMaterial;
 use sluice_sandbox::{Sandbox, SandboxConfig, WebhookConfig};
 
@@ -28,7 +28,7 @@ pub(crate) struct SandboxArgs {
 }
 
 /// Starts the sandbox on a free loopback port and points the runtime at it.
-pub(crate) async fn attach(rt: &mut Runtime) -> Result<Sandbox, String> {
+pub(crate) async fn attach(rt: &mut RuntimeBuilder) -> Result<Sandbox, String> {
     let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
     let sandbox = Sandbox::start(SandboxConfig::default(), addr)
         .await
@@ -41,14 +41,13 @@ pub(crate) async fn attach(rt: &mut Runtime) -> Result<Sandbox, String> {
 
 /// Points every `ghl-contacts` and `ipinfo` connection of the runtime at the sandbox at `base`
 /// with its demo token (configured credentials are not used).
-pub(crate) fn point_at(rt: &mut Runtime, base: &str) {
-    rt.base_urls.insert("ghl-contacts".into(), base.to_string());
-    rt.base_urls
-        .insert("ipinfo".into(), format!("{base}/ipinfo"));
+pub(crate) fn point_at(rt: &mut RuntimeBuilder, base: &str) {
+    rt.base_url("ghl-contacts", base);
+    rt.base_url("ipinfo", format!("{base}/ipinfo"));
     let token = AuthMaterial::Bearer(SecretString::from(TOKEN.to_string()));
-    rt.default_auth.insert("ghl-contacts".into(), token.clone());
-    rt.default_auth.insert("ipinfo".into(), token);
-    rt.credentials.clear();
+    rt.default_auth("ghl-contacts", token.clone());
+    rt.default_auth("ipinfo", token);
+    rt.clear_credentials();
 }
 
 /// `sluice sandbox`: serves until Ctrl-C.

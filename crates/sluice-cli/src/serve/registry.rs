@@ -86,10 +86,11 @@ impl Registry {
             current: RwLock::new(Arc::new(Snapshot {
                 flows: BTreeMap::new(),
                 problems: Vec::new(),
-                runtime: Arc::new(Runtime::new(
-                    Arc::new(sluice_engine::NoObserver),
-                    RunOptions::default(),
-                )?),
+                runtime: Arc::new(
+                    Runtime::builder(Arc::new(sluice_engine::NoObserver), RunOptions::default())
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                ),
                 loaded_at: SystemTime::now(),
             })),
             settings: RuntimeSettings {
@@ -157,16 +158,18 @@ impl Registry {
             let errors = v.report.error_count();
             let built = match (&v.plan, doc) {
                 (Some(plan), Some(doc)) if errors == 0 => {
-                    Executable::build(doc, plan, &catalog, source).map(|e| {
-                        (
-                            Arc::new(e),
-                            doc.flow
-                                .triggers
-                                .iter()
-                                .map(|t| t.value.clone())
-                                .collect::<Vec<_>>(),
-                        )
-                    })
+                    Executable::build(doc, plan, &catalog, source)
+                        .map(|e| {
+                            (
+                                Arc::new(e),
+                                doc.flow
+                                    .triggers
+                                    .iter()
+                                    .map(|t| t.value.clone())
+                                    .collect::<Vec<_>>(),
+                            )
+                        })
+                        .map_err(|e| e.to_string())
                 }
                 _ => Err(format!(
                     "{errors} error(s): {}",
@@ -228,21 +231,18 @@ impl Registry {
                 }
             }
         };
-        let mut rt = Runtime::new(
+        let mut rt = Runtime::builder(
             self.settings.metrics_observer.clone(),
             RunOptions {
                 concurrency: self.settings.concurrency,
                 connection_concurrency: self.settings.concurrency,
                 ..RunOptions::default()
             },
-        )?;
-        rt.limits = limits;
-        rt.flows = flows
-            .values()
-            .map(|f| (f.exec.name.clone(), f.exec.clone()))
-            .collect();
+        );
+        rt.rate_limits(limits);
+        rt.flows(flows.values().map(|f| f.exec.clone()));
         for (conn, url) in &self.settings.connections {
-            rt.base_urls.insert(conn.clone(), url.clone());
+            rt.base_url(conn.clone(), url.clone());
         }
         match &self.settings.sandbox_url {
             Some(base) => crate::sandbox::point_at(&mut rt, base),
@@ -257,6 +257,7 @@ impl Registry {
                 .await?;
             }
         }
+        let rt = rt.build().map_err(|e| e.to_string())?;
         *self
             .project
             .write()

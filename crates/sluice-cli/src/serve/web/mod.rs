@@ -520,7 +520,7 @@ async fn run_now(
         Ok(i) if problems.is_empty() => i,
         Ok(_) => Value::Null,
         Err(more) => {
-            problems.extend(more);
+            problems.extend(more.problems);
             Value::Null
         }
     };
