@@ -25,6 +25,9 @@ pub(crate) enum CliError {
     /// The run store.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Recording a run.
+    #[error(transparent)]
+    Journal(#[from] sluice_engine::JournalError),
     /// A file or the terminal.
     #[error(transparent)]
     Io(#[from] std::io::Error),

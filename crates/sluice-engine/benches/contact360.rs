@@ -26,7 +26,7 @@
 //! measured runs of a variant. CPU time is read from `/proc/self/task/*/schedstat`
 //! (nanoseconds) and split into the server thread's and the rest (the client's).
 //!
-//! The engine runs with `Runtime::new`'s defaults otherwise: no observer (`NoObserver`), no
+//! The engine runs with `Runtime::builder`'s defaults otherwise: no observer (`NoObserver`), no
 //! client-side rate limits (the CLI loads GHL's 100 requests / 10 s, which would make this a
 //! 5-minute benchmark of the limiter), no read cache; the server's answers carry GHL's
 //! `X-RateLimit-*` headers with plenty remaining, so the engine reads them and never waits.
@@ -533,26 +533,19 @@ fn build_flows(sources: &[&str]) -> Vec<Arc<Executable>> {
 }
 
 fn engine_runtime(flows: &[Arc<Executable>], server: &Server) -> Arc<Runtime> {
-    let mut rt = Runtime::new(
+    let mut rt = Runtime::builder(
         Arc::new(NoObserver),
         RunOptions {
             concurrency: CONCURRENCY,
             connection_concurrency: CONCURRENCY,
             ..Default::default()
         },
-    )
-    .expect("runtime");
-    rt.base_urls
-        .insert("ghl-contacts".into(), server.url.clone());
-    rt.credentials.insert(
-        "ghl_main".into(),
-        AuthMaterial::Bearer(SecretString::from(TOKEN)),
     );
-    rt.redactor.add(TOKEN);
-    for f in flows {
-        rt.flows.insert(f.name.clone(), f.clone());
-    }
-    Arc::new(rt)
+    rt.base_url("ghl-contacts", server.url.clone())
+        .credential("ghl_main", AuthMaterial::Bearer(SecretString::from(TOKEN)))
+        .redact(TOKEN)
+        .flows(flows.iter().cloned());
+    Arc::new(rt.build().expect("runtime"))
 }
 
 async fn engine_run(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Value) -> Value {
@@ -581,7 +574,7 @@ async fn recorded_run(
     let report = sluice_engine::run_with(flow, rt.clone(), inputs, journal.clone()).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     if let Some(j) = journal {
-        j.finish(&report, &rt.redactor).await.expect("finish");
+        j.finish(&report, rt.redactor()).await.expect("finish");
     }
     report.output.expect("an output")
 }
@@ -1412,7 +1405,6 @@ fn in_situ(op: &sluice_model::Operation) {
                         &client,
                         &prepared,
                         &auth,
-                        op.response_format,
                         limits,
                         &redactor,
                         &|_, _| {},

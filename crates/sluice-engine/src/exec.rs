@@ -6,12 +6,40 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde_json_path::JsonPath;
-use sluice_model::flow::{Backoff, OnError};
+use sluice_model::flow::{Backoff, Flow, OnError, Step};
 use sluice_model::{Catalog, Connector, FlowDocument, Input, Operation, Templated};
 use sluice_plan::Plan;
 
+use crate::select::SelectError;
 use crate::templates::Templates;
 use crate::value::Compiled;
+
+/// Why a checked flow could not be built into its executable form (validation catches these
+/// first: a flow is validated before it is built).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// A connection names a connector that is not installed.
+    #[error("connector `{0}` is not installed")]
+    UnknownConnector(String),
+    /// An `action:` that is not `connection.operation`.
+    #[error("`{0}` is not `connection.operation`")]
+    BadAction(String),
+    /// An action names a connection the flow does not define.
+    #[error("connection `{0}` is not defined")]
+    UnknownConnection(String),
+    /// An action names an operation its connector does not have.
+    #[error("operation `{0}` is unknown")]
+    UnknownOperation(String),
+    /// A step with neither `action`, `select`, `value` nor `flow`.
+    #[error("step `{0}` does nothing")]
+    EmptyStep(String),
+    /// A `select:` path that does not parse.
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    /// A template that does not compile.
+    #[error("{0}")]
+    Template(String),
+}
 
 /// A connection of the flow, resolved against the catalog.
 #[derive(Clone, Debug)]
@@ -136,12 +164,12 @@ fn setting<T: Clone>(
     t: Option<&Templated<T>>,
     default: T,
     templates: &mut Templates,
-) -> Result<Setting<T>, String> {
+) -> Result<Setting<T>, BuildError> {
     Ok(match t {
         None => Setting::Fixed(default),
         Some(Templated::Literal(v)) => Setting::Fixed(v.clone()),
         Some(Templated::Template(text)) => {
-            Setting::Template(Compiled::compile_str(text, templates)?)
+            Setting::Template(Compiled::compile_str(text, templates).map_err(BuildError::Template)?)
         }
     })
 }
@@ -150,12 +178,12 @@ fn duration_setting(
     t: Option<&Templated<sluice_model::Duration>>,
     default: Duration,
     templates: &mut Templates,
-) -> Result<Setting<Duration>, String> {
+) -> Result<Setting<Duration>, BuildError> {
     Ok(match t {
         None => Setting::Fixed(default),
         Some(Templated::Literal(d)) => Setting::Fixed(d.0),
         Some(Templated::Template(text)) => {
-            Setting::Template(Compiled::compile_str(text, templates)?)
+            Setting::Template(Compiled::compile_str(text, templates).map_err(BuildError::Template)?)
         }
     })
 }
@@ -170,115 +198,20 @@ impl Executable {
         plan: &Plan,
         catalog: &Catalog,
         source: &str,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BuildError> {
         let flow = &doc.flow;
         let mut templates = Templates::default();
-        let connections: Vec<ConnectionSpec> = flow
-            .connections
-            .iter()
-            .map(|(name, c)| {
-                let connector = catalog
-                    .get(&c.connector)
-                    .ok_or_else(|| format!("connector `{}` is not installed", c.connector.value))?;
-                Ok(ConnectionSpec {
-                    name: name.value.clone(),
-                    connector: Arc::new(connector.clone()),
-                    credential: c.credential.as_ref().map(|c| c.value.clone()),
-                    base_url: c.base_url.as_ref().map(|b| b.value.clone()),
-                })
-            })
-            .collect::<Result<_, String>>()?;
+        let connections = build_connections(flow, catalog)?;
         let mut steps = Vec::with_capacity(flow.steps.len());
         for (i, (name, step)) in flow.steps.iter().enumerate() {
-            let compile_with =
-                |templates: &mut Templates| -> Result<Vec<(String, Compiled)>, String> {
-                    step.with
-                        .iter()
-                        .map(|(k, v)| Ok((k.value.clone(), Compiled::compile(&v.0, templates)?)))
-                        .collect()
-                };
-            let kind = if let Some(action) = &step.action {
-                let (conn_name, op_name) = action
-                    .split_once('.')
-                    .ok_or_else(|| format!("`{}` is not `connection.operation`", action.value))?;
-                let connection = connections
-                    .iter()
-                    .position(|c| c.name == conn_name)
-                    .ok_or_else(|| format!("connection `{conn_name}` is not defined"))?;
-                let operation = connections[connection]
-                    .connector
-                    .operation(op_name)
-                    .cloned()
-                    .ok_or_else(|| format!("operation `{op_name}` is unknown"))?;
-                ExecKind::Action {
-                    connection,
-                    operation: Box::new(operation),
-                    with: compile_with(&mut templates)?,
-                }
-            } else if let Some(path) = &step.select {
-                ExecKind::Select(crate::select::compile(path).map_err(|e| e.to_string())?)
-            } else if let Some(value) = &step.value {
-                ExecKind::Value(Compiled::compile(&value.0, &mut templates)?)
-            } else if let Some(sub) = &step.flow {
-                ExecKind::Flow {
-                    name: sub.value.clone(),
-                    with: compile_with(&mut templates)?,
-                }
-            } else {
-                return Err(format!("step `{}` does nothing", name.value));
-            };
-            let retry = step.retry.as_ref();
-            steps.push(ExecStep {
-                name: name.value.clone(),
+            let kind = build_kind(&name.value, step, &connections, &mut templates)?;
+            steps.push(build_step(
+                name.value.clone(),
                 kind,
-                needs: plan.needs(i),
-                dependants: Vec::new(),
-                condition: match step.condition.as_ref().map(|c| &c.value) {
-                    None => None,
-                    Some(c) => Some(setting(Some(c), true, &mut templates)?),
-                },
-                for_each: step
-                    .for_each
-                    .as_ref()
-                    .map(|f| Compiled::compile(&f.0, &mut templates))
-                    .transpose()?,
-                item_name: step
-                    .item_name
-                    .as_ref()
-                    .map_or_else(|| "item".to_string(), |s| s.value.clone()),
-                concurrency: setting(
-                    step.concurrency.as_ref().map(|c| &c.value),
-                    4,
-                    &mut templates,
-                )?,
-                retry: RetrySpec {
-                    attempts: setting(
-                        retry.and_then(|r| r.attempts.as_ref()).map(|a| &a.value),
-                        DEFAULT_ATTEMPTS,
-                        &mut templates,
-                    )?,
-                    backoff: retry
-                        .and_then(|r| r.backoff)
-                        .unwrap_or(Backoff::Exponential),
-                    delay: duration_setting(
-                        retry.and_then(|r| r.delay.as_ref()).map(|d| &d.value),
-                        Duration::from_secs(1),
-                        &mut templates,
-                    )?,
-                    max_delay: duration_setting(
-                        retry.and_then(|r| r.max_delay.as_ref()).map(|d| &d.value),
-                        Duration::from_secs(30),
-                        &mut templates,
-                    )?,
-                },
-                retry_explicit: retry.is_some(),
-                timeout: duration_setting(
-                    step.timeout.as_ref().map(|t| &t.value),
-                    DEFAULT_TIMEOUT,
-                    &mut templates,
-                )?,
-                on_error: step.on_error.unwrap_or(OnError::Fail),
-            });
+                step,
+                plan.needs(i),
+                &mut templates,
+            )?);
         }
         for i in 0..steps.len() {
             for j in steps[i].needs.clone() {
@@ -289,7 +222,8 @@ impl Executable {
             .output
             .as_ref()
             .map(|o| Compiled::compile(&o.0, &mut templates))
-            .transpose()?;
+            .transpose()
+            .map_err(BuildError::Template)?;
         Ok(Self {
             name: flow.name.value.clone(),
             content_hash: content_hash(source),
@@ -310,6 +244,131 @@ impl Executable {
             templates,
         })
     }
+}
+
+/// The flow's connections, resolved against the catalog.
+fn build_connections(flow: &Flow, catalog: &Catalog) -> Result<Vec<ConnectionSpec>, BuildError> {
+    flow.connections
+        .iter()
+        .map(|(name, c)| {
+            let connector = catalog
+                .get(&c.connector)
+                .ok_or_else(|| BuildError::UnknownConnector(c.connector.value.clone()))?;
+            Ok(ConnectionSpec {
+                name: name.value.clone(),
+                connector: Arc::new(connector.clone()),
+                credential: c.credential.as_ref().map(|c| c.value.clone()),
+                base_url: c.base_url.as_ref().map(|b| b.value.clone()),
+            })
+        })
+        .collect()
+}
+
+/// What step `name` does, its templates compiled.
+fn build_kind(
+    name: &str,
+    step: &Step,
+    connections: &[ConnectionSpec],
+    templates: &mut Templates,
+) -> Result<ExecKind, BuildError> {
+    let compile_with = |templates: &mut Templates| -> Result<Vec<(String, Compiled)>, BuildError> {
+        step.with
+            .iter()
+            .map(|(k, v)| {
+                let compiled = Compiled::compile(&v.0, templates).map_err(BuildError::Template)?;
+                Ok((k.value.clone(), compiled))
+            })
+            .collect()
+    };
+    Ok(if let Some(action) = &step.action {
+        let (conn_name, op_name) = action
+            .split_once('.')
+            .ok_or_else(|| BuildError::BadAction(action.value.clone()))?;
+        let connection = connections
+            .iter()
+            .position(|c| c.name == conn_name)
+            .ok_or_else(|| BuildError::UnknownConnection(conn_name.to_string()))?;
+        let operation = connections[connection]
+            .connector
+            .operation(op_name)
+            .cloned()
+            .ok_or_else(|| BuildError::UnknownOperation(op_name.to_string()))?;
+        ExecKind::Action {
+            connection,
+            operation: Box::new(operation),
+            with: compile_with(templates)?,
+        }
+    } else if let Some(path) = &step.select {
+        ExecKind::Select(crate::select::compile(path)?)
+    } else if let Some(value) = &step.value {
+        ExecKind::Value(Compiled::compile(&value.0, templates).map_err(BuildError::Template)?)
+    } else if let Some(sub) = &step.flow {
+        ExecKind::Flow {
+            name: sub.value.clone(),
+            with: compile_with(templates)?,
+        }
+    } else {
+        return Err(BuildError::EmptyStep(name.to_string()));
+    })
+}
+
+/// One step, ready to run: its settings compiled (after what it does), defaults applied.
+fn build_step(
+    name: String,
+    kind: ExecKind,
+    step: &Step,
+    needs: Vec<usize>,
+    templates: &mut Templates,
+) -> Result<ExecStep, BuildError> {
+    let retry = step.retry.as_ref();
+    Ok(ExecStep {
+        name,
+        kind,
+        needs,
+        dependants: Vec::new(),
+        condition: match step.condition.as_ref().map(|c| &c.value) {
+            None => None,
+            Some(c) => Some(setting(Some(c), true, templates)?),
+        },
+        for_each: step
+            .for_each
+            .as_ref()
+            .map(|f| Compiled::compile(&f.0, templates))
+            .transpose()
+            .map_err(BuildError::Template)?,
+        item_name: step
+            .item_name
+            .as_ref()
+            .map_or_else(|| "item".to_string(), |s| s.value.clone()),
+        concurrency: setting(step.concurrency.as_ref().map(|c| &c.value), 4, templates)?,
+        retry: RetrySpec {
+            attempts: setting(
+                retry.and_then(|r| r.attempts.as_ref()).map(|a| &a.value),
+                DEFAULT_ATTEMPTS,
+                templates,
+            )?,
+            backoff: retry
+                .and_then(|r| r.backoff)
+                .unwrap_or(Backoff::Exponential),
+            delay: duration_setting(
+                retry.and_then(|r| r.delay.as_ref()).map(|d| &d.value),
+                Duration::from_secs(1),
+                templates,
+            )?,
+            max_delay: duration_setting(
+                retry.and_then(|r| r.max_delay.as_ref()).map(|d| &d.value),
+                Duration::from_secs(30),
+                templates,
+            )?,
+        },
+        retry_explicit: retry.is_some(),
+        timeout: duration_setting(
+            step.timeout.as_ref().map(|t| &t.value),
+            DEFAULT_TIMEOUT,
+            templates,
+        )?,
+        on_error: step.on_error.unwrap_or(OnError::Fail),
+    })
 }
 
 /// SHA-256 of the flow file's text, hex: the fingerprint of the flow a run used.

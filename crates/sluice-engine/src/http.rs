@@ -56,6 +56,8 @@ pub struct Prepared {
     pub headers: Vec<(String, String)>,
     /// The JSON body.
     pub body: Option<Value>,
+    /// What the answer's body is (the operation's `response_format`).
+    pub format: ResponseFormat,
 }
 
 impl Prepared {
@@ -185,6 +187,7 @@ pub fn prepare(
         query,
         headers,
         body,
+        format: op.response_format,
     })
 }
 
@@ -221,13 +224,12 @@ pub async fn send(
     client: &reqwest::Client,
     prepared: &Prepared,
     auth: &AuthMaterial,
-    format: ResponseFormat,
     limits: CallLimits,
     redactor: &Redactor,
     observe: &(dyn Fn(u16, &HeaderMap) + Sync),
 ) -> Result<Answer, StepError> {
     let AuthMaterial::OAuth(oauth) = auth else {
-        return send_once(client, prepared, auth, format, limits, redactor, observe).await;
+        return send_once(client, prepared, auth, limits, redactor, observe).await;
     };
     let token = oauth
         .access_token()
@@ -237,7 +239,6 @@ pub async fn send(
         client,
         prepared,
         &AuthMaterial::Bearer(token.clone()),
-        format,
         limits,
         redactor,
         observe,
@@ -253,7 +254,6 @@ pub async fn send(
                 client,
                 prepared,
                 &AuthMaterial::Bearer(fresh),
-                format,
                 limits,
                 redactor,
                 observe,
@@ -275,12 +275,44 @@ async fn send_once(
     client: &reqwest::Client,
     prepared: &Prepared,
     auth: &AuthMaterial,
-    format: ResponseFormat,
     limits: CallLimits,
     redactor: &Redactor,
     observe: &(dyn Fn(u16, &HeaderMap) + Sync),
 ) -> Result<Answer, StepError> {
     let started = Instant::now();
+    let request = build_request(client, prepared, auth)?;
+    let (status, headers, bytes) =
+        tokio::time::timeout(limits.timeout, receive(request, limits, redactor, observe))
+            .await
+            .map_err(|_| {
+                StepError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "no answer within {}",
+                        humantime::format_duration(limits.timeout)
+                    ),
+                )
+                .retryable(None)
+            })??;
+    let elapsed = started.elapsed();
+    if !(200..300).contains(&status) {
+        return Err(http_error(status, &headers, &bytes, redactor));
+    }
+    let body = parse_body(prepared.format, &bytes, redactor)?;
+    Ok(Answer {
+        status,
+        body,
+        elapsed,
+        headers,
+    })
+}
+
+/// The reqwest request of a prepared request, with its auth.
+fn build_request(
+    client: &reqwest::Client,
+    prepared: &Prepared,
+    auth: &AuthMaterial,
+) -> Result<reqwest::RequestBuilder, StepError> {
     let method = match prepared.method {
         Method::Get => reqwest::Method::GET,
         Method::Post => reqwest::Method::POST,
@@ -327,77 +359,68 @@ async fn send_once(
     if let Some(body) = &prepared.body {
         request = request.json(body);
     }
-    let attempt = async {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| network_error(&e, redactor))?;
-        let status = response.status().as_u16();
-        observe(status, response.headers());
-        // Headers are kept only for errors (Retry-After, request id) and callers that ask.
-        let headers = if (200..300).contains(&status) {
-            HeaderMap::new()
-        } else {
-            response.headers().clone()
-        };
-        if let Some(len) = response.content_length()
-            && len > limits.max_response_bytes as u64
-        {
+    Ok(request)
+}
+
+/// Sends the request and reads its answer: status, headers (of errors only) and body, refused
+/// past the size limit.
+async fn receive(
+    request: reqwest::RequestBuilder,
+    limits: CallLimits,
+    redactor: &Redactor,
+    observe: &(dyn Fn(u16, &HeaderMap) + Sync),
+) -> Result<(u16, HeaderMap, Vec<u8>), StepError> {
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| network_error(&e, redactor))?;
+    let status = response.status().as_u16();
+    observe(status, response.headers());
+    // Headers are kept only for errors (Retry-After, request id) and callers that ask.
+    let headers = if (200..300).contains(&status) {
+        HeaderMap::new()
+    } else {
+        response.headers().clone()
+    };
+    if let Some(len) = response.content_length()
+        && len > limits.max_response_bytes as u64
+    {
+        return Err(too_large(limits.max_response_bytes));
+    }
+    let capacity = response
+        .content_length()
+        .map_or(0, |l| usize::try_from(l).unwrap_or(0));
+    let mut bytes: Vec<u8> = Vec::with_capacity(capacity.min(limits.max_response_bytes));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| network_error(&e, redactor))?
+    {
+        if bytes.len() + chunk.len() > limits.max_response_bytes {
             return Err(too_large(limits.max_response_bytes));
         }
-        let mut response = response;
-        let capacity = response
-            .content_length()
-            .map_or(0, |l| usize::try_from(l).unwrap_or(0));
-        let mut bytes: Vec<u8> = Vec::with_capacity(capacity.min(limits.max_response_bytes));
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| network_error(&e, redactor))?
-        {
-            if bytes.len() + chunk.len() > limits.max_response_bytes {
-                return Err(too_large(limits.max_response_bytes));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok((status, headers, bytes))
-    };
-    let (status, headers, bytes) = tokio::time::timeout(limits.timeout, attempt)
-        .await
-        .map_err(|_| {
-            StepError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no answer within {}",
-                    humantime::format_duration(limits.timeout)
-                ),
-            )
-            .retryable(None)
-        })??;
-    let elapsed = started.elapsed();
-    if !(200..300).contains(&status) {
-        return Err(http_error(status, &headers, &bytes, redactor));
+        bytes.extend_from_slice(&chunk);
     }
-    let body = match format {
+    Ok((status, headers, bytes))
+}
+
+/// A successful answer's body as the operation promises it: JSON (empty is `null`) or text.
+fn parse_body(
+    format: ResponseFormat,
+    bytes: &[u8],
+    redactor: &Redactor,
+) -> Result<Value, StepError> {
+    Ok(match format {
         ResponseFormat::Text => {
-            Value::String(String::from_utf8_lossy(&bytes).trim_end().to_string())
+            Value::String(String::from_utf8_lossy(bytes).trim_end().to_string())
         }
         ResponseFormat::Json if bytes.iter().all(u8::is_ascii_whitespace) => Value::Null,
-        ResponseFormat::Json => serde_json::from_slice(&bytes).map_err(|e| {
+        ResponseFormat::Json => serde_json::from_slice(bytes).map_err(|e| {
             StepError::new(
                 ErrorKind::BadResponse,
-                redactor.redact(&format!(
-                    "the answer is not JSON ({e}): {}",
-                    snippet(&bytes)
-                )),
+                redactor.redact(&format!("the answer is not JSON ({e}): {}", snippet(bytes))),
             )
         })?,
-    };
-    Ok(Answer {
-        status,
-        body,
-        elapsed,
-        headers,
     })
 }
 

@@ -9,11 +9,38 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sluice_store::{HttpCall, Record, RunId, StepRecord, Store, WriteState};
+use sluice_store::{HttpCall, Record, RunId, StepRecord, Store, StoreError, WriteState};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::error::{ErrorKind, StepError};
 use crate::observer::{RequestRecord, StepStatus};
 use crate::redact::Redactor;
+use crate::report::{RunReport, RunStatus};
+
+/// Why the run store did not take (or give) a run's records.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The store refused a batch, or could not be read or written (shared: one refused batch
+    /// fails everyone who waited for it).
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// The writer task has stopped.
+    #[error("the run store's writer has stopped")]
+    WriterStopped,
+}
+
+impl From<StoreError> for JournalError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
+}
+
+impl JournalError {
+    /// The error of a step whose records the store did not take.
+    pub(crate) fn to_step_error(&self) -> StepError {
+        StepError::new(ErrorKind::Other, format!("the run store failed: {self}"))
+    }
+}
 
 /// Most records in one commit.
 const MAX_BATCH: usize = 4096;
@@ -24,7 +51,7 @@ const LINGER: Duration = Duration::from_millis(10);
 /// Records to commit, and who waits for the commit.
 struct Job {
     records: Vec<Record>,
-    done: Option<oneshot::Sender<Result<(), String>>>,
+    done: Option<oneshot::Sender<Result<(), JournalError>>>,
 }
 
 /// The process's writer to the run store: one task that commits what arrives in batches (group
@@ -85,17 +112,16 @@ impl Recorder {
     ///
     /// # Errors
     /// The store refused the batch, or the writer has stopped.
-    pub async fn commit(&self, records: Vec<Record>) -> Result<(), String> {
+    pub async fn commit(&self, records: Vec<Record>) -> Result<(), JournalError> {
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(Job {
                 records,
                 done: Some(tx),
             })
-            .map_err(|_| "the run store's writer has stopped".to_string())?;
+            .map_err(|_| JournalError::WriterStopped)?;
         self.urgent.notify_one();
-        rx.await
-            .map_err(|_| "the run store's writer has stopped".to_string())?
+        rx.await.map_err(|_| JournalError::WriterStopped)?
     }
 
     /// Queues `records` without waiting (they are committed with the next batch).
@@ -110,7 +136,7 @@ impl Recorder {
     ///
     /// # Errors
     /// As [`Recorder::commit`].
-    pub async fn flush(&self) -> Result<(), String> {
+    pub async fn flush(&self) -> Result<(), JournalError> {
         self.commit(Vec::new()).await
     }
 }
@@ -146,7 +172,7 @@ async fn write_batches(
         let result = writer
             .record_batch(&records)
             .await
-            .map_err(|e| e.to_string());
+            .map_err(JournalError::from);
         if let Err(e) = &result {
             tracing::error!(error = %e, records = records.len(), "The run store refused a batch.");
         }
@@ -197,14 +223,14 @@ impl RunJournal {
     /// The store refused it.
     pub async fn finish(
         &self,
-        report: &crate::RunReport,
+        report: &RunReport,
         redactor: &Redactor,
-    ) -> Result<(), String> {
+    ) -> Result<(), JournalError> {
         let status = match report.status {
-            crate::RunStatus::Succeeded => sluice_store::RunStatus::Succeeded,
-            crate::RunStatus::Failed => sluice_store::RunStatus::Failed,
-            crate::RunStatus::Cancelled => sluice_store::RunStatus::Cancelled,
-            crate::RunStatus::TimedOut => sluice_store::RunStatus::TimedOut,
+            RunStatus::Succeeded => sluice_store::RunStatus::Succeeded,
+            RunStatus::Failed => sluice_store::RunStatus::Failed,
+            RunStatus::Cancelled => sluice_store::RunStatus::Cancelled,
+            RunStatus::TimedOut => sluice_store::RunStatus::TimedOut,
         };
         self.recorder
             .commit(vec![
@@ -248,12 +274,8 @@ impl RunJournal {
         recorder: Arc<Recorder>,
         run: RunId,
         resend_unknown: bool,
-    ) -> Result<RunJournal, String> {
-        let steps = recorder
-            .store()
-            .finished_steps(&run)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> Result<RunJournal, JournalError> {
+        let steps = recorder.store().finished_steps(&run).await?;
         let mut finished = HashMap::new();
         for s in steps {
             let status = match s.status {
@@ -338,7 +360,7 @@ impl RunJournal {
     /// Records a finished step. A step that wrote is committed before this returns (its
     /// dependants start after); any other is queued for the next batch, milliseconds later — a
     /// crash in between runs it again on resume, which only repeats reads.
-    pub(crate) async fn step_finished(&self, step: StepDone<'_>) -> Result<(), String> {
+    pub(crate) async fn step_finished(&self, step: StepDone<'_>) -> Result<(), JournalError> {
         let finished = SystemTime::now();
         let started = finished
             .checked_sub(step.elapsed)
@@ -402,12 +424,12 @@ impl RunJournal {
         &self,
         key: &str,
         request: &RequestRecord,
-    ) -> Result<WriteState, String> {
-        self.recorder
+    ) -> Result<WriteState, JournalError> {
+        Ok(self
+            .recorder
             .store()
             .write_intent(&self.run, key, &request_json(request))
-            .await
-            .map_err(|e| e.to_string())
+            .await?)
     }
 
     /// Records a write's answer and an audit record of it, in one commit.
@@ -419,7 +441,7 @@ impl RunJournal {
         status: Option<u16>,
         answer: &Value,
         redactor: &Redactor,
-    ) -> Result<(), String> {
+    ) -> Result<(), JournalError> {
         let payload = json!({
             "key": key,
             "method": request.method,
@@ -442,12 +464,8 @@ impl RunJournal {
     }
 
     /// Forgets a write the API refused (it did not happen): a resumed run may send it again.
-    pub(crate) async fn write_forget(&self, key: &str) -> Result<(), String> {
-        self.recorder
-            .store()
-            .write_forget(key)
-            .await
-            .map_err(|e| e.to_string())
+    pub(crate) async fn write_forget(&self, key: &str) -> Result<(), JournalError> {
+        Ok(self.recorder.store().write_forget(key).await?)
     }
 }
 
@@ -460,7 +478,7 @@ pub(crate) struct StepDone<'a> {
     pub request: Option<&'a RequestRecord>,
     pub response_status: Option<u16>,
     pub output: &'a Value,
-    pub error: Option<&'a crate::StepError>,
+    pub error: Option<&'a StepError>,
     pub redactor: &'a Redactor,
     /// Whether the step's operation writes.
     pub wrote: bool,

@@ -1,27 +1,36 @@
 //! The Sluice executor: runs a checked, planned flow on tokio.
 //!
-//! [`Executable::build`] compiles a flow's templates once; [`run::run`] executes it: steps start
-//! as soon as what they need is done, HTTP calls go through connector operations with retries,
-//! limits and redaction, and every request is reported to an [`Observer`].
+//! [`Executable::build`] compiles a flow's templates once; [`run`] executes it on a [`Runtime`]
+//! built by [`Runtime::builder`]: steps start as soon as what they need is done, HTTP calls go
+//! through connector operations with retries, limits and redaction, and every request is
+//! reported to an [`Observer`].
 
+mod call;
 pub mod error;
 pub mod exec;
 pub mod helpers;
 pub mod http;
+mod inputs;
 pub mod journal;
 pub mod observer;
 pub mod redact;
-pub mod run;
+mod report;
+mod runtime;
+mod schedule;
 pub mod scope;
 pub mod select;
+mod settle;
+mod step;
 pub mod templates;
 pub mod value;
 
+pub use call::{backoff, call_read};
 pub use error::{ErrorKind, StepError};
-pub use exec::Executable;
-pub use journal::{Recorder, RunJournal};
+pub use exec::{BuildError, Executable};
+pub use inputs::{InputError, prepare_inputs};
+pub use journal::{JournalError, Recorder, RunJournal};
 pub use observer::{Event, NoObserver, Observer, RequestRecord, StepStatus};
 pub use redact::Redactor;
-pub use run::{
-    RunOptions, RunReport, RunStatus, Runtime, call_read, prepare_inputs, run, run_with,
-};
+pub use report::{RunReport, RunStatus, StepReport};
+pub use runtime::{RunOptions, Runtime, RuntimeBuilder, RuntimeError};
+pub use schedule::{run, run_with};

@@ -68,13 +68,19 @@ async fn go(
     inputs: Value,
     journal: RunJournal,
 ) -> sluice_engine::RunReport {
-    let mut rt = Runtime::new(Arc::new(NoObserver), RunOptions::default()).expect("rt");
-    rt.base_urls.insert("ghl-contacts".into(), server.uri());
+    let mut rt = Runtime::builder(Arc::new(NoObserver), RunOptions::default());
+    rt.base_url("ghl-contacts", server.uri());
     let Value::Object(given) = inputs else {
         panic!("object")
     };
     let inputs = sluice_engine::prepare_inputs(exec, given).expect("inputs");
-    sluice_engine::run_with(exec.clone(), Arc::new(rt), inputs, Some(Arc::new(journal))).await
+    sluice_engine::run_with(
+        exec.clone(),
+        Arc::new(rt.build().expect("rt")),
+        inputs,
+        Some(Arc::new(journal)),
+    )
+    .await
 }
 
 const CREATE_TASK: &str = r#"
@@ -347,12 +353,17 @@ steps:
         .mount(&server)
         .await;
     let id = new_run(&s, &execs[0]).await;
-    let mut rt = Runtime::new(Arc::new(NoObserver), RunOptions::default()).expect("rt");
-    rt.base_urls.insert("ghl-contacts".into(), server.uri());
-    rt.flows.insert("make-task".into(), execs[1].clone());
+    let mut rt = Runtime::builder(Arc::new(NoObserver), RunOptions::default());
+    rt.base_url("ghl-contacts", server.uri());
+    rt.flows([execs[1].clone()]);
     let journal = Arc::new(RunJournal::new(s.recorder.clone(), id.clone()));
-    let report =
-        sluice_engine::run_with(execs[0].clone(), Arc::new(rt), json!({}), Some(journal)).await;
+    let report = sluice_engine::run_with(
+        execs[0].clone(),
+        Arc::new(rt.build().expect("rt")),
+        json!({}),
+        Some(journal),
+    )
+    .await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     s.recorder.flush().await.expect("flush");
     let detail = s.store.get_run(&id).await.expect("get").expect("run");

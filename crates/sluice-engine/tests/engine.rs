@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sluice_engine::http::AuthMaterial;
 use sluice_engine::{
     ErrorKind, Event, Executable, Observer, RequestRecord, RunOptions, RunReport, RunStatus,
-    Runtime, StepStatus,
+    Runtime, RuntimeBuilder, StepStatus,
 };
 use sluice_model::Limits;
 use wiremock::matchers::{method, path, path_regex};
@@ -57,15 +57,13 @@ async fn run_with(
     flows: &[&str],
     server: &MockServer,
     inputs: Value,
-    setup: impl FnOnce(&mut Runtime),
+    setup: impl FnOnce(&mut RuntimeBuilder),
 ) -> (RunReport, Arc<Recorder>) {
     let execs = build(flows);
     let recorder = Arc::new(Recorder::default());
-    let mut rt = Runtime::new(recorder.clone(), RunOptions::default()).expect("runtime");
-    rt.base_urls.insert("ghl-contacts".into(), server.uri());
-    for e in &execs {
-        rt.flows.insert(e.name.clone(), e.clone());
-    }
+    let mut rt = Runtime::builder(recorder.clone(), RunOptions::default());
+    rt.base_url("ghl-contacts", server.uri());
+    rt.flows(execs.iter().cloned());
     setup(&mut rt);
     let target = execs[0].clone();
     let Value::Object(given) = inputs else {
@@ -74,7 +72,7 @@ async fn run_with(
     let inputs = sluice_engine::prepare_inputs(&target, given).expect("inputs");
     let report = tokio::time::timeout(
         Duration::from_secs(30),
-        sluice_engine::run(target, Arc::new(rt), inputs),
+        sluice_engine::run(target, Arc::new(rt.build().expect("rt")), inputs),
     )
     .await
     .expect("the run ends");
@@ -401,11 +399,11 @@ async fn secrets_are_redacted_from_errors_and_records() {
         .mount(&server)
         .await;
     let (report, rec) = run_with(&[ONE_GET], &server, json!({}), |rt| {
-        rt.default_auth.insert(
-            "ghl-contacts".into(),
+        rt.default_auth(
+            "ghl-contacts",
             AuthMaterial::Bearer("pit-SECRET-123".to_string().into()),
         );
-        rt.redactor.add("pit-SECRET-123");
+        rt.redact("pit-SECRET-123");
     })
     .await;
     let err = report.steps[0].error.as_ref().expect("error");
@@ -439,16 +437,20 @@ async fn answers_over_the_size_limit_are_refused() {
         .mount(&server)
         .await;
     let execs = build(&[ONE_GET]);
-    let mut rt = Runtime::new(
+    let mut rt = Runtime::builder(
         Arc::new(Recorder::default()),
         RunOptions {
             max_response_bytes: 1024,
             ..RunOptions::default()
         },
+    );
+    rt.base_url("ghl-contacts", server.uri());
+    let report = sluice_engine::run(
+        execs[0].clone(),
+        Arc::new(rt.build().expect("rt")),
+        json!({}),
     )
-    .expect("rt");
-    rt.base_urls.insert("ghl-contacts".into(), server.uri());
-    let report = sluice_engine::run(execs[0].clone(), Arc::new(rt), json!({})).await;
+    .await;
     assert_eq!(
         report.steps[0].error.as_ref().map(|e| e.kind),
         Some(ErrorKind::TooLarge)
@@ -555,17 +557,20 @@ steps:
 "#;
     let execs = build(&[flow]);
     let rec = Arc::new(Recorder::default());
-    let mut rt = Runtime::new(
+    let mut rt = Runtime::builder(
         rec.clone(),
         RunOptions {
             dry_run: true,
             ..RunOptions::default()
         },
+    );
+    rt.base_url("ghl-contacts", server.uri());
+    let report = sluice_engine::run(
+        execs[0].clone(),
+        Arc::new(rt.build().expect("rt")),
+        json!({"contactId": "c1"}),
     )
-    .expect("rt");
-    rt.base_urls.insert("ghl-contacts".into(), server.uri());
-    let report =
-        sluice_engine::run(execs[0].clone(), Arc::new(rt), json!({"contactId": "c1"})).await;
+    .await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let requests = rec.requests.lock().expect("lock").clone();
     assert_eq!(requests.len(), 2);
@@ -583,7 +588,7 @@ steps:
 fn full_jitter_backoff_stays_under_the_cap() {
     use sluice_model::flow::Backoff;
     for attempt in 1..10 {
-        let d = sluice_engine::run::backoff(
+        let d = sluice_engine::backoff(
             Backoff::Exponential,
             Duration::from_millis(100),
             Duration::from_secs(2),
@@ -594,7 +599,7 @@ fn full_jitter_backoff_stays_under_the_cap() {
             Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(2));
         assert!(d <= ceiling, "attempt {attempt}: {d:?} > {ceiling:?}");
     }
-    let honoured = sluice_engine::run::backoff(
+    let honoured = sluice_engine::backoff(
         Backoff::Exponential,
         Duration::from_millis(100),
         Duration::from_secs(2),
@@ -626,9 +631,9 @@ output: ["{{ steps.first.task.title }}", "{{ steps.second.task.title }}"]
         cache_ttl: Some(Duration::from_secs(60)),
         ..RunOptions::default()
     };
-    let mut rt = Runtime::new(Arc::new(Recorder::default()), options).expect("rt");
-    rt.base_urls.insert("ghl-contacts".into(), server.uri());
-    let rt = Arc::new(rt);
+    let mut rt = Runtime::builder(Arc::new(Recorder::default()), options);
+    rt.base_url("ghl-contacts", server.uri());
+    let rt = Arc::new(rt.build().expect("rt"));
     let report = sluice_engine::run(execs[0].clone(), rt.clone(), json!({})).await;
     assert_eq!(
         report.output,
@@ -636,7 +641,7 @@ output: ["{{ steps.first.task.title }}", "{{ steps.second.task.title }}"]
         "{:?}",
         report.error
     );
-    let cache = rt.cache.as_ref().expect("cache on");
+    let cache = rt.cache().expect("cache on");
     assert_eq!((cache.hits(), cache.misses()), (1, 1));
 }
 
@@ -660,15 +665,15 @@ steps:
 output: "{{ steps.look.country }}"
 "#;
     let (report, rec) = run_with(&[flow], &server, json!({}), |rt| {
-        rt.base_urls.insert("ipinfo".into(), server.uri());
-        rt.default_auth.insert(
-            "ipinfo".into(),
+        rt.base_url("ipinfo", server.uri());
+        rt.default_auth(
+            "ipinfo",
             AuthMaterial::Query {
                 param: "token".into(),
                 token: "ipinfo-SECRET-9".to_string().into(),
             },
         );
-        rt.redactor.add("ipinfo-SECRET-9");
+        rt.redact("ipinfo-SECRET-9");
     })
     .await;
     assert_eq!(report.output, Some(json!("US")), "{:?}", report.error);
@@ -749,8 +754,8 @@ async fn the_global_concurrency_bounds_http_calls() {
         concurrency: 1,
         ..RunOptions::default()
     };
-    let mut rt = Runtime::new(Arc::new(Recorder::default()), options).expect("rt");
-    rt.base_urls.insert("ghl-contacts".into(), server.uri());
+    let mut rt = Runtime::builder(Arc::new(Recorder::default()), options);
+    rt.base_url("ghl-contacts", server.uri());
     let inputs = sluice_engine::prepare_inputs(
         &execs[0],
         json!({"contactId": "c1"})
@@ -760,7 +765,8 @@ async fn the_global_concurrency_bounds_http_calls() {
     )
     .expect("inputs");
     let started = Instant::now();
-    let report = sluice_engine::run(execs[0].clone(), Arc::new(rt), inputs).await;
+    let report =
+        sluice_engine::run(execs[0].clone(), Arc::new(rt.build().expect("rt")), inputs).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     // notes and tasks (300 ms each) may not overlap with one call in flight: >= 600 ms.
     assert!(

@@ -493,8 +493,8 @@ async fn execute_case(
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    let inputs = sluice_engine::prepare_inputs(target, inputs)
-        .map_err(|p| format!("inputs: {}", p.join("; ")))?;
+    let inputs =
+        sluice_engine::prepare_inputs(target, inputs).map_err(|e| format!("inputs: {e}"))?;
     let canned: Vec<fixture::Responses> = case
         .responses
         .iter()
@@ -581,7 +581,7 @@ async fn execute_case(
         auth_params,
     })
     .await?;
-    let mut rt = Runtime::new(
+    let mut rt = Runtime::builder(
         server.observer(),
         RunOptions {
             concurrency: 8,
@@ -590,11 +590,10 @@ async fn execute_case(
             max_response_bytes: 10 * 1024 * 1024,
             cache_ttl: None,
         },
-    )?;
-    rt.flows = loaded.flows.clone();
+    );
+    rt.flows(loaded.flows.values().cloned());
     for name in connections.keys() {
-        rt.base_urls
-            .insert(name.clone(), format!("{}/{name}", server.base()));
+        rt.base_url(name.clone(), format!("{}/{name}", server.base()));
     }
     let token = if sandbox.is_some() {
         SANDBOX_TOKEN
@@ -602,30 +601,27 @@ async fn execute_case(
         TEST_TOKEN
     };
     for c in connections.values() {
-        rt.default_auth.insert(
+        rt.default_auth(
             c.connector.name.to_string(),
             AuthMaterial::Bearer(SecretString::from(token.to_string())),
         );
     }
     for secret in [SANDBOX_TOKEN, "sandbox-readonly", TEST_TOKEN] {
-        rt.redactor.add(secret);
+        rt.redact(secret);
     }
     if !live.is_empty() {
-        let live_overrides: Vec<ConnectionOverride> = args.connections.clone();
         let read = sluice_project::credentials::read(
             &loaded.files,
             &flows,
-            &live_overrides,
+            &args.connections,
             SecretStore::Url(None),
         )
         .await
         .map_err(|e| e.to_string())?;
-        sluice_project::credentials::each_secret(&read, |s| rt.redactor.add(s));
-        rt.locations.extend(read.locations);
-        rt.credentials.extend(read.auth);
+        read.apply(&mut rt);
     }
-    let redactor = rt.redactor.clone();
-    let rt = Arc::new(rt);
+    let rt = Arc::new(rt.build().map_err(|e| e.to_string())?);
+    let redactor = rt.redactor().clone();
     let run = sluice_engine::run_with(target.clone(), rt.clone(), inputs, None);
     let report = tokio::time::timeout(CASE_TIMEOUT, run).await;
     let base = server.base().to_string();
@@ -634,7 +630,7 @@ async fn execute_case(
         sb.stop().await;
     }
     let report = report.map_err(|_| {
-        rt.cancel.cancel();
+        rt.cancel_token().cancel();
         format!(
             "the case did not finish within {} s",
             CASE_TIMEOUT.as_secs()

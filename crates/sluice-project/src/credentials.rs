@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret as _, SecretString};
-use sluice_engine::Executable;
 use sluice_engine::exec::ConnectionSpec;
 use sluice_engine::http::AuthMaterial;
+use sluice_engine::{Executable, RuntimeBuilder};
 use sluice_model::connector::AuthKind;
 use sluice_model::{Credential, Project, SecretSource};
 
@@ -291,9 +291,18 @@ fn oauth(
     Ok(AuthMaterial::OAuth(Arc::new(token)))
 }
 
-/// Registers every secret of `credentials` with a redaction callback (the runtime's).
-pub fn each_secret(credentials: &Credentials, mut f: impl FnMut(&str)) {
-    for s in &credentials.secrets {
-        f(s.expose_secret());
+impl Credentials {
+    /// Gives the runtime being built every credential, its location, and its secrets to
+    /// redact.
+    pub fn apply(self, rt: &mut RuntimeBuilder) {
+        for s in &self.secrets {
+            rt.redact(s.expose_secret());
+        }
+        for (credential, location) in self.locations {
+            rt.location(credential, location);
+        }
+        for (name, auth) in self.auth {
+            rt.credential(name, auth);
+        }
     }
 }

@@ -27,8 +27,8 @@ pub enum ProjectError {
     #[error("the flow is invalid; fix the problems above (`sluice validate` shows them too)")]
     InvalidFlow(Box<FileReport>),
     /// A checked flow could not be built for the engine.
-    #[error("{0}")]
-    Build(String),
+    #[error(transparent)]
+    Build(#[from] sluice_engine::BuildError),
     /// An input given on the command line or in a file is wrong.
     #[error("{0}")]
     Input(String),
@@ -45,8 +45,11 @@ pub enum ProjectError {
     #[error(transparent)]
     Store(#[from] sluice_store::StoreError),
     /// The engine's runtime cannot be built.
-    #[error("{0}")]
-    Runtime(String),
+    #[error(transparent)]
+    Runtime(#[from] sluice_engine::RuntimeError),
+    /// The connectors' rate limits cannot be set up.
+    #[error(transparent)]
+    Limits(#[from] sluice_connectors::ratelimit::InvalidLimit),
 }
 
 impl ProjectError {

@@ -45,8 +45,7 @@ impl LoadedFlow {
             let (Some(plan), Some(doc)) = (&checked.validated.plan, &checked.document) else {
                 continue;
             };
-            let exec = Executable::build(doc, plan, &catalog, &checked.source)
-                .map_err(|e| ProjectError::Build(e.to_string()))?;
+            let exec = Executable::build(doc, plan, &catalog, &checked.source)?;
             let exec = Arc::new(exec);
             if checked.asked {
                 target = Some(exec.clone());

@@ -57,25 +57,19 @@ impl RuntimeSettings {
         flows: &Flows<'_>,
         secrets: SecretStore<'_>,
     ) -> Result<Runtime, ProjectError> {
-        let mut rt = Runtime::new(observer, self.options.clone()).map_err(ProjectError::Runtime)?;
-        rt.flows = flows
-            .callable
-            .iter()
-            .map(|f| (f.name.clone(), f.clone()))
-            .collect();
-        rt.limits = limits;
+        let mut rt = Runtime::builder(observer, self.options.clone());
+        rt.flows(flows.callable.iter().cloned()).rate_limits(limits);
         for o in &self.connections {
-            rt.base_urls
-                .insert(o.connection.clone(), o.base_url.clone());
+            rt.base_url(o.connection.clone(), o.base_url.clone());
         }
         match &self.routing {
             Some(routing) => {
                 let token = AuthMaterial::Bearer(routing.token.clone().into());
                 for (connector, url) in &routing.routes {
-                    rt.base_urls.insert(connector.clone(), url.clone());
-                    rt.default_auth.insert(connector.clone(), token.clone());
+                    rt.base_url(connector.clone(), url.clone())
+                        .default_auth(connector.clone(), token.clone());
                 }
-                rt.credentials.clear();
+                rt.clear_credentials();
             }
             None => {
                 let read = credentials::read(
@@ -85,11 +79,9 @@ impl RuntimeSettings {
                     secrets,
                 )
                 .await?;
-                credentials::each_secret(&read, |s| rt.redactor.add(s));
-                rt.locations.extend(read.locations);
-                rt.credentials.extend(read.auth);
+                read.apply(&mut rt);
             }
         }
-        Ok(rt)
+        Ok(rt.build()?)
     }
 }

@@ -111,7 +111,7 @@ async fn readyz(State(shared): State<Shared_>) -> Response {
 async fn metrics(State(shared): State<Shared_>) -> Response {
     shared
         .metrics
-        .limiter(shared.registry.snapshot().runtime.limits.waits());
+        .limiter(shared.registry.snapshot().runtime.limits().waits());
     (
         [(
             header::CONTENT_TYPE,
@@ -188,7 +188,7 @@ async fn start_run(
         Err(problems) => {
             return (
                 StatusCode::BAD_REQUEST,
-                axum::Json(json!({"error": "the inputs are not what the flow declares", "problems": problems})),
+                axum::Json(json!({"error": "the inputs are not what the flow declares", "problems": problems.problems})),
             )
                 .into_response();
         }

@@ -185,10 +185,7 @@ impl Registry {
             match guard.as_ref() {
                 Some(l) => l.clone(),
                 None => {
-                    let l = Arc::new(
-                        RateLimits::from_catalog(&catalog)
-                            .map_err(|e| ProjectError::Runtime(e.to_string()))?,
-                    );
+                    let l = Arc::new(RateLimits::from_catalog(&catalog)?);
                     *guard = Some(l.clone());
                     l
                 }

@@ -344,7 +344,7 @@ async fn task_due_look(
     let location = conn
         .credential
         .as_ref()
-        .and_then(|c| rt.locations.get(c).cloned())
+        .and_then(|c| rt.location(c).map(str::to_string))
         .or_else(|| shared.default_location.clone())
         .ok_or_else(|| {
             format!(

@@ -97,7 +97,7 @@ async fn execute(
     let inputs = match sluice_engine::prepare_inputs(&entry.exec, given) {
         Ok(i) => i,
         Err(problems) => {
-            fail(&shared, &id, &detail.flow, &problems.join("; ")).await;
+            fail(&shared, &id, &detail.flow, &problems.to_string()).await;
             return true;
         }
     };
@@ -132,7 +132,7 @@ async fn execute(
         () = lost.cancelled() => None,
         () = shutdown.cancelled() => {
             // The shutdown deadline passed: stop every run of this runtime at its next await.
-            runtime.cancel.cancel();
+            runtime.cancel_token().cancel();
             Some(run.await)
         }
     };
@@ -151,7 +151,7 @@ async fn execute(
         RunStatus::Cancelled => "cancelled",
     };
     shared.metrics.run_ended(&detail.flow, status);
-    if let Err(e) = journal.finish(&report, &runtime.redactor).await {
+    if let Err(e) = journal.finish(&report, runtime.redactor()).await {
         tracing::error!(run = %id, error = %e, "Cannot record the run's end.");
     }
     tracing::info!(run = %id, flow = %detail.flow, status, elapsed_ms = report.elapsed_ms, "Run ended.");

@@ -29,7 +29,7 @@ pub(crate) fn run(args: RunArgs) -> Result<Exit, CliError> {
         args.inputs_file.as_deref(),
     )?;
     let inputs = sluice_engine::prepare_inputs(&loaded.target, given)
-        .map_err(|p| CliError::msg(p.join("\n")))?;
+        .map_err(|p| CliError::msg(p.problems.join("\n")))?;
     let flow_path = std::path::absolute(&args.flow)?.display().to_string();
     let record = !(args.dry_run || args.no_record);
     crate::block_on(async move {
@@ -111,7 +111,7 @@ pub(crate) async fn execute(
         )
         .await?;
     let rt = Arc::new(rt);
-    let cancel = rt.cancel.clone();
+    let cancel = rt.cancel_token().clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             cancel.cancel();
@@ -125,7 +125,7 @@ pub(crate) async fn execute(
             j.run_id().clone(),
             sluice_project::host::cli_owner(),
             LEASE,
-            rt.cancel.clone(),
+            rt.cancel_token().clone(),
         )
     });
     let report = sluice_engine::run_with(target.clone(), rt.clone(), inputs, journal.clone()).await;
@@ -135,7 +135,7 @@ pub(crate) async fn execute(
         sandbox.shutdown().await;
     }
     if let Some(j) = &journal {
-        j.finish(&report, &rt.redactor)
+        j.finish(&report, rt.redactor())
             .await
             .map_err(|e| CliError::msg(format!("cannot record the run's end: {e}")))?;
     }
@@ -153,7 +153,7 @@ fn print_report(
         RunStatus::Succeeded => {
             // The output as stored: an API that echoes a credential does not print it.
             let output = rt
-                .redactor
+                .redactor()
                 .redact_json(report.output.as_ref().unwrap_or(&Value::Null));
             let out = serde_json::to_string_pretty(&output).unwrap_or_default();
             if dry_run {
@@ -176,7 +176,7 @@ fn print_report(
         RunStatus::Failed | RunStatus::TimedOut => {
             eprintln!(
                 "error: {}",
-                rt.redactor
+                rt.redactor()
                     .redact(report.error.as_deref().unwrap_or("the run failed"))
             );
             eprintln!("{}", summary(report));

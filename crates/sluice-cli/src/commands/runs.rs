@@ -303,7 +303,7 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
             _ => Map::new(),
         };
         let inputs = sluice_engine::prepare_inputs(&loaded.target, given)
-            .map_err(|p| CliError::msg(p.join("\n")))?;
+            .map_err(|p| CliError::msg(p.problems.join("\n")))?;
         let me = sluice_project::host::cli_owner();
         let lease = super::run::LEASE;
         let claimed = match detail.status {
@@ -335,9 +335,7 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
             )));
         }
         let recorder = Recorder::start(store.clone());
-        let journal = RunJournal::resume(recorder, id.clone(), args.resend_unknown)
-            .await
-            .map_err(CliError::msg)?;
+        let journal = RunJournal::resume(recorder, id.clone(), args.resend_unknown).await?;
         journal
             .recorder()
             .commit(vec![sluice_store::Record::Audit {

@@ -351,7 +351,7 @@ async fn run_now(
         Ok(i) if problems.is_empty() => i,
         Ok(_) => Value::Null,
         Err(more) => {
-            problems.extend(more);
+            problems.extend(more.problems);
             Value::Null
         }
     };

@@ -1,0 +1,70 @@
+//! A run's inputs: the given values checked against the flow's declarations (names, types,
+//! required ones), with defaults applied, before the run starts.
+
+use serde_json::{Map, Value};
+use sluice_model::InputType;
+
+use crate::exec::Executable;
+
+/// Inputs that are not what the flow declares: every problem, one sentence each.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", problems.join("; "))]
+pub struct InputError {
+    /// Each problem, one sentence.
+    pub problems: Vec<String>,
+}
+
+/// Checks given inputs against the flow's declarations and applies defaults.
+///
+/// # Errors
+/// Every problem, one sentence each.
+pub fn prepare_inputs(exec: &Executable, given: Map<String, Value>) -> Result<Value, InputError> {
+    let mut out = Map::new();
+    let mut problems = Vec::new();
+    for (name, _) in &given {
+        if !exec.inputs.contains_key(name) {
+            problems.push(format!("flow `{}` has no input `{name}`", exec.name));
+        }
+    }
+    for (name, decl) in &exec.inputs {
+        match given.get(name) {
+            Some(v) => {
+                if !type_matches(v, decl.kind) {
+                    problems.push(format!(
+                        "input `{name}` must be of type `{}`, got {v}",
+                        decl.kind.as_str()
+                    ));
+                }
+                out.insert(name.clone(), v.clone());
+            }
+            None => match &decl.default {
+                Some(d) => {
+                    out.insert(name.clone(), d.clone());
+                }
+                None if decl.required.unwrap_or(true) => {
+                    problems.push(format!("input `{name}` is required"))
+                }
+                None => {
+                    out.insert(name.clone(), Value::Null);
+                }
+            },
+        }
+    }
+    if problems.is_empty() {
+        Ok(Value::Object(out))
+    } else {
+        Err(InputError { problems })
+    }
+}
+
+/// Whether `v` is of the declared type.
+fn type_matches(v: &Value, kind: InputType) -> bool {
+    match kind {
+        InputType::String => v.is_string(),
+        InputType::Number => v.is_number(),
+        InputType::Integer => v.is_i64() || v.is_u64(),
+        InputType::Boolean => v.is_boolean(),
+        InputType::Array => v.is_array(),
+        InputType::Object => v.is_object(),
+    }
+}

@@ -1,0 +1,344 @@
+//! Running a flow: a step starts the moment the steps it needs have finished (no waiting for a
+//! "level"), all polled in the run's own task; a durable run records each step as it ends and
+//! takes those a resumed run already finished from its journal.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use serde_json::Value;
+use sluice_model::flow::OnError;
+
+use crate::call::Trace;
+use crate::error::{ErrorKind, StepError};
+use crate::exec::{ExecKind, Executable};
+use crate::journal::{RunJournal, StepDone};
+use crate::observer::{Event, StepStatus};
+use crate::report::{FlowOutcome, RunReport, RunStatus, StepReport, elapsed_ms};
+use crate::runtime::Runtime;
+use crate::scope::Scope;
+use crate::step::{Ctx, Outcome, StepEnv, run_step};
+use crate::value::Compiled;
+
+/// Runs a flow to its end. `inputs` must come from [`prepare_inputs`](crate::prepare_inputs).
+pub async fn run(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Value) -> RunReport {
+    run_with(exec, rt, inputs, None).await
+}
+
+/// Runs a flow to its end, recording it in `journal` when given (and, for a resumed run, taking
+/// the steps that already finished from it). `inputs` must come from
+/// [`prepare_inputs`](crate::prepare_inputs).
+pub async fn run_with(
+    exec: Arc<Executable>,
+    rt: Arc<Runtime>,
+    inputs: Value,
+    journal: Option<Arc<RunJournal>>,
+) -> RunReport {
+    let started = Instant::now();
+    let ctx = Arc::new(Ctx {
+        journal,
+        prefix: String::new(),
+        top: true,
+        run_flow: run_steps_boxed,
+    });
+    let fut = run_steps(exec.clone(), rt, Arc::new(inputs), ctx);
+    let ended = match exec.timeout {
+        Some(t) => match tokio::time::timeout(t, fut).await {
+            Ok(ended) => ended,
+            Err(_) => FlowOutcome {
+                status: RunStatus::TimedOut,
+                output: None,
+                error: Some(format!(
+                    "the flow did not finish within its timeout of {}",
+                    humantime::format_duration(t)
+                )),
+                steps: exec
+                    .steps
+                    .iter()
+                    .map(|s| StepReport::not_started(&s.name))
+                    .collect(),
+            },
+        },
+        None => fut.await,
+    };
+    RunReport {
+        flow: exec.name.clone(),
+        status: ended.status,
+        output: ended.output,
+        error: ended.error,
+        steps: ended.steps,
+        elapsed_ms: elapsed_ms(started),
+    }
+}
+
+/// A running step of a run (polled in the run's task).
+type StepFuture<'a> = Pin<Box<dyn Future<Output = (usize, Outcome)> + Send + 'a>>;
+
+/// `run_steps` behind a declared `Send` future type: sub-flows recurse through it.
+fn run_steps_boxed(
+    exec: Arc<Executable>,
+    rt: Arc<Runtime>,
+    inputs: Arc<Value>,
+    ctx: Arc<Ctx>,
+) -> Pin<Box<dyn Future<Output = FlowOutcome> + Send>> {
+    Box::pin(run_steps(exec, rt, inputs, ctx))
+}
+
+/// Where the steps of a run stand.
+struct Progress {
+    /// Per step, how many of the steps it needs have not finished.
+    remaining: Vec<usize>,
+    /// Results of finished steps, until their last reader has started.
+    outputs: Vec<Option<Arc<Value>>>,
+    /// Per result, how many readers have not started (the output counts as one).
+    readers: Vec<usize>,
+    /// What each step did.
+    reports: Vec<StepReport>,
+}
+
+impl Progress {
+    fn new(exec: &Executable) -> Self {
+        // Results are released as soon as their last reader has started, so a reader that is
+        // the only holder can move values out instead of copying them.
+        let mut readers: Vec<usize> = exec.steps.iter().map(|s| s.dependants.len()).collect();
+        for &j in &exec.output_needs {
+            readers[j] += 1;
+        }
+        Self {
+            remaining: exec.steps.iter().map(|s| s.needs.len()).collect(),
+            outputs: vec![None; exec.steps.len()],
+            readers,
+            reports: exec
+                .steps
+                .iter()
+                .map(|s| StepReport::not_started(&s.name))
+                .collect(),
+        }
+    }
+
+    /// Reports how step `i` ended.
+    fn report(&mut self, env: StepEnv<'_>, i: usize, outcome: &Outcome) {
+        let report = &mut self.reports[i];
+        report.status = Some(outcome.status);
+        report.attempts = outcome.attempts;
+        report.elapsed_ms = u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX);
+        report.error.clone_from(&outcome.error);
+        env.rt.observer().event(&Event::StepFinished {
+            step: &env.exec.steps[i].name,
+            status: outcome.status,
+            elapsed: outcome.elapsed,
+            attempts: outcome.attempts,
+            error: outcome.error.as_ref(),
+        });
+    }
+}
+
+async fn run_steps(
+    exec: Arc<Executable>,
+    rt: Arc<Runtime>,
+    inputs: Arc<Value>,
+    ctx: Arc<Ctx>,
+) -> FlowOutcome {
+    rt.observer().event(&Event::RunStarted {
+        flow: &exec.name,
+        steps: exec.steps.len(),
+    });
+    let flow_value = serde_json::json!({ "name": exec.name });
+    let mut progress = Progress::new(&exec);
+    // The steps of a run are polled in the run's own task: no task spawn per step.
+    let env = StepEnv {
+        exec: &exec,
+        rt: &rt,
+        inputs: &inputs,
+        flow: &flow_value,
+        ctx: &ctx,
+    };
+    let mut set = FuturesUnordered::new();
+    for i in 0..exec.steps.len() {
+        if progress.remaining[i] == 0 {
+            push_step(&mut set, env, i, &mut progress);
+        }
+    }
+    while !set.is_empty() {
+        let next = tokio::select! {
+            next = set.next() => next,
+            () = rt.cancel_token().cancelled() => {
+                drop(set);
+                return FlowOutcome::stopped(RunStatus::Cancelled, "the run was cancelled".into(), progress.reports);
+            }
+        };
+        let Some((i, outcome)) = next else { break };
+        let step = &exec.steps[i];
+        progress.report(env, i, &outcome);
+        if outcome.status == StepStatus::Failed && step.on_error == OnError::Fail {
+            let why = outcome
+                .error
+                .as_ref()
+                .map_or_else(String::new, ToString::to_string);
+            let failure = format!("step `{}` failed: {why}", step.name);
+            return FlowOutcome::stopped(RunStatus::Failed, failure, progress.reports);
+        }
+        progress.outputs[i] = Some(Arc::new(outcome.output));
+        for &d in &step.dependants {
+            progress.remaining[d] -= 1;
+            if progress.remaining[d] == 0 {
+                push_step(&mut set, env, d, &mut progress);
+            }
+        }
+    }
+    drop(set);
+    let (status, output, error) = match flow_output(env, &mut progress.outputs) {
+        Ok(output) => (RunStatus::Succeeded, Some(output), None),
+        Err(e) => (
+            RunStatus::Failed,
+            None,
+            Some(format!("the output could not be built: {e}")),
+        ),
+    };
+    FlowOutcome {
+        status,
+        output,
+        error,
+        steps: progress.reports,
+    }
+}
+
+/// The flow's output, once every step is done.
+fn flow_output(env: StepEnv<'_>, outputs: &mut [Option<Arc<Value>>]) -> Result<Value, StepError> {
+    let exec = env.exec;
+    match &exec.output {
+        None => Ok(Value::Null),
+        // A lone `{{ steps.X.… }}` output moves the result out instead of copying it (every
+        // step is done, so the run holds its only reference).
+        Some(Compiled::Path(path))
+            if path.first().is_some_and(|r| r == "steps")
+                && let Some(value) = take_step_path(exec, outputs, path) =>
+        {
+            Ok(value)
+        }
+        Some(c) => {
+            let steps = exec
+                .output_needs
+                .iter()
+                .map(|&j| {
+                    (
+                        exec.steps[j].name.as_str(),
+                        outputs[j].take().unwrap_or_else(|| Arc::new(Value::Null)),
+                    )
+                })
+                .collect();
+            let mut scope = Scope::new(env.inputs, env.flow, steps);
+            c.eval_moving(&mut scope, &exec.templates)
+        }
+    }
+}
+
+/// Starts step `i` (polled in the run's task), handing it the results it needs: the last
+/// reader of a result takes it, the others share it. A step a resumed run already finished is
+/// taken from the journal.
+fn push_step<'a>(
+    set: &mut FuturesUnordered<StepFuture<'a>>,
+    env: StepEnv<'a>,
+    i: usize,
+    progress: &mut Progress,
+) {
+    let (outputs, readers) = (&mut progress.outputs, &mut progress.readers);
+    let deps: Vec<(usize, Arc<Value>)> = env.exec.steps[i]
+        .needs
+        .iter()
+        .map(|&j| {
+            readers[j] = readers[j].saturating_sub(1);
+            let value = if readers[j] == 0 {
+                outputs[j].take()
+            } else {
+                outputs[j].clone()
+            };
+            (j, value.unwrap_or_else(|| Arc::new(Value::Null)))
+        })
+        .collect();
+    let ctx = env.ctx;
+    if ctx.top
+        && let Some((status, output)) = ctx
+            .journal
+            .as_ref()
+            .and_then(|j| j.finished(&env.exec.steps[i].name))
+    {
+        let outcome = Outcome {
+            status: *status,
+            output: output.clone(),
+            attempts: 0,
+            error: None,
+            elapsed: Duration::ZERO,
+            trace: Trace::default(),
+        };
+        set.push(Box::pin(std::future::ready((i, outcome))));
+        return;
+    }
+    set.push(Box::pin(async move {
+        let outcome = run_step(env, i, deps).await;
+        (i, record_step(env, i, outcome).await)
+    }));
+}
+
+/// Records how one of the run's own steps ended in its journal (a cancelled step is not: it
+/// runs again on resume). A step the store could not record fails.
+async fn record_step(env: StepEnv<'_>, i: usize, mut outcome: Outcome) -> Outcome {
+    let Some(journal) = env.ctx.journal.as_ref().filter(|_| env.ctx.top) else {
+        return outcome;
+    };
+    if outcome.status == StepStatus::Cancelled {
+        return outcome;
+    }
+    let step = &env.exec.steps[i];
+    let done = StepDone {
+        name: &step.name,
+        status: outcome.status,
+        attempts: outcome.attempts,
+        elapsed: outcome.elapsed,
+        request: outcome.trace.request.as_ref(),
+        response_status: outcome.trace.status,
+        output: &outcome.output,
+        error: outcome.error.as_ref(),
+        redactor: env.rt.redactor(),
+        wrote: matches!(&step.kind, ExecKind::Action { operation, .. } if operation.is_write()),
+    };
+    if let Err(e) = journal.step_finished(done).await {
+        outcome.status = StepStatus::Failed;
+        outcome.error = Some(StepError::new(
+            ErrorKind::Other,
+            format!("the run store could not record the step: {e}"),
+        ));
+    }
+    outcome
+}
+
+/// Moves the value at `steps.NAME.rest…` out of the step results, when the run holds the only
+/// reference to that result; `None` (nothing moved) otherwise.
+fn take_step_path(
+    exec: &Executable,
+    outputs: &mut [Option<Arc<Value>>],
+    path: &[String],
+) -> Option<Value> {
+    let name = path.get(1)?;
+    let j = exec.steps.iter().position(|s| &s.name == name)?;
+    let arc = outputs.get_mut(j)?.take()?;
+    let mut value = match Arc::try_unwrap(arc) {
+        Ok(v) => v,
+        Err(shared) => {
+            outputs[j] = Some(shared);
+            return None;
+        }
+    };
+    let mut current = &mut value;
+    for seg in &path[2..] {
+        current = match current {
+            Value::Object(m) => m.get_mut(seg.as_str()),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        }?;
+    }
+    Some(std::mem::take(current))
+}

@@ -1,0 +1,388 @@
+//! One step of a run: its condition and settings evaluated in its scope, its parameters rendered,
+//! what it does (a value, a `select`, a sub-flow, an API call) run once or once per `for_each`
+//! item with bounded concurrency, and how it ended.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use serde_json::{Map, Value};
+use sluice_model::flow::OnError;
+
+use crate::call::{self, Call, CallSettings, Trace};
+use crate::error::{ErrorKind, StepError};
+use crate::exec::{ExecKind, ExecStep, Executable, Setting};
+use crate::helpers::truthy;
+use crate::http;
+use crate::inputs::prepare_inputs;
+use crate::journal::RunJournal;
+use crate::observer::{Event, StepStatus};
+use crate::report::{FlowOutcome, RunStatus};
+use crate::runtime::Runtime;
+use crate::scope::Scope;
+use crate::value::Compiled;
+
+/// Runs a flow's steps to their end. The scheduler hands itself down in [`Ctx`] so that `flow:`
+/// steps can run their flow without this module depending on the scheduler.
+pub(crate) type RunFlow = fn(
+    Arc<Executable>,
+    Arc<Runtime>,
+    Arc<Value>,
+    Arc<Ctx>,
+) -> Pin<Box<dyn Future<Output = FlowOutcome> + Send>>;
+
+/// What the steps of one (sub-)flow run share besides the runtime: the run's journal, and the
+/// path of `flow:` steps that leads to them (it prefixes their names in records and keys).
+pub(crate) struct Ctx {
+    pub(crate) journal: Option<Arc<RunJournal>>,
+    /// `STEP/` or `STEP[ITEM]/` per enclosing `flow:` step (only kept when recording).
+    pub(crate) prefix: String,
+    /// Whether these are the run's own steps (not a sub-flow's).
+    pub(crate) top: bool,
+    /// How `flow:` steps run their flow.
+    pub(crate) run_flow: RunFlow,
+}
+
+/// What a step of a (sub-)flow runs in: the flow, the runtime, the flow's inputs, its `flow`
+/// value and the run's context.
+#[derive(Clone, Copy)]
+pub(crate) struct StepEnv<'a> {
+    pub(crate) exec: &'a Executable,
+    pub(crate) rt: &'a Arc<Runtime>,
+    pub(crate) inputs: &'a Value,
+    pub(crate) flow: &'a Value,
+    pub(crate) ctx: &'a Ctx,
+}
+
+/// How a step ended.
+pub(crate) struct Outcome {
+    pub(crate) status: StepStatus,
+    pub(crate) output: Value,
+    pub(crate) attempts: u32,
+    pub(crate) error: Option<StepError>,
+    pub(crate) elapsed: Duration,
+    /// The last request of a single API call, and its answer's status (recorded with the step).
+    pub(crate) trace: Trace,
+}
+
+/// What a step's result and attempts are, or why it failed after how many attempts.
+type BodyResult = Result<(Value, u32), (StepError, u32)>;
+
+/// Ends a step that started at `started`.
+struct Ending<'a> {
+    step: &'a ExecStep,
+    started: Instant,
+}
+
+impl Ending<'_> {
+    fn done(&self, status: StepStatus, output: Value, attempts: u32) -> Outcome {
+        Outcome {
+            status,
+            output,
+            attempts,
+            error: None,
+            elapsed: self.started.elapsed(),
+            trace: Trace::default(),
+        }
+    }
+
+    /// A failure: with `on_error: continue` the step's result is `{ "error": … }`.
+    fn fail(&self, e: StepError, attempts: u32) -> Outcome {
+        let output = if self.step.on_error == OnError::Continue {
+            serde_json::json!({ "error": e })
+        } else {
+            Value::Null
+        };
+        Outcome {
+            error: Some(e),
+            ..self.done(StepStatus::Failed, output, attempts)
+        }
+    }
+
+    /// Succeeded with the body's result, or failed.
+    fn finish(&self, result: BodyResult) -> Outcome {
+        match result {
+            Ok((v, attempts)) => self.done(StepStatus::Succeeded, v, attempts),
+            Err((e, attempts)) => self.fail(e, attempts),
+        }
+    }
+}
+
+/// Runs step `i` with the results of the steps it needs (`deps`, by index).
+pub(crate) async fn run_step(
+    env: StepEnv<'_>,
+    i: usize,
+    deps: Vec<(usize, Arc<Value>)>,
+) -> Outcome {
+    let exec = env.exec;
+    let step = &exec.steps[i];
+    let ending = Ending {
+        step,
+        started: Instant::now(),
+    };
+    env.rt
+        .observer()
+        .event(&Event::StepStarted { step: &step.name });
+    let steps = deps
+        .into_iter()
+        .map(|(j, v)| (exec.steps[j].name.as_str(), v))
+        .collect();
+    let scope = Scope::new(env.inputs, env.flow, steps);
+    if let Some(cond) = &step.condition {
+        match eval_setting(cond, &scope, exec, |v| Ok(truthy(v))) {
+            Ok(false) => return ending.done(StepStatus::Skipped, Value::Null, 0),
+            Ok(true) => {}
+            Err(e) => return ending.fail(e, 0),
+        }
+    }
+    if let (ExecKind::Value(c), None) = (&step.kind, &step.for_each) {
+        let mut scope = scope;
+        return match c.eval_moving(&mut scope, &exec.templates) {
+            Ok(v) => ending.done(StepStatus::Succeeded, v, 1),
+            Err(e) => ending.fail(e, 1),
+        };
+    }
+    let Some(list) = &step.for_each else {
+        let mut trace = Trace::default();
+        // Only the run's own steps are recorded with their request.
+        let traced = (env.ctx.top && env.ctx.journal.is_some()).then_some(&mut trace);
+        let mut outcome = ending.finish(run_body(env, step, &scope, None, traced).await);
+        outcome.trace = trace;
+        return outcome;
+    };
+    ending.finish(run_for_each(env, step, &scope, list).await)
+}
+
+/// Runs what the step does once per item of its `for_each` list, `concurrency` at a time; the
+/// result is the list of the items' results, the attempts the most any item made.
+async fn run_for_each(
+    env: StepEnv<'_>,
+    step: &ExecStep,
+    scope: &Scope<'_>,
+    list: &Compiled,
+) -> BodyResult {
+    let exec = env.exec;
+    let items = match list.eval(scope, &exec.templates) {
+        Ok(Value::Array(items)) => items,
+        Ok(Value::Null) => Vec::new(),
+        Ok(other) => {
+            let message = format!(
+                "`for_each` needs a list, found {}",
+                truncate(&other.to_string())
+            );
+            return Err((StepError::new(ErrorKind::Other, message), 0));
+        }
+        Err(e) => return Err((e, 0)),
+    };
+    let limit = eval_setting(&step.concurrency, scope, exec, |v| {
+        v.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| "`concurrency` must be a whole number".to_string())
+    })
+    .map_err(|e| (e, 0))?
+    .max(1) as usize;
+    let scopes: Vec<Scope<'_>> = items
+        .iter()
+        .map(|item| scope.with_item(&step.item_name, item))
+        .collect();
+    // Futures are lazy: building them all first runs nothing; `buffered` runs `limit` at a time.
+    let pending: Vec<_> = scopes
+        .iter()
+        .enumerate()
+        .map(|(k, s)| run_body(env, step, s, Some(k), None))
+        .collect();
+    let results: Vec<BodyResult> = futures::stream::iter(pending)
+        .buffered(limit)
+        .collect()
+        .await;
+    let mut out = Vec::with_capacity(results.len());
+    let mut max_attempts = 0;
+    for (k, r) in results.into_iter().enumerate() {
+        match r {
+            Ok((v, a)) => {
+                max_attempts = max_attempts.max(a);
+                out.push(v);
+            }
+            Err((mut e, a)) => {
+                max_attempts = max_attempts.max(a);
+                if step.on_error == OnError::Continue {
+                    out.push(serde_json::json!({ "error": e }));
+                } else {
+                    e.message = format!("item {k}: {}", e.message);
+                    return Err((e, max_attempts));
+                }
+            }
+        }
+    }
+    Ok((Value::Array(out), max_attempts))
+}
+
+/// The first 80 bytes of `s` (on a character boundary), with `…` when cut.
+fn truncate(s: &str) -> String {
+    if s.len() > 80 {
+        format!("{}…", &s[..s.floor_char_boundary(80)])
+    } else {
+        s.to_string()
+    }
+}
+
+/// A setting's value: as written, or its template evaluated and converted.
+fn eval_setting<T: Clone>(
+    s: &Setting<T>,
+    scope: &Scope<'_>,
+    exec: &Executable,
+    convert: impl Fn(&Value) -> Result<T, String>,
+) -> Result<T, StepError> {
+    match s {
+        Setting::Fixed(v) => Ok(v.clone()),
+        Setting::Template(c) => {
+            let v = c.eval(scope, &exec.templates)?;
+            convert(&v).map_err(StepError::template)
+        }
+    }
+}
+
+/// A duration setting: seconds, or text such as `1m 30s`.
+fn eval_duration(
+    s: &Setting<Duration>,
+    scope: &Scope<'_>,
+    exec: &Executable,
+) -> Result<Duration, StepError> {
+    eval_setting(s, scope, exec, |v| match v {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|f| Duration::try_from_secs_f64(f).ok())
+            .ok_or_else(|| "a duration must be a positive number of seconds".to_string()),
+        Value::String(t) => humantime::parse_duration(t.trim())
+            .map_err(|e| format!("`{t}` is not a duration ({e})")),
+        other => Err(format!("{other} is not a duration")),
+    })
+}
+
+/// An API call's retry settings and attempt timeout, evaluated in the step's scope.
+fn call_settings(
+    step: &ExecStep,
+    scope: &Scope<'_>,
+    exec: &Executable,
+) -> Result<CallSettings, StepError> {
+    let attempts = eval_setting(&step.retry.attempts, scope, exec, |v| {
+        v.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| "`attempts` must be a whole number".to_string())
+    })?
+    .max(1);
+    Ok(CallSettings {
+        attempts,
+        backoff: step.retry.backoff,
+        delay: eval_duration(&step.retry.delay, scope, exec)?,
+        max_delay: eval_duration(&step.retry.max_delay, scope, exec)?,
+        timeout: eval_duration(&step.timeout, scope, exec)?,
+    })
+}
+
+/// The `with:` parameters, rendered.
+fn eval_params(
+    with: &[(String, Compiled)],
+    scope: &Scope<'_>,
+    exec: &Executable,
+) -> Result<Map<String, Value>, StepError> {
+    let mut params = Map::with_capacity(with.len());
+    for (k, c) in with {
+        params.insert(k.clone(), c.eval(scope, &exec.templates)?);
+    }
+    Ok(params)
+}
+
+/// Runs what the step does, once (with retries for API calls). Returns the value and attempts.
+async fn run_body(
+    env: StepEnv<'_>,
+    step: &ExecStep,
+    scope: &Scope<'_>,
+    item: Option<usize>,
+    trace: Option<&mut Trace>,
+) -> BodyResult {
+    let exec = env.exec;
+    match &step.kind {
+        ExecKind::Value(c) => c
+            .eval(scope, &exec.templates)
+            .map(|v| (v, 1))
+            .map_err(|e| (e, 1)),
+        // (A `value:` step outside `for_each` is evaluated in `run_step`, moving what it can.)
+        ExecKind::Select(path) => Ok((
+            Value::Array(crate::select::query(path, scope.document())),
+            1,
+        )),
+        ExecKind::Flow { name, with } => run_sub_flow(env, step, name, with, scope, item).await,
+        ExecKind::Action {
+            connection,
+            operation,
+            with,
+        } => {
+            let params = eval_params(with, scope, exec).map_err(|e| (e, 0))?;
+            let endpoint = env.rt.endpoint(&exec.connections[*connection]);
+            let prepared = http::prepare(operation, endpoint.base_url, &endpoint.headers, &params)
+                .map_err(|e| (e, 0))?;
+            let settings = call_settings(step, scope, exec).map_err(|e| (e, 0))?;
+            let call = Call {
+                step,
+                item,
+                operation,
+                params: &params,
+                endpoint,
+                prepared,
+                settings,
+            };
+            let journal = env.ctx.journal.as_deref();
+            call::call_with_retries(env.rt, &call, journal, &env.ctx.prefix, trace).await
+        }
+    }
+}
+
+/// A `flow:` step: runs flow `name` with the rendered `with:` as its inputs; its result is the
+/// flow's output.
+async fn run_sub_flow(
+    env: StepEnv<'_>,
+    step: &ExecStep,
+    name: &str,
+    with: &[(String, Compiled)],
+    scope: &Scope<'_>,
+    item: Option<usize>,
+) -> BodyResult {
+    let params = eval_params(with, scope, env.exec).map_err(|e| (e, 1))?;
+    let Some(sub) = env.rt.flow(name) else {
+        return Err((
+            StepError::new(ErrorKind::Other, format!("flow `{name}` is not loaded")),
+            1,
+        ));
+    };
+    let inputs = prepare_inputs(sub, params)
+        .map_err(|e| (StepError::new(ErrorKind::Other, e.to_string()), 1))?;
+    let ctx = env.ctx;
+    let sub_ctx = Arc::new(Ctx {
+        journal: ctx.journal.clone(),
+        prefix: match (&ctx.journal, item) {
+            (None, _) => String::new(),
+            (Some(_), Some(k)) => format!("{}{}[{k}]/", ctx.prefix, step.name),
+            (Some(_), None) => format!("{}{}/", ctx.prefix, step.name),
+        },
+        top: false,
+        run_flow: ctx.run_flow,
+    });
+    let ended = (ctx.run_flow)(sub.clone(), env.rt.clone(), Arc::new(inputs), sub_ctx).await;
+    match ended {
+        FlowOutcome {
+            status: RunStatus::Succeeded,
+            output: Some(out),
+            ..
+        } => Ok((out, 1)),
+        FlowOutcome { error, .. } => Err((
+            StepError::new(
+                ErrorKind::Other,
+                format!("flow `{name}` failed: {}", error.unwrap_or_default()),
+            ),
+            1,
+        )),
+    }
+}
