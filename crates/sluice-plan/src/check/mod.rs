@@ -98,6 +98,8 @@ struct Scope<'a> {
     context: bool,
 }
 
+/// What the checks of one flow share: the flow, what is known around it, what has been read
+/// and needed so far, and the diagnostics.
 struct Checker<'a> {
     flow: &'a Flow,
     source: &'a str,
