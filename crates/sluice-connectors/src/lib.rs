@@ -16,7 +16,8 @@ pub mod ratelimit;
 
 pub use cache::{CacheKey, ReadCache};
 pub use oauth::{
-    AuthError, FileTokenStore, MemoryTokenStore, OAuthClient, OAuthToken, TokenPair, TokenStore,
+    AuthError, FileTokenStore, MemoryTokenStore, OAuthClient, OAuthToken, StoreError, TokenPair,
+    TokenStore,
 };
 pub use ratelimit::{InvalidLimit, LimitError, LimitKey, RateLimits};
 

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use parking_lot::Mutex;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -68,14 +69,81 @@ pub trait TokenStore: Send + Sync {
     /// The saved pair of a credential, if any.
     ///
     /// # Errors
-    /// A message (without secrets) when the store cannot be read.
-    fn load(&self, credential: &str) -> Result<Option<TokenPair>, String>;
+    /// A [`StoreError`] (without secrets) when the store cannot be read.
+    fn load(&self, credential: &str) -> Result<Option<TokenPair>, StoreError>;
 
     /// Saves a credential's pair, replacing the one it had.
     ///
     /// # Errors
-    /// A message (without secrets) when the pair could not be saved durably.
-    fn save(&self, credential: &str, pair: &TokenPair) -> Result<(), String>;
+    /// A [`StoreError`] (without secrets) when the pair could not be saved durably.
+    fn save(&self, credential: &str, pair: &TokenPair) -> Result<(), StoreError>;
+}
+
+/// Why a [`TokenStore`] could not load or save. Messages name the file, never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The token file exists but cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The token file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The token file is not JSON of the token file's shape.
+    #[error("{} is not a token file: {source}", path.display())]
+    NotTokenFile {
+        /// The token file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: serde_json::Error,
+    },
+    /// The token file's new content could not be encoded.
+    #[error("cannot encode the token file {}: {source}", path.display())]
+    Encode {
+        /// The token file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// No temporary file could be made beside the token file.
+    #[error("cannot create a temporary file in {}: {source}", dir.display())]
+    TempFile {
+        /// The token file's folder.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The new token file could not be made readable by its owner only.
+    #[error("cannot restrict the token file {} to 0600: {source}", path.display())]
+    Permissions {
+        /// The token file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The new token file could not be written and flushed to disk.
+    #[error("cannot write the token file {}: {source}", path.display())]
+    Write {
+        /// The token file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The new token file could not replace the old one.
+    #[error("cannot replace the token file {}: {source}", path.display())]
+    Replace {
+        /// The token file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store panicked while saving.
+    #[error("the store panicked")]
+    Panicked,
+    /// The error of another store (its message must not contain secrets).
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Token pairs in memory: for tests, and for tokens that need not outlive the process.
@@ -93,13 +161,13 @@ impl MemoryTokenStore {
 }
 
 impl TokenStore for MemoryTokenStore {
-    fn load(&self, credential: &str) -> Result<Option<TokenPair>, String> {
-        let pairs = self.pairs.lock().unwrap_or_else(PoisonError::into_inner);
+    fn load(&self, credential: &str) -> Result<Option<TokenPair>, StoreError> {
+        let pairs = self.pairs.lock();
         Ok(pairs.get(credential).cloned())
     }
 
-    fn save(&self, credential: &str, pair: &TokenPair) -> Result<(), String> {
-        let mut pairs = self.pairs.lock().unwrap_or_else(PoisonError::into_inner);
+    fn save(&self, credential: &str, pair: &TokenPair) -> Result<(), StoreError> {
+        let mut pairs = self.pairs.lock();
         pairs.insert(credential.to_string(), pair.clone());
         Ok(())
     }
@@ -147,20 +215,30 @@ impl FileTokenStore {
         &self.path
     }
 
-    fn read(&self) -> Result<TokenFile, String> {
+    fn read(&self) -> Result<TokenFile, StoreError> {
+        let path = || self.path.clone();
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TokenFile::default()),
-            Err(e) => return Err(format!("cannot read {}: {e}", self.path.display())),
+            Err(source) => {
+                return Err(StoreError::Read {
+                    path: path(),
+                    source,
+                });
+            }
         };
-        serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a token file: {e}", self.path.display()))
+        serde_json::from_str(&text).map_err(|source| StoreError::NotTokenFile {
+            path: path(),
+            source,
+        })
     }
 
-    fn write(&self, file: &TokenFile) -> Result<(), String> {
-        let path = self.path.display();
-        let text = serde_json::to_vec_pretty(file)
-            .map_err(|e| format!("cannot encode the token file {path}: {e}"))?;
+    fn write(&self, file: &TokenFile) -> Result<(), StoreError> {
+        let path = || self.path.clone();
+        let text = serde_json::to_vec_pretty(file).map_err(|source| StoreError::Encode {
+            path: path(),
+            source,
+        })?;
         let dir = match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -169,19 +247,30 @@ impl FileTokenStore {
             .prefix(".sluice-tokens-")
             .suffix(".tmp")
             .tempfile_in(dir)
-            .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
+            .map_err(|source| StoreError::TempFile {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
             temp.as_file()
                 .set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| format!("cannot restrict the token file {path} to 0600: {e}"))?;
+                .map_err(|source| StoreError::Permissions {
+                    path: path(),
+                    source,
+                })?;
         }
         temp.write_all(&text)
             .and_then(|()| temp.as_file().sync_all())
-            .map_err(|e| format!("cannot write the token file {path}: {e}"))?;
-        temp.persist(&self.path)
-            .map_err(|e| format!("cannot replace the token file {path}: {}", e.error))?;
+            .map_err(|source| StoreError::Write {
+                path: path(),
+                source,
+            })?;
+        temp.persist(&self.path).map_err(|e| StoreError::Replace {
+            path: path(),
+            source: e.error,
+        })?;
         #[cfg(unix)]
         if let Ok(dir) = std::fs::File::open(dir) {
             // Makes the rename itself durable; not every file system supports it.
@@ -192,8 +281,8 @@ impl FileTokenStore {
 }
 
 impl TokenStore for FileTokenStore {
-    fn load(&self, credential: &str) -> Result<Option<TokenPair>, String> {
-        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+    fn load(&self, credential: &str) -> Result<Option<TokenPair>, StoreError> {
+        let _guard = self.lock.lock();
         let file = self.read()?;
         Ok(file.credentials.get(credential).map(|stored| {
             TokenPair::new(
@@ -204,8 +293,8 @@ impl TokenStore for FileTokenStore {
         }))
     }
 
-    fn save(&self, credential: &str, pair: &TokenPair) -> Result<(), String> {
-        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+    fn save(&self, credential: &str, pair: &TokenPair) -> Result<(), StoreError> {
+        let _guard = self.lock.lock();
         let mut file = self.read()?;
         let expires_at = pair
             .expires_at
@@ -434,9 +523,9 @@ impl OAuthToken {
         configured: Option<TokenPair>,
     ) -> Result<Self, AuthError> {
         let credential = credential.into();
-        let saved = store.load(&credential).map_err(|detail| AuthError::Store {
+        let saved = store.load(&credential).map_err(|e| AuthError::Store {
             credential: credential.clone(),
-            detail,
+            detail: e.to_string(),
         })?;
         match saved.or(configured) {
             Some(pair) => Ok(Self::new(credential, client, pair, store)),
@@ -604,10 +693,10 @@ impl Inner {
         let to_save = pair.clone();
         let saved = tokio::task::spawn_blocking(move || store.save(&credential, &to_save))
             .await
-            .unwrap_or_else(|_| Err("the store panicked".to_string()));
-        saved.map_err(|detail| AuthError::Persist {
+            .unwrap_or(Err(StoreError::Panicked));
+        saved.map_err(|e| AuthError::Persist {
             credential: self.credential.clone(),
-            detail: self.redact(&detail, &[pair]),
+            detail: self.redact(&e.to_string(), &[pair]),
         })
     }
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::num::NonZeroU32;
 use std::ops::Add;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use governor::clock::{Clock, Reference};
@@ -14,6 +14,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
+use parking_lot::Mutex;
 use reqwest::header::HeaderMap;
 use sluice_model::connector::{LimitScope, RateLimit};
 use sluice_model::{Catalog, Connector};
@@ -351,10 +352,6 @@ pub struct RateLimits {
     waited_micros: std::sync::atomic::AtomicU64,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl RateLimits {
     /// No limits at all: every [`acquire`](Self::acquire) passes until an answer says otherwise.
     #[must_use]
@@ -457,7 +454,7 @@ impl RateLimits {
         loop {
             let now = Instant::now();
             let pause = {
-                let hints = lock(&state.hints);
+                let hints = state.hints.lock();
                 if let Some((until, limit)) = &hints.quota_spent_until
                     && *until > now
                 {
@@ -470,7 +467,7 @@ impl RateLimits {
             };
             for (spec, budget) in &state.budgets {
                 if let Budget::Quota(count) = budget.as_ref()
-                    && let Some(resets_in) = lock(count).spent_for(now)
+                    && let Some(resets_in) = count.lock().spent_for(now)
                 {
                     return Err(LimitError::QuotaExhausted {
                         limit: spec.label.clone(),
@@ -504,7 +501,7 @@ impl RateLimits {
             let now = Instant::now();
             for (spec, budget) in &state.budgets {
                 if let Budget::Quota(count) = budget.as_ref()
-                    && let Err(resets_in) = lock(count).take(now)
+                    && let Err(resets_in) = count.lock().take(now)
                 {
                     return Err(LimitError::QuotaExhausted {
                         limit: spec.label.clone(),
@@ -556,7 +553,7 @@ impl RateLimits {
         if let Some(remaining) = remaining {
             let max = header_i64(headers, "x-ratelimit-max");
             let state = self.key_state(key);
-            let mut hints = lock(&state.hints);
+            let mut hints = state.hints.lock();
             // A window began when Remaining went up, or stands at Max − 1 (its first request).
             let new_window = hints.last_remaining.is_none_or(|last| remaining > last)
                 || max.is_some_and(|m| remaining >= m - 1);
@@ -598,7 +595,7 @@ impl RateLimits {
             return;
         }
         let state = self.key_state(key);
-        let mut hints = lock(&state.hints);
+        let mut hints = state.hints.lock();
         if let Some(pause) = pause {
             let until = now + pause;
             hints.paused_until = Some(hints.paused_until.map_or(until, |u| u.max(until)));
@@ -613,7 +610,7 @@ impl RateLimits {
 
     /// The state of a key, made on first use.
     fn key_state(&self, key: &LimitKey) -> Arc<KeyState> {
-        if let Some(state) = lock(&self.keys).get(key) {
+        if let Some(state) = self.keys.lock().get(key) {
             return Arc::clone(state);
         }
         let specs = self
@@ -634,7 +631,7 @@ impl RateLimits {
             hints: Mutex::new(Hints::default()),
             budgets,
         });
-        Arc::clone(lock(&self.keys).entry(key.clone()).or_insert(state))
+        Arc::clone(self.keys.lock().entry(key.clone()).or_insert(state))
     }
 
     /// The budget of one limit for a key, shared with every key of the same scope.
@@ -649,7 +646,7 @@ impl RateLimits {
                 None
             },
         };
-        let mut budgets = lock(&self.budgets);
+        let mut budgets = self.budgets.lock();
         Arc::clone(budgets.entry(budget_key).or_insert_with(|| {
             Arc::new(match spec.gcra {
                 Some(quota) => Budget::Rate(RateLimiter::direct_with_clock(quota, TokioClock)),

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sluice_connectors::oauth::{
-    AuthError, FileTokenStore, MemoryTokenStore, OAuthClient, OAuthToken, TokenPair, TokenStore,
+    AuthError, FileTokenStore, MemoryTokenStore, OAuthClient, OAuthToken, StoreError, TokenPair,
+    TokenStore,
 };
 use wiremock::matchers::{body_string_contains, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -221,12 +222,12 @@ async fn the_rotated_refresh_token_is_stored_and_used_next() {
 struct BrokenStore;
 
 impl TokenStore for BrokenStore {
-    fn load(&self, _credential: &str) -> Result<Option<TokenPair>, String> {
+    fn load(&self, _credential: &str) -> Result<Option<TokenPair>, StoreError> {
         Ok(None)
     }
 
-    fn save(&self, _credential: &str, _pair: &TokenPair) -> Result<(), String> {
-        Err("disk full".to_string())
+    fn save(&self, _credential: &str, _pair: &TokenPair) -> Result<(), StoreError> {
+        Err(StoreError::Other("disk full".into()))
     }
 }
 
@@ -481,7 +482,8 @@ async fn the_token_file_is_written_atomically_and_privately() {
     std::fs::write(&file, "not json").expect("write");
     let error = store
         .save("ghl_main", &pair(ACCESS_1, REFRESH_1, Duration::ZERO))
-        .expect_err("corrupt file");
+        .expect_err("corrupt file")
+        .to_string();
     assert!(error.contains("tokens.json"), "{error}");
     assert_no_secret(&error);
 }

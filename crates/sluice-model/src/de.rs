@@ -15,7 +15,8 @@ use crate::span::{SPANNED_MARKER, Span};
 use crate::suggest::did_you_mean;
 
 /// A typed-read error, located at a node.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct DeError {
     /// What is wrong, in plain words.
     pub message: String,
@@ -44,14 +45,6 @@ impl DeError {
         }
     }
 }
-
-impl fmt::Display for DeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {

@@ -155,7 +155,8 @@ impl Default for Limits {
 }
 
 /// Why a file could not be read as YAML.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct YamlError {
     /// What went wrong, in plain words.
     pub message: String,

@@ -46,7 +46,7 @@ pub(crate) async fn seed(State(st): State<SandboxState>, body: Bytes) -> Respons
             st.load_seed(seed);
             Json(json!({"loaded": counts})).into_response()
         }
-        Err(e) => bad(e),
+        Err(e) => bad(e.to_string()),
     }
 }
 

@@ -14,7 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::GhlError;
 use crate::seed::{Contact, Seed, iso, parse_iso, string_list};
-use crate::state::{Principal, SandboxState, lock};
+use crate::state::SandboxState;
+use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, phone_digits, str_of};
 
 type Reply = Result<Response, GhlError>;
@@ -322,7 +323,7 @@ pub(crate) async fn get_contact(
     Extension(p): Extension<Principal>,
     Path(contact_id): Path<String>,
 ) -> Reply {
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     let i = contact_index(&data.seed, &p, &contact_id)?;
     reply(
         StatusCode::OK,
@@ -340,7 +341,7 @@ pub(crate) async fn create_contact(
     let location = str_of(&body, "locationId").unwrap_or_default().to_owned();
     check_location(&p, &location)?;
     let created = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         if !allows_duplicates(&data.seed, &location)
             && let Some((dup, field)) = find_duplicate(
                 &data.seed,
@@ -381,7 +382,7 @@ pub(crate) async fn update_contact(
     let body = json_object(&body)?;
     check_contact_body(&body, UPDATE_FIELDS, false)?;
     let (before, after) = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let i = contact_index(&data.seed, &p, &contact_id)?;
         let before = data.seed.contacts[i].clone();
         apply_fields(&mut data.seed.contacts[i], &body);
@@ -414,7 +415,7 @@ pub(crate) async fn delete_contact(
     Path(contact_id): Path<String>,
 ) -> Reply {
     let removed = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let i = contact_index(&data.seed, &p, &contact_id)?;
         let c = data.seed.contacts.remove(i);
         data.seed.tasks.retain(|t| t.contact_id != contact_id);
@@ -447,7 +448,7 @@ pub(crate) async fn upsert_contact(
     check_location(&p, &location)?;
     let create_anyway = body.get("createNewIfDuplicateAllowed") == Some(&Value::Bool(true));
     let (is_new, before, after) = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let existing = find_duplicate(
             &data.seed,
             &location,
@@ -588,7 +589,7 @@ pub(crate) async fn list_contacts(
     };
     let start_after_id = q.get("startAfterId").filter(|s| !s.is_empty()).cloned();
     let query = q.get("query").cloned().unwrap_or_default();
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     let mut all: Vec<&Contact> = data
         .seed
         .contacts
@@ -654,33 +655,7 @@ pub(crate) async fn search_contacts(
     body: Bytes,
 ) -> Reply {
     let body = json_object(&body)?;
-    let mut c = Check::default();
-    c.required_string(&body, "locationId");
-    match body.get("pageLimit") {
-        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=500).contains(&n)) => {}
-        Some(Value::Number(_)) => c
-            .errors
-            .push("pageLimit must not be greater than 500 nor less than 1".to_owned()),
-        _ => c
-            .errors
-            .push("pageLimit must be a number conforming to the specified constraints".to_owned()),
-    }
-    match body.get("page") {
-        None | Some(Value::Null) => {}
-        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n >= 1) => {}
-        Some(_) => c.errors.push("page must not be less than 1".to_owned()),
-    }
-    if let Some(Value::String(q)) = body.get("query")
-        && q.chars().count() > 75
-    {
-        c.errors
-            .push("query must be shorter than or equal to 75 characters".to_owned());
-    }
-    c.string(&body, "query");
-    c.array(&body, "filters");
-    c.array(&body, "sort");
-    c.array(&body, "searchAfter");
-    c.done()?;
+    check_search(&body)?;
     let location = str_of(&body, "locationId").unwrap_or_default().to_owned();
     check_location(&p, &location)?;
     let page_limit = body
@@ -697,26 +672,9 @@ pub(crate) async fn search_contacts(
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let sort: Vec<(String, bool)> = body
-        .get("sort")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| {
-                    let f = s.get("field")?.as_str()?.to_owned();
-                    let desc = s.get("direction").and_then(Value::as_str) == Some("desc");
-                    Some((f, desc))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let sort = if sort.is_empty() {
-        vec![("dateAdded".to_owned(), true)]
-    } else {
-        sort
-    };
+    let sort = search_sort(&body);
 
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     let mut hits: Vec<Value> = Vec::new();
     for c in data
         .seed
@@ -727,25 +685,14 @@ pub(crate) async fn search_contacts(
         let v = contact_json(c);
         let mut keep = true;
         for f in &filters {
-            keep &= filter_matches(&v, f).map_err(GhlError::invalid)?;
+            keep &= filter_matches(&v, f)?;
         }
         if keep {
             hits.push(v);
         }
     }
     drop(data);
-    hits.sort_by(|a, b| {
-        for (field, desc) in &sort {
-            let o = compare(a.get(field), b.get(field));
-            let o = if *desc { o.reverse() } else { o };
-            if o != std::cmp::Ordering::Equal {
-                return o;
-            }
-        }
-        a.get("id")
-            .and_then(Value::as_str)
-            .cmp(&b.get("id").and_then(Value::as_str))
-    });
+    sort_hits(&mut hits, &sort);
     let total = hits.len();
     let start = match body
         .get("searchAfter")
@@ -775,6 +722,76 @@ pub(crate) async fn search_contacts(
         StatusCode::OK,
         json!({"contacts": contacts, "total": total}),
     )
+}
+
+/// The body of a search: GHL's 422 messages for `locationId`, `pageLimit`, `page`, `query`
+/// and the list fields.
+fn check_search(body: &Map<String, Value>) -> Result<(), GhlError> {
+    let mut c = Check::default();
+    c.required_string(body, "locationId");
+    match body.get("pageLimit") {
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| (1..=500).contains(&n)) => {}
+        Some(Value::Number(_)) => c
+            .errors
+            .push("pageLimit must not be greater than 500 nor less than 1".to_owned()),
+        _ => c
+            .errors
+            .push("pageLimit must be a number conforming to the specified constraints".to_owned()),
+    }
+    match body.get("page") {
+        None | Some(Value::Null) => {}
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n >= 1) => {}
+        Some(_) => c.errors.push("page must not be less than 1".to_owned()),
+    }
+    if let Some(Value::String(q)) = body.get("query")
+        && q.chars().count() > 75
+    {
+        c.errors
+            .push("query must be shorter than or equal to 75 characters".to_owned());
+    }
+    c.string(body, "query");
+    c.array(body, "filters");
+    c.array(body, "sort");
+    c.array(body, "searchAfter");
+    c.done()
+}
+
+/// The search's `sort` as `(field, descending)`; newest first when not given.
+fn search_sort(body: &Map<String, Value>) -> Vec<(String, bool)> {
+    let sort: Vec<(String, bool)> = body
+        .get("sort")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| {
+                    let f = s.get("field")?.as_str()?.to_owned();
+                    let desc = s.get("direction").and_then(Value::as_str) == Some("desc");
+                    Some((f, desc))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if sort.is_empty() {
+        vec![("dateAdded".to_owned(), true)]
+    } else {
+        sort
+    }
+}
+
+/// Sorts search hits by the `sort` fields in turn, then by id.
+fn sort_hits(hits: &mut [Value], sort: &[(String, bool)]) {
+    hits.sort_by(|a, b| {
+        for (field, desc) in sort {
+            let o = compare(a.get(field), b.get(field));
+            let o = if *desc { o.reverse() } else { o };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        a.get("id")
+            .and_then(Value::as_str)
+            .cmp(&b.get("id").and_then(Value::as_str))
+    });
 }
 
 fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
@@ -809,27 +826,14 @@ fn sort_key(v: &Value) -> Option<SortKey> {
 
 /// One search filter: `{field, operator, value}` or `{group: AND|OR, filters}` (FACTS §5, from a
 /// third-party copy of GHL's docs; a subset of what GHL supports).
-fn filter_matches(contact: &Value, f: &Value) -> Result<bool, String> {
+fn filter_matches(contact: &Value, f: &Value) -> Result<bool, GhlError> {
     if let Some(group) = f.get("group").and_then(Value::as_str) {
-        let subs = f
-            .get("filters")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let mut results = Vec::new();
-        for s in &subs {
-            results.push(filter_matches(contact, s)?);
-        }
-        return match group.to_ascii_uppercase().as_str() {
-            "AND" => Ok(results.iter().all(|r| *r)),
-            "OR" => Ok(results.iter().any(|r| *r)),
-            other => Err(format!("filters: group must be AND or OR, not `{other}`")),
-        };
+        return group_matches(contact, group, f);
     }
     let field = f
         .get("field")
         .and_then(Value::as_str)
-        .ok_or_else(|| "filters: each filter needs a `field` (or a `group`)".to_owned())?;
+        .ok_or_else(|| GhlError::invalid("filters: each filter needs a `field` (or a `group`)"))?;
     let op = f.get("operator").and_then(Value::as_str).unwrap_or("eq");
     let want = f.get("value").cloned().unwrap_or(Value::Null);
     let have = field
@@ -837,70 +841,97 @@ fn filter_matches(contact: &Value, f: &Value) -> Result<bool, String> {
         .try_fold(contact, |v, k| v.get(k))
         .cloned()
         .unwrap_or(Value::Null);
-    let eq = |h: &Value, w: &Value| -> bool {
-        match (h, w) {
-            (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
-            (Value::Array(items), w) => items.iter().any(|i| match (i, w) {
-                (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
-                (i, w) => i == w,
-            }),
-            (a, b) => a == b,
-        }
-    };
     let wants: Vec<Value> = match &want {
         Value::Array(a) if !have.is_array() || a.len() != 1 => a.clone(),
         other => vec![other.clone()],
-    };
-    let contains = |h: &Value, w: &Value| -> bool {
-        let w = w.as_str().unwrap_or_default().to_lowercase();
-        match h {
-            Value::String(s) => s.to_lowercase().contains(&w),
-            Value::Array(items) => items
-                .iter()
-                .any(|i| i.as_str().is_some_and(|s| s.to_lowercase().contains(&w))),
-            _ => false,
-        }
     };
     let present = !matches!(&have, Value::Null)
         && have.as_str() != Some("")
         && have.as_array().is_none_or(|a| !a.is_empty());
     Ok(match op {
-        "eq" => wants.iter().any(|w| eq(&have, w)),
-        "not_eq" => !wants.iter().any(|w| eq(&have, w)),
-        "contains" => wants.iter().any(|w| contains(&have, w)),
-        "not_contains" => !wants.iter().any(|w| contains(&have, w)),
+        "eq" => wants.iter().any(|w| loose_eq(&have, w)),
+        "not_eq" => !wants.iter().any(|w| loose_eq(&have, w)),
+        "contains" => wants.iter().any(|w| loose_contains(&have, w)),
+        "not_contains" => !wants.iter().any(|w| loose_contains(&have, w)),
         "exists" => present,
         "not_exists" => !present,
-        "range" => {
-            let Some(h) = sort_key(&have) else {
-                return Ok(false);
-            };
-            let mut ok = true;
-            for (bound, keep) in [
-                ("gt", [std::cmp::Ordering::Greater].as_slice()),
-                (
-                    "gte",
-                    &[std::cmp::Ordering::Greater, std::cmp::Ordering::Equal],
-                ),
-                ("lt", &[std::cmp::Ordering::Less]),
-                (
-                    "lte",
-                    &[std::cmp::Ordering::Less, std::cmp::Ordering::Equal],
-                ),
-            ] {
-                if let Some(b) = want.get(bound) {
-                    let o = compare(Some(&key_value(&h)), Some(b));
-                    ok &= keep.contains(&o);
-                }
-            }
-            ok
-        }
+        "range" => in_range(&have, &want),
         other => {
-            return Err(format!(
+            return Err(GhlError::invalid(format!(
                 "filters: operator `{other}` is not one of eq, not_eq, contains, not_contains, exists, not_exists, range"
-            ));
+            )));
         }
     })
+}
+
+/// `{group: AND|OR, filters}`: every filter (AND) or any (OR) matches.
+fn group_matches(contact: &Value, group: &str, f: &Value) -> Result<bool, GhlError> {
+    let subs = f
+        .get("filters")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut results = Vec::new();
+    for s in &subs {
+        results.push(filter_matches(contact, s)?);
+    }
+    match group.to_ascii_uppercase().as_str() {
+        "AND" => Ok(results.iter().all(|r| *r)),
+        "OR" => Ok(results.iter().any(|r| *r)),
+        other => Err(GhlError::invalid(format!(
+            "filters: group must be AND or OR, not `{other}`"
+        ))),
+    }
+}
+
+/// Equal, ignoring ASCII case for text; a list equals what one of its items equals.
+fn loose_eq(have: &Value, want: &Value) -> bool {
+    match (have, want) {
+        (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+        (Value::Array(items), w) => items.iter().any(|i| match (i, w) {
+            (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+            (i, w) => i == w,
+        }),
+        (a, b) => a == b,
+    }
+}
+
+/// Text (or an item of a list) contains `want`, ignoring case.
+fn loose_contains(have: &Value, want: &Value) -> bool {
+    let w = want.as_str().unwrap_or_default().to_lowercase();
+    match have {
+        Value::String(s) => s.to_lowercase().contains(&w),
+        Value::Array(items) => items
+            .iter()
+            .any(|i| i.as_str().is_some_and(|s| s.to_lowercase().contains(&w))),
+        _ => false,
+    }
+}
+
+/// Within the `gt`, `gte`, `lt` and `lte` bounds `want` gives.
+fn in_range(have: &Value, want: &Value) -> bool {
+    let Some(h) = sort_key(have) else {
+        return false;
+    };
+    let mut ok = true;
+    for (bound, keep) in [
+        ("gt", [std::cmp::Ordering::Greater].as_slice()),
+        (
+            "gte",
+            &[std::cmp::Ordering::Greater, std::cmp::Ordering::Equal],
+        ),
+        ("lt", &[std::cmp::Ordering::Less]),
+        (
+            "lte",
+            &[std::cmp::Ordering::Less, std::cmp::Ordering::Equal],
+        ),
+    ] {
+        if let Some(b) = want.get(bound) {
+            let o = compare(Some(&key_value(&h)), Some(b));
+            ok &= keep.contains(&o);
+        }
+    }
+    ok
 }
 
 fn key_value(k: &SortKey) -> Value {
@@ -918,7 +949,7 @@ pub(crate) async fn duplicate_contact(
     Query(q): Query<HashMap<String, String>>,
 ) -> Reply {
     let location = required_location(&q, &p)?;
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     let found = find_duplicate(
         &data.seed,
         &location,
@@ -940,7 +971,7 @@ pub(crate) async fn business_contacts(
     let limit = to_usize(int_param(&q, "limit", 25, 1, None)?);
     let skip = to_usize(int_param(&q, "skip", 0, 0, None)?);
     let query = q.get("query").cloned().unwrap_or_default();
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     let all: Vec<&Contact> = data
         .seed
         .contacts
@@ -1012,7 +1043,7 @@ fn change_tags(
     f: impl FnOnce(&mut Vec<String>),
 ) -> Reply {
     let (before, after) = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let i = contact_index(&data.seed, p, contact_id)?;
         let c = &mut data.seed.contacts[i];
         let before = c.clone();
@@ -1046,7 +1077,7 @@ pub(crate) async fn add_followers(
     body: Bytes,
 ) -> Reply {
     let add = followers_body(&body)?;
-    let mut data = lock(&st.inner.data);
+    let mut data = st.inner.data.lock();
     let i = contact_index(&data.seed, &p, &contact_id)?;
     let c = &mut data.seed.contacts[i];
     let mut followers = string_list(c.fields.get("followers"));
@@ -1072,7 +1103,7 @@ pub(crate) async fn remove_followers(
     body: Bytes,
 ) -> Reply {
     let remove = followers_body(&body)?;
-    let mut data = lock(&st.inner.data);
+    let mut data = st.inner.data.lock();
     let i = contact_index(&data.seed, &p, &contact_id)?;
     let c = &mut data.seed.contacts[i];
     let mut followers = string_list(c.fields.get("followers"));
@@ -1097,7 +1128,7 @@ pub(crate) async fn add_to_campaign(
     body: Bytes,
 ) -> Reply {
     json_object(&body)?;
-    let mut data = lock(&st.inner.data);
+    let mut data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     data.campaigns
         .entry(contact_id)
@@ -1112,7 +1143,7 @@ pub(crate) async fn remove_from_campaign(
     Extension(p): Extension<Principal>,
     Path((contact_id, campaign_id)): Path<(String, String)>,
 ) -> Reply {
-    let mut data = lock(&st.inner.data);
+    let mut data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     if let Some(set) = data.campaigns.get_mut(&contact_id) {
         set.remove(&campaign_id);
@@ -1126,7 +1157,7 @@ pub(crate) async fn remove_from_all_campaigns(
     Extension(p): Extension<Principal>,
     Path(contact_id): Path<String>,
 ) -> Reply {
-    let mut data = lock(&st.inner.data);
+    let mut data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     data.campaigns.remove(&contact_id);
     reply(StatusCode::OK, json!({"succeded": true}))
@@ -1148,7 +1179,7 @@ pub(crate) async fn add_to_workflow(
     body: Bytes,
 ) -> Reply {
     workflow_body(&body)?;
-    let mut data = lock(&st.inner.data);
+    let mut data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     data.workflows
         .entry(contact_id)
@@ -1165,7 +1196,7 @@ pub(crate) async fn remove_from_workflow(
     body: Bytes,
 ) -> Reply {
     workflow_body(&body)?;
-    let mut data = lock(&st.inner.data);
+    let mut data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     if let Some(set) = data.workflows.get_mut(&contact_id) {
         set.remove(&workflow_id);
@@ -1203,7 +1234,7 @@ pub(crate) async fn bulk_tags(
     let mut responses = Vec::new();
     let mut changed = Vec::new();
     {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         for id in string_list(body.get("contacts")) {
             let Some(c) = data.seed.contacts.iter_mut().find(|c| c.id == id) else {
                 responses.push(
@@ -1275,7 +1306,7 @@ pub(crate) async fn bulk_business(
     let mut ids = Vec::new();
     let mut changed = Vec::new();
     {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         for id in string_list(body.get("ids")) {
             if let Some(c) = data
                 .seed

@@ -119,8 +119,9 @@ async fn ghl_checks(st: &SandboxState, mut req: Request, next: Next) -> Response
     };
     let info = match &st.inner.limiter {
         Some(l) => {
-            let checked =
-                crate::state::lock(l).check(&principal.rate_key, tokio::time::Instant::now());
+            let checked = l
+                .lock()
+                .check(&principal.rate_key, tokio::time::Instant::now());
             match checked {
                 Ok(info) => Some(info),
                 Err(info) => {
@@ -190,7 +191,7 @@ fn storm_answer(st: &SandboxState, ipinfo: bool) -> Response {
         .inner
         .limiter
         .as_ref()
-        .map(|l| crate::state::lock(l).config().clone())
+        .map(|l| l.lock().config().clone())
         .unwrap_or_default();
     let info = RateInfo {
         limit_daily: cfg.daily,

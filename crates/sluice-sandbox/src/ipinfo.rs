@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::ipinfo_error;
 use crate::gate::{Conn, bearer};
-use crate::state::{SandboxState, lock};
+use crate::state::SandboxState;
 
 /// Fields answered as plain text by `/{ip}/{field}`.
 const TEXT_FIELDS: &[&str] = &[
@@ -174,7 +174,7 @@ pub(crate) async fn auth(
 
 /// Counts `n` lookups for the caller; 429 in IPinfo's shape when over the quota.
 fn consume(st: &SandboxState, caller: &IpCaller, n: u64) -> Result<(), Box<Response>> {
-    let mut usage = lock(&st.inner.ipinfo_usage);
+    let mut usage = st.inner.ipinfo_usage.lock();
     let used = usage.entry(caller.0.clone()).or_insert(0);
     if let Some(quota) = st.inner.config.ipinfo.quota
         && *used + n > quota
@@ -430,7 +430,10 @@ pub(crate) async fn me(
     State(st): State<SandboxState>,
     Extension(caller): Extension<IpCaller>,
 ) -> Response {
-    let used = lock(&st.inner.ipinfo_usage)
+    let used = st
+        .inner
+        .ipinfo_usage
+        .lock()
         .get(&caller.0)
         .copied()
         .unwrap_or(0);

@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 use crate::contacts::{contact_index, reply};
 use crate::errors::GhlError;
 use crate::seed::{Note, Seed, iso};
-use crate::state::{Principal, SandboxState, lock};
+use crate::state::SandboxState;
+use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, str_of};
 
 type Reply = Result<axum::response::Response, GhlError>;
@@ -57,7 +58,7 @@ pub(crate) async fn list_notes(
     Extension(p): Extension<Principal>,
     Path(contact_id): Path<String>,
 ) -> Reply {
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     let notes: Vec<Value> = data
         .seed
@@ -79,7 +80,7 @@ pub(crate) async fn create_note(
     let body = json_object(&body)?;
     check_note(&body, true)?;
     let (note, location) = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let i = contact_index(&data.seed, &p, &contact_id)?;
         let note = Note {
             id: new_id(),
@@ -105,7 +106,7 @@ pub(crate) async fn get_note(
     Extension(p): Extension<Principal>,
     Path((contact_id, id)): Path<(String, String)>,
 ) -> Reply {
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     let i = note_index(&data.seed, &contact_id, &id)?;
     reply(
@@ -124,7 +125,7 @@ pub(crate) async fn update_note(
     let body = json_object(&body)?;
     check_note(&body, false)?;
     let (note, location) = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let ci = contact_index(&data.seed, &p, &contact_id)?;
         let ni = note_index(&data.seed, &contact_id, &id)?;
         let n = &mut data.seed.notes[ni];
@@ -157,7 +158,7 @@ pub(crate) async fn delete_note(
     Path((contact_id, id)): Path<(String, String)>,
 ) -> Reply {
     let (note, location) = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let ci = contact_index(&data.seed, &p, &contact_id)?;
         let ni = note_index(&data.seed, &contact_id, &id)?;
         let location = data.seed.contacts[ci].location_id.clone();

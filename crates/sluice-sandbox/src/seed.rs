@@ -205,12 +205,87 @@ pub struct Appointment {
 /// `2021-07-08T02:30:00.000Z` like GHL's. A missing `dateAdded` is the load time.
 ///
 /// # Errors
-/// A sentence naming what is wrong and where: JSON syntax (line and column), an unknown or
-/// missing field, a duplicate id, a `contactId` or `locationId` that names nothing, a bad date.
-pub fn seed_from_json(text: &str) -> Result<Seed, String> {
-    let mut seed: Seed = serde_json::from_str(text).map_err(|e| format!("seed file: {e}"))?;
+/// A [`SeedError`] naming what is wrong and where: JSON syntax (line and column), an unknown
+/// or missing field, a duplicate id, a `contactId` or `locationId` that names nothing, a bad
+/// date.
+pub fn seed_from_json(text: &str) -> Result<Seed, SeedError> {
+    let mut seed: Seed = serde_json::from_str(text).map_err(SeedError::Json)?;
     seed.resolve(Utc::now())?;
     Ok(seed)
+}
+
+/// What is wrong with a seed; `at` names the item, e.g. ``contacts[0] (id `c1`)``.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The file is not JSON, or not of the seed's shape.
+    #[error("seed file: {0}")]
+    Json(#[source] serde_json::Error),
+    /// Two items of one list have the same id.
+    #[error("{list}: the id `{id}` is used twice")]
+    DuplicateId {
+        /// The list, e.g. `contacts`.
+        list: &'static str,
+        /// The id.
+        id: String,
+    },
+    /// A contact's id is empty.
+    #[error("{at}: `id` is empty")]
+    EmptyId {
+        /// The contact.
+        at: String,
+    },
+    /// A contact's location is not one of the seed's.
+    #[error("{at}: locationId `{location_id}` is not one of the seed's locations ({locations})")]
+    UnknownLocation {
+        /// The contact.
+        at: String,
+        /// The location it names.
+        location_id: String,
+        /// The seed's locations, listed.
+        locations: String,
+    },
+    /// An item's `contactId` names no contact of the seed.
+    #[error("{at}: contactId `{contact_id}` is not a contact of the seed")]
+    UnknownContact {
+        /// The item.
+        at: String,
+        /// The contact it names.
+        contact_id: String,
+    },
+    /// A contact's `tags` is not a list of strings.
+    #[error("{at}: `tags` must be a list of strings")]
+    Tags {
+        /// The contact.
+        at: String,
+    },
+    /// A contact's `customFields` is not a list.
+    #[error("{at}: `customFields` must be a list of {{id, value}}")]
+    CustomFields {
+        /// The contact.
+        at: String,
+    },
+    /// A date field is neither ISO 8601 nor relative to now.
+    #[error("{at}: `{field}`: {error}")]
+    Date {
+        /// The item.
+        at: String,
+        /// The field, e.g. `dueDate`.
+        field: &'static str,
+        /// What is wrong with it.
+        #[source]
+        error: DateError,
+    },
+}
+
+/// A date that is neither ISO 8601 nor `@now±N(d|h|m|s)…`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DateError {
+    /// Starts with `@now`, but what follows is not an offset.
+    #[error("`{0}` is not a relative date; write e.g. `@now`, `@now+2h`, `@now-1d12h`")]
+    Relative(String),
+    /// Not an ISO 8601 date.
+    #[error("`{0}` is not an ISO 8601 date such as `2026-01-02T10:00:00Z` or `@now+1d`")]
+    Iso(String),
 }
 
 impl Seed {
@@ -218,7 +293,7 @@ impl Seed {
     ///
     /// # Errors
     /// As [`seed_from_json`].
-    pub fn resolve(&mut self, now: DateTime<Utc>) -> Result<(), String> {
+    pub fn resolve(&mut self, now: DateTime<Utc>) -> Result<(), SeedError> {
         unique(self.locations.iter().map(|l| l.id.as_str()), "locations")?;
         unique(self.contacts.iter().map(|c| c.id.as_str()), "contacts")?;
         unique(self.tasks.iter().map(|t| t.id.as_str()), "tasks")?;
@@ -227,22 +302,32 @@ impl Seed {
             self.appointments.iter().map(|a| a.id.as_str()),
             "appointments",
         )?;
+        self.resolve_contacts(now)?;
+        self.resolve_contact_items(now)
+    }
+
+    /// Contacts: an id, a location of the seed, dates, defaults and the shape of list fields.
+    fn resolve_contacts(&mut self, now: DateTime<Utc>) -> Result<(), SeedError> {
         let nowiso = iso(now);
         for (i, c) in self.contacts.iter_mut().enumerate() {
             let at = format!("contacts[{i}] (id `{}`)", c.id);
             if c.id.is_empty() {
-                return Err(format!("{at}: `id` is empty"));
+                return Err(SeedError::EmptyId { at });
             }
             if !self.locations.iter().any(|l| l.id == c.location_id) {
-                return Err(format!(
-                    "{at}: locationId `{}` is not one of the seed's locations ({})",
-                    c.location_id,
-                    names(self.locations.iter().map(|l| l.id.as_str()))
-                ));
+                return Err(SeedError::UnknownLocation {
+                    at,
+                    location_id: c.location_id.clone(),
+                    locations: names(self.locations.iter().map(|l| l.id.as_str())),
+                });
             }
             for key in ["dateAdded", "dateUpdated", "dateOfBirth"] {
                 if let Some(Value::String(s)) = c.fields.get(key) {
-                    let v = resolve_date(s, now).map_err(|e| format!("{at}: `{key}`: {e}"))?;
+                    let v = resolve_date(s, now).map_err(|error| SeedError::Date {
+                        at: at.clone(),
+                        field: key,
+                        error,
+                    })?;
                     c.fields.insert(key.to_owned(), Value::String(v));
                 }
             }
@@ -255,49 +340,53 @@ impl Seed {
                     .as_array()
                     .is_some_and(|a| a.iter().all(Value::is_string))
             {
-                return Err(format!("{at}: `tags` must be a list of strings"));
+                return Err(SeedError::Tags { at });
             }
             if let Some(cf) = c.fields.get("customFields")
                 && !cf.is_array()
             {
-                return Err(format!(
-                    "{at}: `customFields` must be a list of {{id, value}}"
-                ));
+                return Err(SeedError::CustomFields { at });
             }
         }
+        Ok(())
+    }
+
+    /// Tasks, notes and appointments: a contact of the seed, and their dates.
+    fn resolve_contact_items(&mut self, now: DateTime<Utc>) -> Result<(), SeedError> {
         let contact_ids: Vec<String> = self.contacts.iter().map(|c| c.id.clone()).collect();
-        let known = |what: &str, id: &str, contact: &str| -> Result<(), String> {
+        let known = |at: &str, contact: &str| -> Result<(), SeedError> {
             if contact_ids.iter().any(|c| c == contact) {
                 Ok(())
             } else {
-                Err(format!(
-                    "{what} (id `{id}`): contactId `{contact}` is not a contact of the seed"
-                ))
+                Err(SeedError::UnknownContact {
+                    at: at.to_owned(),
+                    contact_id: contact.to_owned(),
+                })
             }
         };
+        let date = |at: &str, field: &'static str| {
+            let at = at.to_owned();
+            move |error| SeedError::Date { at, field, error }
+        };
         for (i, t) in self.tasks.iter_mut().enumerate() {
-            let at = format!("tasks[{i}]");
-            known(&at, &t.id, &t.contact_id)?;
-            t.due_date = resolve_date(&t.due_date, now)
-                .map_err(|e| format!("{at} (id `{}`): `dueDate`: {e}", t.id))?;
-            t.date_added = resolve_or_now(&t.date_added, now)
-                .map_err(|e| format!("{at} (id `{}`): `dateAdded`: {e}", t.id))?;
+            let at = format!("tasks[{i}] (id `{}`)", t.id);
+            known(&at, &t.contact_id)?;
+            t.due_date = resolve_date(&t.due_date, now).map_err(date(&at, "dueDate"))?;
+            t.date_added = resolve_or_now(&t.date_added, now).map_err(date(&at, "dateAdded"))?;
         }
         for (i, n) in self.notes.iter_mut().enumerate() {
-            let at = format!("notes[{i}]");
-            known(&at, &n.id, &n.contact_id)?;
-            n.date_added = resolve_or_now(&n.date_added, now)
-                .map_err(|e| format!("{at} (id `{}`): `dateAdded`: {e}", n.id))?;
+            let at = format!("notes[{i}] (id `{}`)", n.id);
+            known(&at, &n.contact_id)?;
+            n.date_added = resolve_or_now(&n.date_added, now).map_err(date(&at, "dateAdded"))?;
         }
         for (i, a) in self.appointments.iter_mut().enumerate() {
-            let at = format!("appointments[{i}]");
-            known(&at, &a.id, &a.contact_id)?;
-            let err = |field: &str, e: String| format!("{at} (id `{}`): `{field}`: {e}", a.id);
-            a.start_time = resolve_date(&a.start_time, now).map_err(|e| err("startTime", e))?;
-            a.end_time = resolve_date(&a.end_time, now).map_err(|e| err("endTime", e))?;
-            a.date_added = resolve_or_now(&a.date_added, now).map_err(|e| err("dateAdded", e))?;
+            let at = format!("appointments[{i}] (id `{}`)", a.id);
+            known(&at, &a.contact_id)?;
+            a.start_time = resolve_date(&a.start_time, now).map_err(date(&at, "startTime"))?;
+            a.end_time = resolve_date(&a.end_time, now).map_err(date(&at, "endTime"))?;
+            a.date_added = resolve_or_now(&a.date_added, now).map_err(date(&at, "dateAdded"))?;
             a.date_updated =
-                resolve_or_now(&a.date_updated, now).map_err(|e| err("dateUpdated", e))?;
+                resolve_or_now(&a.date_updated, now).map_err(date(&at, "dateUpdated"))?;
             if a.location_id.is_empty()
                 && let Some(c) = self.contacts.iter().find(|c| c.id == a.contact_id)
             {
@@ -315,6 +404,7 @@ impl Seed {
     /// ("Follow up in 3 days.", for `workflows/notes-followups.yaml`).
     #[must_use]
     pub fn demo() -> Seed {
+        // Over 80 lines: the demo data, written out as one literal.
         let contact = |id: &str, fields: Value| Contact {
             id: id.to_owned(),
             location_id: DEMO_LOCATION.to_owned(),
@@ -538,11 +628,14 @@ pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn unique<'a>(ids: impl Iterator<Item = &'a str>, what: &str) -> Result<(), String> {
+fn unique<'a>(ids: impl Iterator<Item = &'a str>, list: &'static str) -> Result<(), SeedError> {
     let mut seen = std::collections::HashSet::new();
     for id in ids {
         if !seen.insert(id) {
-            return Err(format!("{what}: the id `{id}` is used twice"));
+            return Err(SeedError::DuplicateId {
+                list,
+                id: id.to_owned(),
+            });
         }
     }
     Ok(())
@@ -562,7 +655,7 @@ pub(crate) fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn resolve_or_now(s: &str, now: DateTime<Utc>) -> Result<String, String> {
+fn resolve_or_now(s: &str, now: DateTime<Utc>) -> Result<String, DateError> {
     if s.is_empty() {
         Ok(iso(now))
     } else {
@@ -571,16 +664,14 @@ fn resolve_or_now(s: &str, now: DateTime<Utc>) -> Result<String, String> {
 }
 
 /// An ISO 8601 date (with or without time) or `@now±N(d|h|m|s)…`, as GHL's ISO form.
-pub(crate) fn resolve_date(s: &str, now: DateTime<Utc>) -> Result<String, String> {
+pub(crate) fn resolve_date(s: &str, now: DateTime<Utc>) -> Result<String, DateError> {
     if let Some(rest) = s.strip_prefix("@now") {
-        let offset = parse_offset(rest).ok_or_else(|| {
-            format!("`{s}` is not a relative date; write e.g. `@now`, `@now+2h`, `@now-1d12h`")
-        })?;
+        let offset = parse_offset(rest).ok_or_else(|| DateError::Relative(s.to_owned()))?;
         return Ok(iso(now + offset));
     }
-    parse_iso(s).map(iso).ok_or_else(|| {
-        format!("`{s}` is not an ISO 8601 date such as `2026-01-02T10:00:00Z` or `@now+1d`")
-    })
+    parse_iso(s)
+        .map(iso)
+        .ok_or_else(|| DateError::Iso(s.to_owned()))
 }
 
 /// Parses an ISO 8601 date-time (offset optional: UTC) or a plain date.
@@ -649,7 +740,7 @@ mod tests {
         assert!(s.tasks.iter().any(|t| t.completed));
         assert!(s.tasks.iter().all(|t| parse_iso(&t.due_date).is_some()));
         // Resolving twice is harmless (dates are already ISO).
-        assert_eq!(s.resolve(Utc::now()), Ok(()));
+        assert!(s.resolve(Utc::now()).is_ok());
     }
 
     #[test]
@@ -674,13 +765,12 @@ mod tests {
 
     #[test]
     fn bad_seeds_say_what_is_wrong() {
-        let e = seed_from_json("{").err().unwrap_or_default();
+        let message = |text: &str| seed_from_json(text).err().map(|e| e.to_string());
+        let e = message("{").unwrap_or_default();
         assert!(e.contains("line 1"), "{e}");
-        let e = seed_from_json(r#"{"contacts":[{"id":"c1","locationId":"nowhere"}]}"#)
-            .err()
-            .unwrap_or_default();
+        let e = message(r#"{"contacts":[{"id":"c1","locationId":"nowhere"}]}"#).unwrap_or_default();
         assert!(e.contains("contacts[0]") && e.contains("nowhere"), "{e}");
-        let e = seed_from_json(r#"{"taks":[]}"#).err().unwrap_or_default();
+        let e = message(r#"{"taks":[]}"#).unwrap_or_default();
         assert!(e.contains("unknown field `taks`"), "{e}");
     }
 }

@@ -1,29 +1,25 @@
 //! The shared state of a sandbox and the handle tests use to look into it: its data,
 //! request counts per route, faults, OAuth refreshes and webhook events.
-//! Locks are plain mutexes, never held across an `await`.
+//! Locks are `parking_lot` mutexes, never held across an `await`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use chrono::Utc;
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::config::{SandboxConfig, TokenGrant, WebhookConfig};
+use crate::config::{SandboxConfig, WebhookConfig};
 use crate::fault::{Action, ActiveFault, Fault, FaultSpec};
-use crate::oauth::OAuthState;
 use crate::ratelimit::Limiter;
-use crate::seed::{Contact, Note, Seed, Task};
+use crate::seed::{Contact, Note, Seed, SeedError, Task};
+use crate::tokens::{OAuthState, Principal};
 use crate::webhook::{WebhookDelivery, WebhookHub};
 
 /// How many requests the request log keeps (the oldest go first).
 const LOG_CAP: usize = 10_000;
-
-/// Locks a mutex; a panic elsewhere while holding it does not make the data unusable.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// A handle to a sandbox's state: cheap to clone, shared with the server.
 #[derive(Clone)]
@@ -73,14 +69,6 @@ pub struct RequestRecord {
     pub status: u16,
 }
 
-/// The caller of a GHL route, once its token is known.
-#[derive(Clone, Debug)]
-pub(crate) struct Principal {
-    pub(crate) grant: TokenGrant,
-    /// What rate limits are counted per: the token (the OAuth app for OAuth tokens) and location.
-    pub(crate) rate_key: String,
-}
-
 impl SandboxState {
     /// A state for `config` (its seed's `@now` dates are resolved now). With a webhook target
     /// it starts the delivery task on the current tokio runtime (without one, events are only
@@ -88,7 +76,7 @@ impl SandboxState {
     ///
     /// # Errors
     /// What is wrong with the seed (see [`crate::seed_from_json`]).
-    pub fn new(mut config: SandboxConfig) -> Result<Self, String> {
+    pub fn new(mut config: SandboxConfig) -> Result<Self, SeedError> {
         config.seed.resolve(Utc::now())?;
         let limiter = config
             .rate_limit
@@ -122,12 +110,12 @@ impl SandboxState {
 
     /// Reads the data.
     pub fn read<R>(&self, f: impl FnOnce(&Seed) -> R) -> R {
-        f(&lock(&self.inner.data).seed)
+        f(&self.inner.data.lock().seed)
     }
 
     /// Changes the data directly (no webhook events, no checks).
     pub fn modify<R>(&self, f: impl FnOnce(&mut Seed) -> R) -> R {
-        f(&mut lock(&self.inner.data).seed)
+        f(&mut self.inner.data.lock().seed)
     }
 
     /// Every contact, in creation order.
@@ -152,7 +140,9 @@ impl SandboxState {
     /// their answer, including those refused by auth, limits or faults.
     #[must_use]
     pub fn request_count(&self, route: &str) -> u64 {
-        lock(&self.inner.stats)
+        self.inner
+            .stats
+            .lock()
             .counts
             .get(route)
             .copied()
@@ -162,19 +152,19 @@ impl SandboxState {
     /// Requests per route.
     #[must_use]
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
-        lock(&self.inner.stats).counts.clone()
+        self.inner.stats.lock().counts.clone()
     }
 
     /// The last requests (up to 10,000), oldest first.
     #[must_use]
     pub fn requests(&self) -> Vec<RequestRecord> {
-        lock(&self.inner.stats).log.clone()
+        self.inner.stats.lock().log.clone()
     }
 
     /// Sets the fault of a route (`GET /contacts/{contactId}`, as in [`RequestRecord::route`]),
     /// or of every route with `*`; a route's own fault wins over `*`. `Fault::None` removes it.
     pub fn set_fault(&self, route: &str, fault: Fault) {
-        let mut faults = lock(&self.inner.faults);
+        let mut faults = self.inner.faults.lock();
         if fault == Fault::None {
             faults.remove(route);
         } else {
@@ -184,13 +174,13 @@ impl SandboxState {
 
     /// Removes every fault.
     pub fn clear_faults(&self) {
-        lock(&self.inner.faults).clear();
+        self.inner.faults.lock().clear();
     }
 
     /// How many refresh-token grants `POST /oauth/token` has honoured.
     #[must_use]
     pub fn oauth_refresh_count(&self) -> u64 {
-        lock(&self.inner.oauth).refreshes
+        self.inner.oauth.lock().refreshes
     }
 
     /// Every webhook event emitted (delivered or not), oldest first (up to 10,000).
@@ -226,23 +216,23 @@ impl SandboxState {
     /// Returns to the seed: data, counts, faults, rate-limit windows, OAuth tokens and
     /// IPinfo usage are as at start. The signing key stays.
     pub fn reset(&self) {
-        *lock(&self.inner.data) = Data {
+        *self.inner.data.lock() = Data {
             seed: self.inner.config.seed.clone(),
             ..Data::default()
         };
-        *lock(&self.inner.stats) = Stats::default();
+        *self.inner.stats.lock() = Stats::default();
         self.clear_faults();
         if let Some(l) = &self.inner.limiter {
-            lock(l).clear();
+            l.lock().clear();
         }
-        *lock(&self.inner.oauth) = OAuthState::new(&self.inner.config.oauth_clients);
-        lock(&self.inner.ipinfo_usage).clear();
+        *self.inner.oauth.lock() = OAuthState::new(&self.inner.config.oauth_clients);
+        self.inner.ipinfo_usage.lock().clear();
         self.inner.webhooks.clear();
     }
 
     /// Replaces the data (and the data `reset` returns to is still the configured seed).
     pub fn load_seed(&self, seed: Seed) {
-        *lock(&self.inner.data) = Data {
+        *self.inner.data.lock() = Data {
             seed,
             ..Data::default()
         };
@@ -251,8 +241,11 @@ impl SandboxState {
     /// Everything as JSON (what `GET /__sandbox/state` answers).
     #[must_use]
     pub fn dump(&self) -> Value {
-        let data = lock(&self.inner.data).clone();
-        let faults: BTreeMap<String, FaultSpec> = lock(&self.inner.faults)
+        let data = self.inner.data.lock().clone();
+        let faults: BTreeMap<String, FaultSpec> = self
+            .inner
+            .faults
+            .lock()
             .iter()
             .map(|(k, v)| (k.clone(), FaultSpec::from(&v.fault)))
             .collect();
@@ -268,21 +261,24 @@ impl SandboxState {
             "webhookEvents": self.webhook_events(),
             "webhookDeliveries": self.webhook_deliveries(),
             "webhookDropped": self.inner.webhooks.dropped(),
-            "ipinfoUsage": lock(&self.inner.ipinfo_usage).clone(),
+            "ipinfoUsage": self.inner.ipinfo_usage.lock().clone(),
         })
     }
 
     // ---- used by the server ----
 
     pub(crate) fn count_arrival(&self, route: &str) {
-        *lock(&self.inner.stats)
+        *self
+            .inner
+            .stats
+            .lock()
             .counts
             .entry(route.to_owned())
             .or_insert(0) += 1;
     }
 
     pub(crate) fn log_answer(&self, route: &str, uri: &str, status: u16) {
-        let mut stats = lock(&self.inner.stats);
+        let mut stats = self.inner.stats.lock();
         if stats.log.len() >= LOG_CAP {
             stats.log.remove(0);
         }
@@ -294,7 +290,7 @@ impl SandboxState {
     }
 
     pub(crate) fn fault_action(&self, route: &str) -> Action {
-        let mut faults = lock(&self.inner.faults);
+        let mut faults = self.inner.faults.lock();
         let key = if faults.contains_key(route) {
             route
         } else if faults.contains_key("*") {
@@ -322,7 +318,7 @@ impl SandboxState {
                 rate_key: format!("token:{}|{}", g.token, g.location_id),
             });
         }
-        lock(&self.inner.oauth).access_grant(token, Instant::now())
+        self.inner.oauth.lock().access_grant(token, Instant::now())
     }
 
     /// Emits a webhook event (recorded, and queued for delivery when a target is set).

@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 use crate::contacts::{contact_index, reply};
 use crate::errors::GhlError;
 use crate::seed::{Seed, Task, iso, parse_iso};
-use crate::state::{Principal, SandboxState, lock};
+use crate::state::SandboxState;
+use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, str_of};
 
 type Reply = Result<axum::response::Response, GhlError>;
@@ -46,7 +47,7 @@ pub(crate) async fn list_tasks(
     Extension(p): Extension<Principal>,
     Path(contact_id): Path<String>,
 ) -> Reply {
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     let tasks: Vec<Value> = data
         .seed
@@ -76,7 +77,7 @@ pub(crate) async fn create_task(
     c.boolean(&body, "completed", true);
     c.done()?;
     let (task, location) = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let i = contact_index(&data.seed, &p, &contact_id)?;
         let task = Task {
             id: new_id(),
@@ -103,7 +104,7 @@ pub(crate) async fn get_task(
     Extension(p): Extension<Principal>,
     Path((contact_id, task_id)): Path<(String, String)>,
 ) -> Reply {
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     let i = task_index(&data.seed, &contact_id, &task_id)?;
     reply(
@@ -122,7 +123,7 @@ fn change_task(
     f: impl FnOnce(&mut Task),
 ) -> Reply {
     let (before, after, location) = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let ci = contact_index(&data.seed, p, contact_id)?;
         let ti = task_index(&data.seed, contact_id, task_id)?;
         let before = data.seed.tasks[ti].clone();
@@ -197,7 +198,7 @@ pub(crate) async fn delete_task(
     Path((contact_id, task_id)): Path<(String, String)>,
 ) -> Reply {
     let (task, location) = {
-        let mut data = lock(&st.inner.data);
+        let mut data = st.inner.data.lock();
         let ci = contact_index(&data.seed, &p, &contact_id)?;
         let ti = task_index(&data.seed, &contact_id, &task_id)?;
         let location = data.seed.contacts[ci].location_id.clone();
@@ -213,7 +214,7 @@ pub(crate) async fn list_appointments(
     Extension(p): Extension<Principal>,
     Path(contact_id): Path<String>,
 ) -> Reply {
-    let data = lock(&st.inner.data);
+    let data = st.inner.data.lock();
     contact_index(&data.seed, &p, &contact_id)?;
     let events: Vec<Value> = data
         .seed

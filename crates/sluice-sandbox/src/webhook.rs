@@ -2,8 +2,8 @@
 //! `webhookId`), signed with an Ed25519 key made at start (`x-ghl-signature` = base64 of the
 //! signature over the raw body) and delivered by a background task with a bounded queue.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -12,6 +12,7 @@ use chrono::Utc;
 use ed25519_dalek::pkcs8::EncodePublicKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::{Signer, SigningKey};
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -19,7 +20,6 @@ use tokio::task::JoinHandle;
 
 use crate::config::WebhookConfig;
 use crate::seed::iso;
-use crate::state::lock;
 use crate::util::new_id;
 
 const EVENTS_CAP: usize = 10_000;
@@ -85,14 +85,14 @@ impl WebhookHub {
         if let Some(cfg) = config {
             let (tx, rx) = mpsc::channel(cfg.queue_capacity.max(1));
             let task = runtime.spawn(deliver_all(cfg.clone(), rx, Arc::clone(&self.deliveries)));
-            *lock(&self.target) = Some((cfg, tx));
-            *lock(&self.task) = Some(task);
+            *self.target.lock() = Some((cfg, tx));
+            *self.task.lock() = Some(task);
         }
     }
 
     /// The delivery target, if any.
     pub(crate) fn target(&self) -> Option<WebhookConfig> {
-        lock(&self.target).as_ref().map(|(c, _)| c.clone())
+        self.target.lock().as_ref().map(|(c, _)| c.clone())
     }
 
     pub(crate) fn public_key_pem(&self) -> String {
@@ -103,11 +103,11 @@ impl WebhookHub {
     }
 
     pub(crate) fn events(&self) -> Vec<Value> {
-        lock(&self.events).clone()
+        self.events.lock().clone()
     }
 
     pub(crate) fn deliveries(&self) -> Vec<WebhookDelivery> {
-        lock(&self.deliveries).clone()
+        self.deliveries.lock().clone()
     }
 
     pub(crate) fn dropped(&self) -> u64 {
@@ -115,14 +115,14 @@ impl WebhookHub {
     }
 
     pub(crate) fn clear(&self) {
-        lock(&self.events).clear();
-        lock(&self.deliveries).clear();
+        self.events.lock().clear();
+        self.deliveries.lock().clear();
     }
 
     /// Stops the delivery task (queued events are lost).
     pub(crate) fn stop(&self) {
-        lock(&self.target).take();
-        if let Some(t) = lock(&self.task).take() {
+        self.target.lock().take();
+        if let Some(t) = self.task.lock().take() {
             t.abort();
         }
     }
@@ -141,13 +141,13 @@ impl WebhookHub {
         payload.insert("webhookId".into(), Value::String(webhook_id.clone()));
         let payload = Value::Object(payload);
         {
-            let mut events = lock(&self.events);
+            let mut events = self.events.lock();
             if events.len() >= EVENTS_CAP {
                 events.remove(0);
             }
             events.push(payload.clone());
         }
-        let Some(sender) = lock(&self.target).as_ref().map(|(_, tx)| tx.clone()) else {
+        let Some(sender) = self.target.lock().as_ref().map(|(_, tx)| tx.clone()) else {
             return;
         };
         let body = serde_json::to_vec(&payload).unwrap_or_default();
@@ -182,7 +182,7 @@ async fn deliver_all(
     };
     while let Some(job) = rx.recv().await {
         let outcome = deliver(&client, &cfg, &job).await;
-        lock(&deliveries).push(outcome);
+        deliveries.lock().push(outcome);
     }
 }
 

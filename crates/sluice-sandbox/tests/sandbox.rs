@@ -1161,7 +1161,7 @@ async fn bad_seed_files_say_what_is_wrong() {
         ),
     ];
     for (text, want) in cases {
-        let err = seed_from_json(text).expect_err(text);
+        let err = seed_from_json(text).expect_err(text).to_string();
         assert!(err.contains(want), "{text}\n  gave: {err}\n  want: {want}");
     }
     let seed = seed_from_json(

@@ -1,0 +1,289 @@
+//! Action steps: resolving `connection.operation`, the parameters given against those the
+//! operation takes (names, required ones, literal types and allowed values), deprecation,
+//! read-only connections and credential scopes.
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use sluice_model::connector::{Operation, ParamType};
+use sluice_model::flow::Step;
+use sluice_model::suggest::{did_you_mean, list_names};
+use sluice_model::{Connection, Diagnostic, Node, NodeKind, Param, Sp, Span, TemplateValue};
+
+use super::{Checker, StepKind};
+use crate::codes;
+
+impl<'a> Checker<'a> {
+    /// Resolves `connection.operation`, reporting what is wrong.
+    pub(super) fn resolve_action(
+        &mut self,
+        action: &Sp<String>,
+    ) -> Option<(&'a Connection, &'a Operation)> {
+        let Some((conn_name, op_name)) = action.split_once('.') else {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_OPERATION,
+                    format!(
+                        "`{}` does not name a connection and an operation",
+                        action.value
+                    ),
+                )
+                .label(action.span, "")
+                .help("write actions as `CONNECTION.OPERATION`, e.g. `ghl.get_contact`"),
+            );
+            return None;
+        };
+        let conn_span = Span::new(action.span.offset, conn_name.len());
+        let conn_sp = Sp::new(
+            conn_name.to_string(),
+            if action.span.is_unknown() {
+                action.span
+            } else {
+                conn_span
+            },
+        );
+        let conn = self.connection(&conn_sp)?;
+        let connector = self.ctx.catalog.get(&conn.connector)?;
+        let op_span = if action.span.is_unknown() {
+            action.span
+        } else {
+            Span::new(action.span.offset + conn_name.len() + 1, op_name.len())
+        };
+        match connector.operation(op_name) {
+            Some(op) => Some((conn, op)),
+            None => {
+                let names = connector.operations.keys().map(|k| k.value.as_str());
+                let help = match did_you_mean(op_name, names.clone()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "operations of `{}`: {}",
+                        connector.name.value,
+                        list_names(names)
+                    ),
+                };
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::UNKNOWN_OPERATION,
+                        format!(
+                            "connector `{}` has no operation `{op_name}`",
+                            connector.name.value
+                        ),
+                    )
+                    .label(op_span, "")
+                    .help(help),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn check_params(
+        &mut self,
+        action: &Sp<String>,
+        op: &Operation,
+        given: &[&Sp<String>],
+        values: &IndexMap<Sp<String>, TemplateValue>,
+    ) {
+        for key in given {
+            match op.params.get(key.value.as_str()) {
+                None => {
+                    let names = op.params.keys().map(String::as_str);
+                    let help = match did_you_mean(key, names.clone()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("`{}` takes: {}", action.value, list_names(names)),
+                    };
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::UNKNOWN_PARAMETER,
+                            format!("`{}` has no parameter `{}`", action.value, key.value),
+                        )
+                        .label(key.span, "")
+                        .help(help),
+                    );
+                }
+                Some(param) => {
+                    if let Some(value) = values.get(key.value.as_str()) {
+                        self.check_literal_param(key, param, &value.0);
+                    }
+                }
+            }
+        }
+        let missing: Vec<&str> = op
+            .params
+            .iter()
+            .filter(|(name, p)| p.required && !given.iter().any(|g| g.value == **name))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        for name in missing {
+            let what = op.params.get(name).and_then(|p| p.description.clone());
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MISSING_PARAMETER,
+                    format!("`{}` needs parameter `{name}`", action.value),
+                )
+                .label(action.span, "")
+                .help(match what {
+                    Some(w) => format!("add `{name}:` under `with:` ({w})"),
+                    None => format!("add `{name}:` under `with:`"),
+                }),
+            );
+        }
+    }
+
+    fn check_literal_param(&mut self, key: &Sp<String>, param: &Param, node: &Node) {
+        if contains_template(node) {
+            return;
+        }
+        let value = node.to_json();
+        let type_ok = match param.kind {
+            ParamType::Any => true,
+            ParamType::String => value.is_string() || value.is_number(),
+            ParamType::Number => value.is_number(),
+            ParamType::Integer => value.is_i64() || value.is_u64(),
+            ParamType::Boolean => value.is_boolean(),
+            ParamType::Array => value.is_array(),
+            ParamType::Object => value.is_object(),
+        };
+        if !type_ok {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::INVALID_PARAMETER,
+                    format!(
+                        "parameter `{}` must be {}, found {}",
+                        key.value,
+                        type_name(param.kind),
+                        node.kind.describe()
+                    ),
+                )
+                .label(node.span, ""),
+            );
+            return;
+        }
+        if let Some(allowed) = &param.allowed
+            && !allowed.contains(&value)
+        {
+            let shown: Vec<String> = allowed
+                .iter()
+                .map(|v| {
+                    format!(
+                        "`{}`",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                    )
+                })
+                .collect();
+            let help = value
+                .as_str()
+                .and_then(|s| did_you_mean(s, allowed.iter().filter_map(Value::as_str)))
+                .map_or_else(
+                    || format!("allowed values: {}", shown.join(", ")),
+                    |s| format!("did you mean `{s}`?"),
+                );
+            self.diags.push(
+                Diagnostic::error(
+                    codes::INVALID_PARAMETER,
+                    format!("{value} is not an allowed value of `{}`", key.value),
+                )
+                .label(node.span, "")
+                .help(help),
+            );
+        }
+    }
+
+    pub(super) fn check_action_step(&mut self, action: &Sp<String>, step: &Step) -> StepKind {
+        let (conn_name, op_name) = action.split_once('.').unwrap_or((action.as_str(), ""));
+        let mut kind = StepKind::Action {
+            connection: conn_name.to_string(),
+            operation: op_name.to_string(),
+            request: None,
+            writes: false,
+        };
+        let Some((conn, op)) = self.resolve_action(action) else {
+            return kind;
+        };
+        if let StepKind::Action {
+            request, writes, ..
+        } = &mut kind
+        {
+            *request = Some((op.method.as_str().to_string(), op.path.clone()));
+            *writes = op.is_write();
+        }
+        let keys: Vec<&Sp<String>> = step.with.keys().collect();
+        self.check_params(action, op, &keys, &step.with);
+        if op.deprecated {
+            self.diags.push(
+                Diagnostic::warning(
+                    codes::DEPRECATED_OPERATION,
+                    format!("`{}` is deprecated by the API", action.value),
+                )
+                .label(action.span, ""),
+            );
+        }
+        if op.is_write()
+            && let Some(ro) = &conn.read_only
+            && ro.value
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::WRITE_ON_READ_ONLY,
+                    format!(
+                        "`{}` changes data, but connection `{conn_name}` is read-only",
+                        action.value
+                    ),
+                )
+                .label(action.span, "this operation writes")
+                .label(ro.span, "read-only set here")
+                .help(
+                    "remove `read_only: true` from the connection when the flow is ready to write",
+                ),
+            );
+        }
+        if let (Some(cred_name), Some(project)) = (&conn.credential, self.ctx.project)
+            && let Some(cred) = project.credentials.get(cred_name.value.as_str())
+            && let Some(granted) = &cred.scopes
+            && !op.scopes.is_empty()
+            && !op.scopes.iter().any(|s| granted.contains(s))
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MISSING_SCOPE,
+                    format!(
+                        "`{}` needs scope `{}`, which credential `{}` does not grant",
+                        action.value,
+                        op.scopes.join("` or `"),
+                        cred_name.value
+                    ),
+                )
+                .label(action.span, "")
+                .label(cred_name.span, "credential used here")
+                .help(format!(
+                    "grant `{}` to the credential (and list it under `scopes` in sluice.toml), or use another operation",
+                    op.scopes.first().map_or("", String::as_str)
+                )),
+            );
+        }
+        kind
+    }
+}
+
+fn contains_template(node: &Node) -> bool {
+    let mut found = false;
+    node.walk(&mut |n| {
+        if let NodeKind::Str(s) = &n.kind
+            && s.contains("{{")
+        {
+            found = true;
+        }
+    });
+    found
+}
+
+fn type_name(kind: ParamType) -> &'static str {
+    match kind {
+        ParamType::String => "text",
+        ParamType::Number => "a number",
+        ParamType::Integer => "a whole number",
+        ParamType::Boolean => "`true` or `false`",
+        ParamType::Array => "a list",
+        ParamType::Object => "a map",
+        ParamType::Any => "anything",
+    }
+}

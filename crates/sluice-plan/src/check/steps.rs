@@ -1,0 +1,244 @@
+//! One step: its kind, settings that only fit some steps, the templates of its settings,
+//! `after:` ordering, sub-flow inputs; and the needs its references create.
+
+use indexmap::IndexMap;
+use sluice_model::flow::Step;
+use sluice_model::suggest::{did_you_mean, list_names};
+use sluice_model::{Diagnostic, Sp, Templated};
+
+use super::{Checker, Scope, StepFacts, StepKind};
+use crate::codes;
+
+impl<'a> Checker<'a> {
+    /// Checks step `i` and returns what is known of it; the steps before it are checked.
+    pub(super) fn check_step(&mut self, i: usize, name: &Sp<String>, step: &'a Step) -> StepFacts {
+        let mut facts = StepFacts {
+            name: name.clone(),
+            kind: StepKind::Invalid,
+            needs: IndexMap::new(),
+            for_each: step.for_each.is_some(),
+            conditional: step.condition.is_some(),
+            retry_attempts: step.retry.as_ref().and_then(|r| {
+                match r.attempts.as_ref().map(|a| &a.value) {
+                    Some(Templated::Literal(n)) => Some(*n),
+                    _ => None,
+                }
+            }),
+        };
+        let item_name = step.item_name.as_ref().map_or("item", |s| s.value.as_str());
+        let scope = Scope {
+            step: Some(i),
+            item: step.for_each.as_ref().map(|_| item_name),
+            context: true,
+        };
+        self.check_kind_count(name, step);
+        self.check_guards(name, step, scope);
+        self.check_for_each_settings(step);
+        self.check_setting_templates(step, scope);
+        self.check_with(step, scope);
+        for dep in &step.after {
+            if let Some(j) = self.step_ref(dep, i) {
+                facts.needs.entry(j).or_insert(dep.span);
+            }
+        }
+        facts.kind = self.check_kind(i, step, scope);
+        // Needs recorded by templates of this step.
+        if let Some(pending) = self.pending_needs.remove(&i) {
+            for (j, span) in pending {
+                facts.needs.entry(j).or_insert(span);
+            }
+        }
+        facts
+    }
+
+    /// A step does exactly one of `action`, `select`, `value` and `flow`.
+    fn check_kind_count(&mut self, name: &Sp<String>, step: &Step) {
+        let kinds = step.kinds();
+        match kinds.as_slice() {
+            [] => self.diags.push(
+                Diagnostic::error(codes::STEP_KIND, format!("step `{}` does nothing", name.value))
+                    .label(name.span, "")
+                    .help("give it one of `action` (call an API), `select` (JSONPath), `value` (build a value) or `flow` (run a flow)"),
+            ),
+            [_] => {}
+            many => self.diags.push(
+                Diagnostic::error(
+                    codes::STEP_KIND,
+                    format!("step `{}` has {}: a step does exactly one thing", name.value, many.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")),
+                )
+                .label(name.span, "")
+                .help("split it into several steps"),
+            ),
+        }
+    }
+
+    /// `for_each` and `if`, which are evaluated before the item exists.
+    fn check_guards(&mut self, name: &Sp<String>, step: &Step, scope: Scope<'_>) {
+        let outer = Scope {
+            item: None,
+            ..scope
+        };
+        if let Some(list) = &step.for_each {
+            self.check_templates(&list.0, outer);
+        }
+        if let Some(cond) = &step.condition {
+            match &cond.value {
+                Templated::Template(t) => self.check_template_str(t, cond.span, outer),
+                Templated::Literal(false) => self.diags.push(
+                    Diagnostic::warning(
+                        codes::UNREACHABLE_STEP,
+                        format!("step `{}` never runs: its `if` is always false", name.value),
+                    )
+                    .label(cond.span, ""),
+                ),
+                Templated::Literal(true) => {}
+            }
+        }
+    }
+
+    /// `as` and `concurrency` only mean something with `for_each`.
+    fn check_for_each_settings(&mut self, step: &Step) {
+        if step.for_each.is_some() {
+            return;
+        }
+        if let Some(a) = &step.item_name {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MISPLACED_SETTING,
+                    "`as` names the item of a `for_each`, but this step has no `for_each`",
+                )
+                .label(a.span, "")
+                .help("add `for_each: \"{{ ... }}\"` or remove `as`"),
+            );
+        }
+        if let Some(c) = &step.concurrency {
+            self.diags.push(
+                Diagnostic::error(codes::MISPLACED_SETTING, "`concurrency` limits the items of a `for_each`, but this step has no `for_each`")
+                    .label(c.span, "")
+                    .help("set the flow's `concurrency:` to limit steps running at the same time"),
+            );
+        }
+    }
+
+    /// Settings written as templates: `concurrency`, `timeout` and `retry`'s numbers.
+    fn check_setting_templates(&mut self, step: &Step, scope: Scope<'_>) {
+        let retry = step.retry.as_ref();
+        let settings = [
+            step.concurrency
+                .as_ref()
+                .map(|c| (templated_text(&c.value), c.span)),
+            step.timeout
+                .as_ref()
+                .map(|c| (templated_text(&c.value), c.span)),
+            retry
+                .and_then(|r| r.attempts.as_ref())
+                .map(|c| (templated_text(&c.value), c.span)),
+            retry
+                .and_then(|r| r.delay.as_ref())
+                .map(|c| (templated_text(&c.value), c.span)),
+            retry
+                .and_then(|r| r.max_delay.as_ref())
+                .map(|c| (templated_text(&c.value), c.span)),
+        ];
+        for (text, span) in settings.into_iter().flatten() {
+            if let Some(text) = text {
+                self.check_template_str(text, span, scope);
+            }
+        }
+    }
+
+    /// `with:` belongs to `action` and `flow` steps; its values are templates.
+    fn check_with(&mut self, step: &Step, scope: Scope<'_>) {
+        if step.action.is_none()
+            && step.flow.is_none()
+            && let Some(first) = step.with.keys().next()
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::MISPLACED_SETTING,
+                    "only `action` and `flow` steps take `with`",
+                )
+                .label(first.span, "")
+                .help("build values with `value:` instead"),
+            );
+        }
+        for value in step.with.values() {
+            self.check_templates(&value.0, scope);
+        }
+    }
+
+    /// Checks what the step does, by its kind (the first one given, when there are several).
+    fn check_kind(&mut self, i: usize, step: &Step, scope: Scope<'_>) -> StepKind {
+        if let Some(action) = &step.action {
+            self.check_action_step(action, step)
+        } else if let Some(path) = &step.select {
+            self.check_select(path, i);
+            StepKind::Select(path.value.clone())
+        } else if let Some(value) = &step.value {
+            self.check_templates(&value.0, scope);
+            StepKind::Value
+        } else if let Some(sub) = &step.flow {
+            self.check_subflow(sub, step);
+            StepKind::Flow(sub.value.clone())
+        } else {
+            StepKind::Invalid
+        }
+    }
+
+    fn check_subflow(&mut self, sub: &Sp<String>, step: &Step) {
+        let Some(summary) = self.ctx.flows.get(sub.value.as_str()) else {
+            let names = self.ctx.flows.keys().map(String::as_str);
+            let help = match did_you_mean(sub, names.clone()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("flows in this folder: {}", list_names(names)),
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_FLOW,
+                    format!("there is no flow `{}` in this folder", sub.value),
+                )
+                .label(sub.span, "")
+                .help(help),
+            );
+            return;
+        };
+        for key in step.with.keys() {
+            if !summary.inputs.iter().any(|(n, _)| n == &key.value) {
+                let help = match did_you_mean(key, summary.inputs.iter().map(|(n, _)| n.as_str())) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "its inputs: {}",
+                        list_names(summary.inputs.iter().map(|(n, _)| n.as_str()))
+                    ),
+                };
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::UNKNOWN_PARAMETER,
+                        format!("flow `{}` has no input `{}`", sub.value, key.value),
+                    )
+                    .label(key.span, "")
+                    .help(help),
+                );
+            }
+        }
+        for (name, required) in &summary.inputs {
+            if *required && !step.with.contains_key(name.as_str()) {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::MISSING_PARAMETER,
+                        format!("flow `{}` needs input `{name}`", sub.value),
+                    )
+                    .label(sub.span, "")
+                    .help(format!("add `{name}:` under `with:`")),
+                );
+            }
+        }
+    }
+}
+
+fn templated_text<T>(t: &Templated<T>) -> Option<&str> {
+    match t {
+        Templated::Template(s) => Some(s),
+        Templated::Literal(_) => None,
+    }
+}
