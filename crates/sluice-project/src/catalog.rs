@@ -6,7 +6,7 @@ use std::path::Path;
 use sluice_model::Catalog;
 
 use crate::error::ProjectError;
-use crate::files::read_yaml_files;
+use crate::read::read_yaml_files;
 
 /// The built-in connectors plus those of `project_dir/connectors/`.
 ///

@@ -13,6 +13,7 @@ mod registry;
 pub mod schedule;
 mod shared;
 mod triggers;
+mod watch;
 mod web;
 mod worker;
 
@@ -194,7 +195,7 @@ impl Server {
         });
         let workers = tokio::spawn(worker::claim_loop(shared.clone()));
         let triggers = tokio::spawn(triggers::trigger_loop(shared.clone(), config.tick));
-        let watcher = tokio::spawn(registry::watch(shared.clone(), dir, config.tick * 2));
+        let watcher = tokio::spawn(watch::watch(shared.clone(), dir, config.tick * 2));
         shared.ready.store(true, Ordering::SeqCst);
         Ok(Server {
             shared,

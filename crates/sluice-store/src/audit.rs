@@ -111,7 +111,7 @@ macro_rules! append_many {
                     hash,
                 ));
             }
-            for chunk in $crate::runs::fixed_chunks(&rows) {
+            for chunk in $crate::chunks::fixed_chunks(&rows) {
                 let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO audit_log (seq, at, kind, run_id, payload, prev_hash, hash) ",
                 );

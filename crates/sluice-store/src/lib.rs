@@ -3,6 +3,7 @@
 //! PostgreSQL (shared by many runners). Migrations are embedded and applied on [`Store::open`].
 
 mod audit;
+mod chunks;
 mod durable;
 mod error;
 mod json;
