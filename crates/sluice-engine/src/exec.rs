@@ -9,9 +9,7 @@ use serde_json_path::JsonPath;
 use sluice_model::flow::{Backoff, OnError};
 use sluice_model::{Catalog, Connector, FlowDocument, Input, Operation, Templated};
 use sluice_plan::Plan;
-
-use crate::templates::Templates;
-use crate::value::Compiled;
+use sluice_template::{Compiled, Templates};
 
 /// A connection of the flow, resolved against the catalog.
 #[derive(Clone, Debug)]
@@ -141,7 +139,7 @@ fn setting<T: Clone>(
         None => Setting::Fixed(default),
         Some(Templated::Literal(v)) => Setting::Fixed(v.clone()),
         Some(Templated::Template(text)) => {
-            Setting::Template(Compiled::compile_str(text, templates)?)
+            Setting::Template(Compiled::compile_str(text, templates).map_err(|e| e.to_string())?)
         }
     })
 }
@@ -155,7 +153,7 @@ fn duration_setting(
         None => Setting::Fixed(default),
         Some(Templated::Literal(d)) => Setting::Fixed(d.0),
         Some(Templated::Template(text)) => {
-            Setting::Template(Compiled::compile_str(text, templates)?)
+            Setting::Template(Compiled::compile_str(text, templates).map_err(|e| e.to_string())?)
         }
     })
 }
@@ -194,7 +192,11 @@ impl Executable {
                 |templates: &mut Templates| -> Result<Vec<(String, Compiled)>, String> {
                     step.with
                         .iter()
-                        .map(|(k, v)| Ok((k.value.clone(), Compiled::compile(&v.0, templates)?)))
+                        .map(|(k, v)| {
+                            let compiled =
+                                Compiled::compile(&v.0, templates).map_err(|e| e.to_string())?;
+                            Ok((k.value.clone(), compiled))
+                        })
                         .collect()
                 };
             let kind = if let Some(action) = &step.action {
@@ -216,9 +218,13 @@ impl Executable {
                     with: compile_with(&mut templates)?,
                 }
             } else if let Some(path) = &step.select {
-                ExecKind::Select(crate::select::compile(path).map_err(|e| e.to_string())?)
+                ExecKind::Select(
+                    sluice_template::jsonpath::compile(path).map_err(|e| e.to_string())?,
+                )
             } else if let Some(value) = &step.value {
-                ExecKind::Value(Compiled::compile(&value.0, &mut templates)?)
+                ExecKind::Value(
+                    Compiled::compile(&value.0, &mut templates).map_err(|e| e.to_string())?,
+                )
             } else if let Some(sub) = &step.flow {
                 ExecKind::Flow {
                     name: sub.value.clone(),
@@ -241,7 +247,8 @@ impl Executable {
                     .for_each
                     .as_ref()
                     .map(|f| Compiled::compile(&f.0, &mut templates))
-                    .transpose()?,
+                    .transpose()
+                    .map_err(|e| e.to_string())?,
                 item_name: step
                     .item_name
                     .as_ref()
@@ -289,7 +296,8 @@ impl Executable {
             .output
             .as_ref()
             .map(|o| Compiled::compile(&o.0, &mut templates))
-            .transpose()?;
+            .transpose()
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             name: flow.name.value.clone(),
             content_hash: content_hash(source),

@@ -6,16 +6,11 @@
 
 pub mod error;
 pub mod exec;
-pub mod helpers;
 pub mod http;
 pub mod journal;
 pub mod observer;
 pub mod redact;
 pub mod run;
-pub mod scope;
-pub mod select;
-pub mod templates;
-pub mod value;
 
 pub use error::{ErrorKind, StepError};
 pub use exec::Executable;

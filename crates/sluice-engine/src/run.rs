@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use sluice_connectors::{CacheKey, LimitError, LimitKey, RateLimits, ReadCache};
+use sluice_template::{Compiled, Scope};
 
 use crate::error::{ErrorKind, StepError};
 use crate::exec::{ExecKind, ExecStep, Executable, Setting};
@@ -23,8 +24,6 @@ use crate::http::{self, AuthMaterial, CallLimits};
 use crate::journal::{HttpDone, RunJournal, StepDone};
 use crate::observer::{Event, Observer, RequestRecord, StepStatus};
 use crate::redact::Redactor;
-use crate::scope::Scope;
-use crate::value::Compiled;
 
 /// Settings of the executor.
 #[derive(Clone, Debug)]
@@ -609,7 +608,7 @@ async fn run_step(
         done(StepStatus::Failed, output, attempts, Some(e))
     };
     if let Some(cond) = &step.condition {
-        match eval_setting(cond, &scope, exec, |v| Ok(crate::helpers::truthy(v))) {
+        match eval_setting(cond, &scope, exec, |v| Ok(sluice_template::truthy(v))) {
             Ok(false) => return done(StepStatus::Skipped, Value::Null, 0, None),
             Ok(true) => {}
             Err(e) => return fail(e, 0),
@@ -619,7 +618,7 @@ async fn run_step(
         let mut scope = scope;
         return match c.eval_moving(&mut scope, &exec.templates) {
             Ok(v) => done(StepStatus::Succeeded, v, 1, None),
-            Err(e) => fail(e, 1),
+            Err(e) => fail(e.into(), 1),
         };
     }
     let Some(list) = &step.for_each else {
@@ -648,7 +647,7 @@ async fn run_step(
                 0,
             );
         }
-        Err(e) => return fail(e, 0),
+        Err(e) => return fail(e.into(), 0),
     };
     let limit = match eval_setting(&step.concurrency, &scope, exec, |v| {
         v.as_u64()
@@ -759,10 +758,10 @@ async fn run_body(
         ExecKind::Value(c) => c
             .eval(scope, &exec.templates)
             .map(|v| (v, 1))
-            .map_err(|e| (e, 1)),
+            .map_err(|e| (e.into(), 1)),
         // (A `value:` step outside `for_each` is evaluated in `run_step`, moving what it can.)
         ExecKind::Select(path) => Ok((
-            Value::Array(crate::select::query(path, scope.document())),
+            Value::Array(sluice_template::jsonpath::query(path, scope.document())),
             1,
         )),
         ExecKind::Flow { name, with } => {

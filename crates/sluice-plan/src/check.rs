@@ -10,9 +10,10 @@ use sluice_model::connector::{Operation, ParamType};
 use sluice_model::flow::{Flow, FlowDocument, Step, Trigger};
 use sluice_model::suggest::{did_you_mean, list_names};
 use sluice_model::{Catalog, Diagnostic, Node, NodeKind, Project, Sp, Span, Templated};
+use sluice_template::detect::{contains_template, is_template};
+use sluice_template::{Reference, helpers};
 
 use crate::codes;
-use crate::template::{self, HELPERS, Reference};
 
 /// What the checks know of the other flows of the folder (for `flow:` steps).
 #[derive(Clone, Debug, Default)]
@@ -1034,10 +1035,10 @@ impl<'a> Checker<'a> {
     }
 
     fn check_template_str(&mut self, text: &str, span: Span, scope: Scope<'_>) {
-        if !text.contains("{{") {
+        if !is_template(text) {
             return;
         }
-        let analysis = match template::analyze(text, span, self.source) {
+        let analysis = match sluice_template::analyze(text, span, self.source) {
             Ok(a) => a,
             Err(e) => {
                 self.diags.push(
@@ -1049,10 +1050,10 @@ impl<'a> Checker<'a> {
             }
         };
         for h in &analysis.helpers {
-            if !HELPERS.contains(&h.name.as_str()) {
-                let help = match did_you_mean(&h.name, HELPERS.iter().copied()) {
+            if !helpers::is_helper(&h.name) {
+                let help = match did_you_mean(&h.name, helpers::names()) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("helpers: {}", list_names(HELPERS.iter().copied())),
+                    None => format!("helpers: {}", list_names(helpers::names())),
                 };
                 self.diags.push(
                     Diagnostic::error(
@@ -1364,18 +1365,6 @@ fn templated_text<T>(t: &Templated<T>) -> Option<&str> {
         Templated::Template(s) => Some(s),
         Templated::Literal(_) => None,
     }
-}
-
-fn contains_template(node: &Node) -> bool {
-    let mut found = false;
-    node.walk(&mut |n| {
-        if let NodeKind::Str(s) = &n.kind
-            && s.contains("{{")
-        {
-            found = true;
-        }
-    });
-    found
 }
 
 fn type_name(kind: ParamType) -> &'static str {
