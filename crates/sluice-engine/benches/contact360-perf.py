@@ -34,7 +34,7 @@ RULES = [
     ("kernel (socket I/O, page faults, epoll)", lambda st: st[0][0].startswith("ffffffff")),
     (
         "Handlebars context: build (copies of step results) and drop",
-        any_frame(r"Scope::context|handlebars::context::Context|drop_in_place<sluice_engine::scope::Scope"),
+        any_frame(r"Scope::context|handlebars::context::Context|drop_in_place<sluice_template::scope::Scope"),
     ),
     ("Handlebars render", any_frame(r"Templates::render|handlebars::")),
     ("rate limiter (acquire, observe, LimitKey)", any_frame(r"ratelimit|LimitKey")),

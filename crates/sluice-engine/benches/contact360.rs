@@ -66,9 +66,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sluice_engine::exec::ExecKind;
 use sluice_engine::http::AuthMaterial;
-use sluice_engine::scope::Scope;
 use sluice_engine::{Executable, NoObserver, Recorder, RunJournal, RunOptions, RunStatus, Runtime};
 use sluice_model::Limits;
+use sluice_template::Scope;
 use tokio::sync::Semaphore;
 
 /// Contacts in the workload.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use sluice_template::TemplateError;
 
 /// A step's failure.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -57,12 +58,6 @@ impl StepError {
         Self::new(ErrorKind::Template, message)
     }
 
-    /// A missing value at `path`.
-    #[must_use]
-    pub fn missing(path: &[String], why: &str) -> Self {
-        Self::template(format!("`{}` is missing ({why})", path.join(".")))
-    }
-
     /// A failure of some kind.
     #[must_use]
     pub fn new(kind: ErrorKind, message: String) -> Self {
@@ -96,3 +91,9 @@ impl std::fmt::Display for StepError {
 }
 
 impl std::error::Error for StepError {}
+
+impl From<TemplateError> for StepError {
+    fn from(e: TemplateError) -> Self {
+        Self::template(e.to_string())
+    }
+}

@@ -9,10 +9,8 @@ use serde_json_path::JsonPath;
 use sluice_model::flow::{Backoff, Flow, OnError, Step};
 use sluice_model::{Catalog, Connector, FlowDocument, Input, Operation, Templated};
 use sluice_plan::Plan;
-
-use crate::select::SelectError;
-use crate::templates::Templates;
-use crate::value::Compiled;
+use sluice_template::jsonpath::JsonPathError;
+use sluice_template::{Compiled, TemplateError, Templates};
 
 /// Why a checked flow could not be built into its executable form (validation catches these
 /// first: a flow is validated before it is built).
@@ -35,10 +33,10 @@ pub enum BuildError {
     EmptyStep(String),
     /// A `select:` path that does not parse.
     #[error(transparent)]
-    Select(#[from] SelectError),
+    Select(#[from] JsonPathError),
     /// A template that does not compile.
-    #[error("{0}")]
-    Template(String),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
 }
 
 /// A connection of the flow, resolved against the catalog.
@@ -299,7 +297,7 @@ fn build_kind(
             with: compile_with(templates)?,
         }
     } else if let Some(path) = &step.select {
-        ExecKind::Select(crate::select::compile(path)?)
+        ExecKind::Select(sluice_template::jsonpath::compile(path)?)
     } else if let Some(value) = &step.value {
         ExecKind::Value(Compiled::compile(&value.0, templates).map_err(BuildError::Template)?)
     } else if let Some(sub) = &step.flow {

@@ -8,7 +8,6 @@
 mod call;
 pub mod error;
 pub mod exec;
-pub mod helpers;
 pub mod http;
 mod inputs;
 pub mod journal;
@@ -17,12 +16,8 @@ pub mod redact;
 mod report;
 mod runtime;
 mod schedule;
-pub mod scope;
-pub mod select;
 mod settle;
 mod step;
-pub mod templates;
-pub mod value;
 
 pub use call::{backoff, call_read};
 pub use error::{ErrorKind, StepError};

@@ -19,9 +19,9 @@ use crate::journal::{RunJournal, StepDone};
 use crate::observer::{Event, StepStatus};
 use crate::report::{FlowOutcome, RunReport, RunStatus, StepReport, elapsed_ms};
 use crate::runtime::Runtime;
-use crate::scope::Scope;
 use crate::step::{Ctx, Outcome, StepEnv, run_step};
-use crate::value::Compiled;
+use sluice_template::Compiled;
+use sluice_template::Scope;
 
 /// Runs a flow to its end. `inputs` must come from [`prepare_inputs`](crate::prepare_inputs).
 pub async fn run(exec: Arc<Executable>, rt: Arc<Runtime>, inputs: Value) -> RunReport {
@@ -231,7 +231,7 @@ fn flow_output(env: StepEnv<'_>, outputs: &mut [Option<Arc<Value>>]) -> Result<V
                 })
                 .collect();
             let mut scope = Scope::new(env.inputs, env.flow, steps);
-            c.eval_moving(&mut scope, &exec.templates)
+            Ok(c.eval_moving(&mut scope, &exec.templates)?)
         }
     }
 }

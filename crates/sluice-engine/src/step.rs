@@ -14,15 +14,15 @@ use sluice_model::flow::OnError;
 use crate::call::{self, Call, CallSettings, Trace};
 use crate::error::{ErrorKind, StepError};
 use crate::exec::{ExecKind, ExecStep, Executable, Setting};
-use crate::helpers::truthy;
 use crate::http;
 use crate::inputs::prepare_inputs;
 use crate::journal::RunJournal;
 use crate::observer::{Event, StepStatus};
 use crate::report::{FlowOutcome, RunStatus};
 use crate::runtime::Runtime;
-use crate::scope::Scope;
-use crate::value::Compiled;
+use sluice_template::Compiled;
+use sluice_template::Scope;
+use sluice_template::truthy;
 
 /// Runs a flow's steps to their end. The scheduler hands itself down in [`Ctx`] so that `flow:`
 /// steps can run their flow without this module depending on the scheduler.
@@ -141,7 +141,7 @@ pub(crate) async fn run_step(
         let mut scope = scope;
         return match c.eval_moving(&mut scope, &exec.templates) {
             Ok(v) => ending.done(StepStatus::Succeeded, v, 1),
-            Err(e) => ending.fail(e, 1),
+            Err(e) => ending.fail(e.into(), 1),
         };
     }
     let Some(list) = &step.for_each else {
@@ -174,7 +174,7 @@ async fn run_for_each(
             );
             return Err((StepError::new(ErrorKind::Other, message), 0));
         }
-        Err(e) => return Err((e, 0)),
+        Err(e) => return Err((e.into(), 0)),
     };
     let limit = eval_setting(&step.concurrency, scope, exec, |v| {
         v.as_u64()
@@ -308,10 +308,10 @@ async fn run_body(
         ExecKind::Value(c) => c
             .eval(scope, &exec.templates)
             .map(|v| (v, 1))
-            .map_err(|e| (e, 1)),
+            .map_err(|e| (e.into(), 1)),
         // (A `value:` step outside `for_each` is evaluated in `run_step`, moving what it can.)
         ExecKind::Select(path) => Ok((
-            Value::Array(crate::select::query(path, scope.document())),
+            Value::Array(sluice_template::jsonpath::query(path, scope.document())),
             1,
         )),
         ExecKind::Flow { name, with } => run_sub_flow(env, step, name, with, scope, item).await,

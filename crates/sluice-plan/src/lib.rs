@@ -1,4 +1,5 @@
-//! The Sluice planner: semantic checks of flows, template analysis, and the DAG a flow runs as.
+//! The Sluice planner: semantic checks of flows (templates analysed by `sluice-template`), and
+//! the DAG a flow runs as.
 //!
 //! [`validate_files`] takes flow files (a folder, usually), reads each with `sluice-model`,
 //! checks it against the connector catalog and the project's credentials, detects cycles
@@ -8,7 +9,6 @@ pub mod check;
 pub mod codes;
 pub mod graph;
 pub mod render;
-pub mod template;
 
 use std::collections::{BTreeSet, HashSet};
 

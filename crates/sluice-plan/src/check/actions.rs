@@ -7,10 +7,11 @@ use serde_json::Value;
 use sluice_model::connector::{Operation, ParamType};
 use sluice_model::flow::Step;
 use sluice_model::suggest::{did_you_mean, list_names};
-use sluice_model::{Connection, Diagnostic, Node, NodeKind, Param, Sp, Span, TemplateValue};
+use sluice_model::{Connection, Diagnostic, Node, Param, Sp, Span, TemplateValue};
 
 use super::{Checker, StepKind};
 use crate::codes;
+use sluice_template::detect::contains_template;
 
 impl<'a> Checker<'a> {
     /// Resolves `connection.operation`, reporting what is wrong.
@@ -262,18 +263,6 @@ impl<'a> Checker<'a> {
         }
         kind
     }
-}
-
-fn contains_template(node: &Node) -> bool {
-    let mut found = false;
-    node.walk(&mut |n| {
-        if let NodeKind::Str(s) = &n.kind
-            && s.contains("{{")
-        {
-            found = true;
-        }
-    });
-    found
 }
 
 fn type_name(kind: ParamType) -> &'static str {

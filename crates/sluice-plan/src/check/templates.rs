@@ -8,7 +8,8 @@ use sluice_model::{Diagnostic, Node, NodeKind, Sp, Span};
 
 use super::{Checker, Scope};
 use crate::codes;
-use crate::template::{self, HELPERS, Reference};
+use sluice_template::detect::is_template;
+use sluice_template::{Reference, helpers};
 
 impl<'a> Checker<'a> {
     /// Checks every template string in a value tree.
@@ -24,10 +25,10 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn check_template_str(&mut self, text: &str, span: Span, scope: Scope<'_>) {
-        if !text.contains("{{") {
+        if !is_template(text) {
             return;
         }
-        let analysis = match template::analyze(text, span, self.source) {
+        let analysis = match sluice_template::analyze(text, span, self.source) {
             Ok(a) => a,
             Err(e) => {
                 self.diags.push(
@@ -39,10 +40,10 @@ impl<'a> Checker<'a> {
             }
         };
         for h in &analysis.helpers {
-            if !HELPERS.contains(&h.name.as_str()) {
-                let help = match did_you_mean(&h.name, HELPERS.iter().copied()) {
+            if !helpers::is_helper(&h.name) {
+                let help = match did_you_mean(&h.name, helpers::names()) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("helpers: {}", list_names(HELPERS.iter().copied())),
+                    None => format!("helpers: {}", list_names(helpers::names())),
                 };
                 self.diags.push(
                     Diagnostic::error(

@@ -1,47 +1,13 @@
-//! Template analysis: what a `{{ ... }}` string refers to, checked when the flow is planned.
-//!
-//! Templates are Handlebars. Each string is compiled once here; the references it makes
-//! (`steps.X...`, `inputs.Y`, `item...`) become data dependencies and are checked.
+//! Template analysis for the planner: what a `{{ ... }}` string refers to and which helpers it
+//! calls. The references it makes (`steps.X...`, `inputs.Y`, `item...`) become data
+//! dependencies and are checked.
 
 use handlebars::template::{BlockParam, HelperTemplate, Parameter, Template, TemplateElement};
 use handlebars::{Path, PathSeg};
 use sluice_model::Span;
 
-/// Helpers available in templates (besides Handlebars' own `if`, `unless`, `each`, `with`, `lookup`).
-pub const HELPERS: &[&str] = &[
-    "json",
-    "default",
-    "eq",
-    "ne",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "and",
-    "or",
-    "not",
-    "len",
-    "join",
-    "lower",
-    "upper",
-    "trim",
-    "concat",
-    "now",
-    "date_add",
-    "date_format",
-    "jsonpath",
-    "first",
-    "last",
-    "contains",
-    "sort_by",
-    "reverse",
-    "take",
-    "if",
-    "unless",
-    "each",
-    "with",
-    "lookup",
-];
+use crate::detect::{self, Piece};
+use crate::helpers;
 
 /// One path a template reads, e.g. `steps.contact.contact.id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,7 +41,8 @@ pub struct Analysis {
 }
 
 /// A template that cannot be compiled.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct SyntaxError {
     /// What is wrong.
     pub message: String,
@@ -107,74 +74,32 @@ pub fn analyze(text: &str, node_span: Span, source: &str) -> Result<Analysis, Sy
         }
     })?;
     let mut analysis = Analysis {
-        single_expression: is_single_expression(&template),
+        single_expression: detect::single_expression(text).is_some(),
         ..Analysis::default()
     };
     walk_template(&template, &mut analysis, &locator, &[]);
     Ok(analysis)
 }
 
-/// The analysis of text whose every `{{ … }}` is a plain path (names, `.`, `[n]`), as
-/// Handlebars would parse it; `None` for anything else.
+/// The analysis of text whose every `{{ … }}` is a plain path (see [`detect::plain_pieces`]);
+/// `None` for anything else.
 fn plain_analysis(text: &str, at: &Locator<'_>) -> Option<Analysis> {
-    if text.contains('\\') || text.contains("{{{") {
-        return None;
-    }
-    let mut analysis = Analysis::default();
-    let mut rest = text;
-    let mut expressions = 0;
-    let mut other_text = false;
-    while let Some(open) = rest.find("{{") {
-        other_text |= !rest[..open].trim().is_empty();
-        let after = &rest[open + 2..];
-        let close = after.find("}}")?;
-        let raw = after[..close].trim();
-        let segments = plain_path(raw)?;
-        if segments.len() == 1 && HELPERS.contains(&segments[0].as_str()) {
-            return None; // a helper called without arguments (`{{ now }}`)
-        }
-        analysis.references.push(Reference {
-            segments,
-            raw: raw.to_string(),
-            span: at.find(raw),
-        });
-        expressions += 1;
-        rest = &after[close + 2..];
-    }
-    other_text |= !rest.trim().is_empty();
-    if rest.contains("}}") {
-        return None;
-    }
-    analysis.single_expression = expressions == 1 && !other_text;
-    Some(analysis)
-}
-
-/// `a.b.[0].c` → `["a", "b", "0", "c"]`; `None` unless it is a plain path.
-fn plain_path(raw: &str) -> Option<Vec<String>> {
-    let first = raw.chars().next()?;
-    if !(first.is_ascii_alphabetic() || first == '_') {
-        return None;
-    }
-    let mut segments = Vec::new();
-    for part in raw.split('.') {
-        let seg = match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
-            Some(index) if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) => index,
-            Some(_) => return None,
-            None => part,
-        };
-        if seg.is_empty()
-            || !seg
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
-            return None;
-        }
-        segments.push(seg.to_string());
-    }
-    if segments.first().is_some_and(|s| s == "this") {
-        return None;
-    }
-    Some(segments)
+    let references = detect::plain_pieces(text)?
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Path { raw, segments } => Some(Reference {
+                segments,
+                raw: raw.to_string(),
+                span: at.find(raw),
+            }),
+            Piece::Text(_) => None,
+        })
+        .collect();
+    Some(Analysis {
+        references,
+        helpers: Vec::new(),
+        single_expression: detect::single_expression(text).is_some(),
+    })
 }
 
 fn describe_syntax_error(text: &str, e: &handlebars::TemplateError) -> String {
@@ -191,20 +116,6 @@ fn describe_syntax_error(text: &str, e: &handlebars::TemplateError) -> String {
         return format!("this template's blocks do not match: {reason}");
     }
     format!("this is not a valid template: {reason}")
-}
-
-fn is_single_expression(template: &Template) -> bool {
-    let mut expressions = 0;
-    for element in &template.elements {
-        match element {
-            TemplateElement::RawString(s) if s.trim().is_empty() => {}
-            TemplateElement::Expression(_) | TemplateElement::HtmlExpression(_) => {
-                expressions += 1;
-            }
-            _ => return false,
-        }
-    }
-    expressions == 1
 }
 
 struct Locator<'a> {
@@ -270,7 +181,7 @@ fn walk_helper(
             // `{{ a.b }}` with no params is a path; with params it names a helper.
             let lone_helper = match path {
                 Path::Relative((segs, raw)) => {
-                    segs.len() == 1 && !raw.contains('.') && HELPERS.contains(&raw.as_str())
+                    segs.len() == 1 && !raw.contains('.') && helpers::is_helper(raw)
                 }
                 _ => false,
             };
@@ -403,6 +314,28 @@ mod tests {
         assert_eq!(refs("{{ steps.t.[0].id }}"), ["steps.t.0.id"]);
     }
 
+    fn locator() -> Locator<'static> {
+        Locator {
+            source: "",
+            node_span: Span::UNKNOWN,
+            search_from: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Exactly one `{{ expression }}` and whitespace, by Handlebars' own parse. (`{{{ a }}}`
+    /// and `{{& a }}` are left out: they render as text.)
+    fn handlebars_single_expression(template: &Template) -> bool {
+        let mut expressions = 0;
+        for element in &template.elements {
+            match element {
+                TemplateElement::RawString(s) if s.trim().is_empty() => {}
+                TemplateElement::Expression(_) => expressions += 1,
+                _ => return false,
+            }
+        }
+        expressions == 1
+    }
+
     #[test]
     fn the_plain_path_reading_agrees_with_handlebars() {
         for text in [
@@ -411,38 +344,66 @@ mod tests {
             "Hi {{ inputs.first-name }} and {{ steps.x }}!",
             "{{ item }}",
             "{{ a_b.c-d.[12] }} x",
+            // What only the engine's reading accepted before.
+            "{{ steps/a/b }}",
+            "{{ steps.a.[x-y].[@z] }} and {{ b.[0] }}",
+            "x {{ inputs.café }} {{ $a.b:c }}",
+            "{{ a }}}",
+            "{{\n  steps.a.b\n}}",
         ] {
-            let at = Locator {
-                source: "",
-                node_span: Span::UNKNOWN,
-                search_from: std::cell::Cell::new(0),
-            };
+            let at = locator();
             let plain = plain_analysis(text, &at).expect("plain");
             let template = Template::compile(text).expect("compiles");
-            let mut full = Analysis {
-                single_expression: is_single_expression(&template),
-                ..Analysis::default()
-            };
+            let mut full = Analysis::default();
             walk_template(&template, &mut full, &at, &[]);
             assert_eq!(plain.references, full.references, "{text}");
-            assert_eq!(plain.single_expression, full.single_expression, "{text}");
             assert!(full.helpers.is_empty());
         }
-        let at = Locator {
-            source: "",
-            node_span: Span::UNKNOWN,
-            search_from: std::cell::Cell::new(0),
-        };
         for not_plain in [
             "{{ len a }}",
             "{{ now }}",
             "{{#if a}}x{{/if}}",
             "{{ this.a }}",
+            "{{ a.this.b }}",
             "{{~ a ~}}",
             "{{ a",
             "\\{{ a }}",
+            "{{ a[0] }}",
+            "{{ @root.a }}",
         ] {
-            assert!(plain_analysis(not_plain, &at).is_none(), "{not_plain}");
+            assert!(
+                plain_analysis(not_plain, &locator()).is_none(),
+                "{not_plain}"
+            );
+        }
+    }
+
+    #[test]
+    fn single_expression_detection_agrees_with_handlebars() {
+        for text in [
+            "{{ steps.a }}",
+            "  {{ steps.a }} ",
+            "{{~ steps.a ~}}",
+            "{{ len steps.a }}",
+            "{{ default (first a) \"x\" }}",
+            "a {{ steps.a }}",
+            "{{ a }}{{ b }}",
+            "{{ a }} {{ b }}",
+            "{{ a }}}",
+            "{{{ a }}}",
+            "{{& a }}",
+            "{{#if a}}x{{/if}}",
+            "{{! note }}",
+            "{{!-- note --}}",
+            "\\{{ a }}",
+            "{{> p }}",
+        ] {
+            let template = Template::compile(text).expect("compiles");
+            assert_eq!(
+                detect::single_expression(text).is_some(),
+                handlebars_single_expression(&template),
+                "{text}"
+            );
         }
     }
 

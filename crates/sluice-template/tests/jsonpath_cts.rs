@@ -1,4 +1,4 @@
-//! The official JSONPath compliance suite (RFC 9535, 703 cases) through Sluice's own `select`
+//! The official JSONPath compliance suite (RFC 9535, 703 cases) through Sluice's own JSONPath
 //! evaluation. Reads `../shared/reference/jsonpath/cts.json`; where that folder is absent the
 //! test says so and skips (the only kind of skip allowed).
 
@@ -25,7 +25,7 @@ fn every_compliance_case_passes() {
         let selector = case["selector"].as_str().unwrap_or_default();
         let invalid = case["invalid_selector"].as_bool().unwrap_or(false);
         let document = case.get("document").cloned().unwrap_or(Value::Null);
-        match sluice_engine::select::evaluate(selector, &document) {
+        match sluice_template::jsonpath::evaluate(selector, &document) {
             Err(_) if invalid => {}
             Err(e) => failures.push(format!("{name}: `{selector}` rejected: {e}")),
             Ok(got) if invalid => failures.push(format!(

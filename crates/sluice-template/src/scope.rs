@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use handlebars::Context;
 use serde_json::{Map, Value};
 
-use crate::error::StepError;
+use crate::error::TemplateError;
 
 /// A template's view of the run.
 pub struct Scope<'a> {
@@ -48,30 +48,27 @@ impl<'a> Scope<'a> {
     ///
     /// # Errors
     /// A missing value, naming the path up to where it stops.
-    pub fn lookup(&self, path: &[String]) -> Result<&Value, StepError> {
+    pub fn lookup(&self, path: &[String]) -> Result<&Value, TemplateError> {
         let Some(root) = path.first() else {
-            return Err(StepError::template("an empty path".into()));
+            return Err(TemplateError::EmptyPath);
         };
         let (mut current, mut used) = match root.as_str() {
             "inputs" => (self.inputs, 1),
             "flow" => (self.flow, 1),
             "steps" => {
                 let Some(name) = path.get(1) else {
-                    return Err(StepError::template("`steps` needs a step name".into()));
+                    return Err(TemplateError::NoStepName);
                 };
                 match self.steps.iter().find(|(n, _)| n == name) {
                     Some((_, v)) => (v.as_ref(), 2),
                     None => {
-                        return Err(StepError::missing(
-                            &path[..2],
-                            "that step has no result here",
-                        ));
+                        return Err(missing(&path[..2], "that step has no result here"));
                     }
                 }
             }
             other => match self.item {
                 Some((name, item)) if name == other => (item, 1),
-                _ => return Err(StepError::missing(&path[..1], "nothing of that name")),
+                _ => return Err(missing(&path[..1], "nothing of that name")),
             },
         };
         for seg in &path[used..] {
@@ -90,7 +87,7 @@ impl<'a> Scope<'a> {
                         Value::Array(a) => format!("the list has {} items", a.len()),
                         other => format!("the value before it is {}", kind(other)),
                     };
-                    return Err(StepError::missing(&path[..used], &why));
+                    return Err(missing(&path[..used], &why));
                 }
             };
         }
@@ -139,6 +136,13 @@ impl<'a> Scope<'a> {
     #[must_use]
     pub fn document(&self) -> &Value {
         self.context().data()
+    }
+}
+
+fn missing(path: &[String], why: &str) -> TemplateError {
+    TemplateError::Missing {
+        path: path.join("."),
+        why: why.to_string(),
     }
 }
 

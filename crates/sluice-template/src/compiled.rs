@@ -4,9 +4,10 @@
 use serde_json::Value;
 use sluice_model::{Node, NodeKind};
 
-use crate::error::StepError;
+use crate::detect::{self, Piece};
+use crate::error::TemplateError;
+use crate::registry::Templates;
 use crate::scope::Scope;
-use crate::templates::Templates;
 
 /// A piece of a [`Compiled::Concat`].
 #[derive(Clone, Debug)]
@@ -43,7 +44,7 @@ impl Compiled {
     ///
     /// # Errors
     /// A template that does not compile (validation reports these first).
-    pub fn compile(node: &Node, templates: &mut Templates) -> Result<Compiled, String> {
+    pub fn compile(node: &Node, templates: &mut Templates) -> Result<Compiled, TemplateError> {
         Ok(match &node.kind {
             NodeKind::Str(s) => Self::compile_str(s, templates)?,
             NodeKind::Seq(items) => Compiled::Array(
@@ -61,14 +62,10 @@ impl Compiled {
                             .map_or_else(|| k.to_json().to_string(), str::to_string);
                         Ok((key, Self::compile(v, templates)?))
                     })
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, TemplateError>>()?,
             ),
-            _ => {
-                let json = node.to_json();
-                if contains_template(&json) {
-                    return Self::compile(node, templates);
-                }
-                Compiled::Literal(json)
+            NodeKind::Null | NodeKind::Bool(_) | NodeKind::Number(_) => {
+                Compiled::Literal(node.to_json())
             }
         })
     }
@@ -77,20 +74,27 @@ impl Compiled {
     ///
     /// # Errors
     /// A template that does not compile.
-    pub fn compile_str(text: &str, templates: &mut Templates) -> Result<Compiled, String> {
-        if !text.contains("{{") {
+    pub fn compile_str(text: &str, templates: &mut Templates) -> Result<Compiled, TemplateError> {
+        if !detect::is_template(text) {
             return Ok(Compiled::Literal(Value::String(text.to_string())));
         }
-        if let Some(inner) = single_expression(text) {
-            if let Some(path) = simple_path(inner) {
+        if let Some(inner) = detect::single_expression(text) {
+            if let Some(path) = detect::plain_path(inner) {
                 return Ok(Compiled::Path(path));
             }
             let name = templates.register(&format!("{{{{json ({inner})}}}}"))?;
             return Ok(Compiled::Typed(name));
         }
-        if let Some(parts) = plain_parts(text) {
+        if let Some(pieces) = detect::plain_pieces(text) {
             // Compile it anyway, so a template error is reported the same way.
             templates.register(text)?;
+            let parts = pieces
+                .into_iter()
+                .map(|piece| match piece {
+                    Piece::Text(t) => Part::Text(t.to_string()),
+                    Piece::Path { segments, .. } => Part::Path(segments),
+                })
+                .collect();
             return Ok(Compiled::Concat(parts));
         }
         Ok(Compiled::Text(templates.register(text)?))
@@ -100,14 +104,13 @@ impl Compiled {
     ///
     /// # Errors
     /// A missing value (naming its path) or a helper failure.
-    pub fn eval(&self, scope: &Scope<'_>, templates: &Templates) -> Result<Value, StepError> {
+    pub fn eval(&self, scope: &Scope<'_>, templates: &Templates) -> Result<Value, TemplateError> {
         match self {
             Compiled::Literal(v) => Ok(v.clone()),
             Compiled::Path(path) => scope.lookup(path).cloned(),
             Compiled::Typed(name) => {
                 let text = templates.render(name, scope)?;
-                serde_json::from_str(&text)
-                    .map_err(|e| StepError::template(format!("a helper gave no JSON value: {e}")))
+                serde_json::from_str(&text).map_err(|e| TemplateError::NotJson(e.to_string()))
             }
             Compiled::Text(name) => templates.render(name, scope).map(Value::String),
             Compiled::Concat(parts) => {
@@ -151,7 +154,7 @@ impl Compiled {
         &self,
         scope: &mut Scope<'_>,
         templates: &Templates,
-    ) -> Result<Value, StepError> {
+    ) -> Result<Value, TemplateError> {
         if self.needs_context() {
             return self.eval(scope, templates);
         }
@@ -178,7 +181,7 @@ impl Compiled {
         scope: &mut Scope<'_>,
         templates: &Templates,
         paths: &[&[String]],
-    ) -> Result<Value, StepError> {
+    ) -> Result<Value, TemplateError> {
         match self {
             Compiled::Path(p) => {
                 let overlapping = paths
@@ -220,116 +223,57 @@ impl Compiled {
     }
 }
 
-/// Splits text into literal parts and plain `{{ path }}` parts; `None` when any expression is
-/// more than a plain path (a helper, a block, a comment) or the text has escapes.
-fn plain_parts(text: &str) -> Option<Vec<Part>> {
-    if text.contains('\\') {
-        return None;
-    }
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find("{{") {
-        if open > 0 {
-            parts.push(Part::Text(rest[..open].to_string()));
-        }
-        let after = &rest[open + 2..];
-        let close = after.find("}}")?;
-        let inner = after[..close]
-            .trim_start_matches('~')
-            .trim_end_matches('~')
-            .trim();
-        if inner.starts_with(['#', '/', '!', '>', '^', '{', '&', '@']) {
-            return None;
-        }
-        parts.push(Part::Path(simple_path(inner)?));
-        rest = &after[close + 2..];
-    }
-    if !rest.is_empty() {
-        parts.push(Part::Text(rest.to_string()));
-    }
-    Some(parts)
-}
-
-fn contains_template(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains("{{"),
-        Value::Array(a) => a.iter().any(contains_template),
-        Value::Object(o) => o.values().any(contains_template),
-        _ => false,
-    }
-}
-
-/// The inside of a string that is exactly one `{{ … }}` (not a block, not a comment).
-fn single_expression(text: &str) -> Option<&str> {
-    let t = text.trim();
-    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
-    let inner = inner.trim_start_matches('~').trim_end_matches('~').trim();
-    if inner.is_empty()
-        || inner.contains("{{")
-        || inner.contains("}}")
-        || inner.starts_with(['#', '/', '!', '>', '^', '{', '&'])
-    {
-        return None;
-    }
-    Some(inner)
-}
-
-/// `a.b.[0].c` → `["a","b","0","c"]` when the expression is a plain path (no helper call).
-fn simple_path(expr: &str) -> Option<Vec<String>> {
-    if expr.contains(char::is_whitespace)
-        || expr.contains('(')
-        || expr.contains('"')
-        || expr.contains('\'')
-        || expr.starts_with('@')
-        || expr.starts_with("this")
-        || expr.starts_with("..")
-    {
-        return None;
-    }
-    let mut segments = Vec::new();
-    let mut rest = expr;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']')?;
-            segments.push(r[..end].to_string());
-            rest = &r[end + 1..];
-        } else {
-            let end = rest.find(['.', '/', '[']).unwrap_or(rest.len());
-            if end > 0 {
-                segments.push(rest[..end].to_string());
-            }
-            rest = &rest[end..];
-        }
-        rest = rest
-            .strip_prefix('.')
-            .or_else(|| rest.strip_prefix('/'))
-            .unwrap_or(rest);
-    }
-    // A lone name may be a helper without arguments (`{{ now }}`).
-    if segments.len() == 1 && crate::helpers::NAMES.contains(&segments[0].as_str()) {
-        return None;
-    }
-    (!segments.is_empty()).then_some(segments)
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
+    fn compile(text: &str) -> Compiled {
+        Compiled::compile_str(text, &mut Templates::default()).expect("compiles")
+    }
+
     #[test]
-    fn paths_are_split_like_handlebars() {
-        assert_eq!(
-            simple_path("steps.a.b"),
-            Some(vec!["steps".into(), "a".into(), "b".into()])
+    fn each_kind_of_string_compiles_to_its_form() {
+        assert!(matches!(
+            compile("plain"),
+            Compiled::Literal(Value::String(_))
+        ));
+        assert!(
+            matches!(compile("  {{ steps.t.[0].id }} "), Compiled::Path(p) if p == ["steps", "t", "0", "id"])
         );
-        assert_eq!(
-            simple_path("steps.t.[0].id"),
-            Some(vec!["steps".into(), "t".into(), "0".into(), "id".into()])
-        );
-        assert_eq!(simple_path("len steps.a"), None);
-        assert_eq!(simple_path("now"), None);
-        assert_eq!(single_expression("  {{ steps.a }} "), Some("steps.a"));
-        assert_eq!(single_expression("a {{ steps.a }}"), None);
-        assert_eq!(single_expression("{{ a }} {{ b }}"), None);
+        assert!(matches!(compile("{{~ inputs.a ~}}"), Compiled::Path(p) if p == ["inputs", "a"]));
+        assert!(matches!(compile("{{ len steps.a }}"), Compiled::Typed(_)));
+        assert!(matches!(compile("{{ now }}"), Compiled::Typed(_)));
+        assert!(matches!(compile("Hi {{ inputs.a }}!"), Compiled::Concat(p) if p.len() == 3));
+        assert!(matches!(compile("x {{~ inputs.a }}"), Compiled::Text(_)));
+        assert!(matches!(
+            compile("{{#if inputs.a}}y{{/if}}"),
+            Compiled::Text(_)
+        ));
+    }
+
+    #[test]
+    fn plain_text_renders_as_handlebars_renders_it() {
+        let inputs =
+            json!({"a": "x", "n": 2, "nul": null, "list": [1], "obj": {"k": 1}, "b": true});
+        let flow = json!({"name": "t"});
+        let scope = Scope::new(&inputs, &flow, Vec::new());
+        for text in [
+            // (Not a list: a `Concat` writes `[object]` where Handlebars writes `[1]`; kept as it was.)
+            "<{{ inputs.a }}|{{ inputs.n }}|{{ inputs.nul }}|{{ inputs.obj }}|{{ inputs.b }}>",
+            "{{ inputs.a }}}",
+            "a/{{inputs/a}}/{{ inputs.[a] }}",
+        ] {
+            let mut templates = Templates::default();
+            let plain = Compiled::compile_str(text, &mut templates).expect("compiles");
+            assert!(matches!(plain, Compiled::Concat(_)), "{text}");
+            let name = templates.register(text).expect("compiles");
+            assert_eq!(
+                plain.eval(&scope, &templates).ok(),
+                templates.render(&name, &scope).ok().map(Value::String),
+                "{text}"
+            );
+        }
     }
 }

@@ -1,10 +1,13 @@
 //! The flow's Handlebars registry: every template string compiled once, rendered by name,
-//! strict about missing values, with no HTML escaping.
+//! strict about missing values, with no HTML escaping, and with the helpers of [`HELPERS`].
+//!
+//! [`HELPERS`]: crate::helpers::HELPERS
 
 use handlebars::Handlebars;
 use handlebars::template::Template;
 
-use crate::error::StepError;
+use crate::error::TemplateError;
+use crate::helpers::HelperFailed;
 use crate::scope::Scope;
 
 /// All templates of a flow.
@@ -34,8 +37,9 @@ impl Templates {
     ///
     /// # Errors
     /// The compile error (validation reports these with a location first).
-    pub fn register(&mut self, text: &str) -> Result<String, String> {
-        let template = Template::compile(text).map_err(|e| e.to_string())?;
+    pub fn register(&mut self, text: &str) -> Result<String, TemplateError> {
+        let template =
+            Template::compile(text).map_err(|e| TemplateError::Compile(e.to_string()))?;
         self.count += 1;
         let name = format!("t{}", self.count);
         self.registry.register_template(&name, template);
@@ -46,19 +50,28 @@ impl Templates {
     ///
     /// # Errors
     /// A missing value (with its path) or a helper failure.
-    pub fn render(&self, name: &str, scope: &Scope<'_>) -> Result<String, StepError> {
+    pub fn render(&self, name: &str, scope: &Scope<'_>) -> Result<String, TemplateError> {
         self.registry
             .render_with_context(name, scope.context())
-            .map_err(|e| StepError::template(describe(&e)))
+            .map_err(|e| describe(&e))
     }
 }
 
-fn describe(e: &handlebars::RenderError) -> String {
+fn describe(e: &handlebars::RenderError) -> TemplateError {
     match e.reason() {
-        handlebars::RenderErrorReason::MissingVariable(Some(path)) => {
-            format!("`{path}` is missing (no such value when the step ran)")
+        handlebars::RenderErrorReason::MissingVariable(Some(path)) => TemplateError::Missing {
+            path: path.clone(),
+            why: "no such value when the step ran".to_string(),
+        },
+        handlebars::RenderErrorReason::NestedError(inner) => {
+            match inner.downcast_ref::<HelperFailed>() {
+                Some(failed) => TemplateError::Helper {
+                    name: failed.name.to_string(),
+                    message: failed.message.clone(),
+                },
+                None => TemplateError::Render(format!("helper {inner}")),
+            }
         }
-        handlebars::RenderErrorReason::NestedError(inner) => format!("helper {inner}"),
-        other => other.to_string(),
+        other => TemplateError::Render(other.to_string()),
     }
 }
