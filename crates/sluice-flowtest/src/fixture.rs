@@ -271,18 +271,50 @@ fn check_case(
     names: &mut HashMap<String, Span>,
 ) -> Result<Case, Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    if c.name.trim().is_empty() {
-        problems.push(err(c.name.span, "a case needs a name", ""));
-    } else if let Some(first) = names.get(c.name.as_str()) {
-        let _ = first;
+    check_name(&c.name, names, &mut problems);
+    let responses = responses_of(&c, &mut problems);
+    let source = source_of(&c, dir, &mut problems);
+    let expect = c.expect.map(|e| {
+        // `output: null` is an expectation too (serde reads it as "absent").
+        let has_output = node
+            .and_then(|n| n.get("expect"))
+            .is_some_and(|e| e.get("output").is_some());
+        expect_of(e, has_output, &mut problems)
+    });
+    if problems.is_empty() {
+        Ok(Case {
+            name: c.name.value,
+            inputs: c.inputs,
+            responses,
+            source,
+            expect,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// A case's name: given, and not another case's.
+fn check_name(
+    name: &Sp<String>,
+    names: &mut HashMap<String, Span>,
+    problems: &mut Vec<Diagnostic>,
+) {
+    if name.trim().is_empty() {
+        problems.push(err(name.span, "a case needs a name", ""));
+    } else if names.contains_key(name.as_str()) {
         problems.push(err(
-            c.name.span,
-            format!("two cases are named `{}`", c.name.as_str()),
+            name.span,
+            format!("two cases are named `{}`", name.as_str()),
             "give each case its own name",
         ));
     } else {
-        names.insert(c.name.value.clone(), c.name.span);
+        names.insert(name.value.clone(), name.span);
     }
+}
+
+/// The canned answers of `responses:`.
+fn responses_of(c: &CaseSpec, problems: &mut Vec<Diagnostic>) -> Vec<Responses> {
     let mut responses = Vec::new();
     for (key, value) in &c.responses {
         let parsed_key = match parse_key(key) {
@@ -300,6 +332,11 @@ fn check_case(
             Err(d) => problems.push(d),
         }
     }
+    responses
+}
+
+/// Where the case's other answers come from: `cassette:`, `sandbox:` (with `seed:`), or none.
+fn source_of(c: &CaseSpec, dir: &Path, problems: &mut Vec<Diagnostic>) -> Source {
     let seed = c.seed.as_ref().map(|s| (dir.join(s.as_str()), s.span));
     if let Some((p, span)) = &seed
         && !p.is_file()
@@ -311,7 +348,7 @@ fn check_case(
         ));
     }
     let seed = seed.map(|(p, _)| p);
-    let source = match (&c.cassette, c.sandbox) {
+    match (&c.cassette, c.sandbox) {
         (Some(cassette), true) => {
             problems.push(err(
                 cassette.span,
@@ -335,48 +372,26 @@ fn check_case(
             }
             Source::Canned
         }
-    };
-    let expect = match c.expect {
-        Some(e) => {
-            let mut requests = None;
-            if let Some(list) = e.requests {
-                let mut out = Vec::new();
-                for r in list {
-                    match parse_request(&r) {
-                        Ok(x) => out.push(x),
-                        Err(d) => problems.push(d),
-                    }
-                }
-                requests = Some(out);
-            }
-            // `output: null` is an expectation too (serde reads it as "absent").
-            let has_output = node
-                .and_then(|n| n.get("expect"))
-                .is_some_and(|e| e.get("output").is_some());
-            Some(Expect {
-                status: e.status,
-                output: if has_output {
-                    Some(e.output.unwrap_or(Value::Null))
-                } else {
-                    None
-                },
-                error_contains: e.error_contains,
-                requests,
-                steps: e.steps,
-            })
-        }
-        None => None,
-    };
-    if problems.is_empty() {
-        Ok(Case {
-            name: c.name.value,
-            inputs: c.inputs,
-            responses,
-            source,
-            expect,
-        })
-    } else {
-        Err(problems)
+    }
+}
+
+/// The case's `expect:`; `has_output` when the file writes `output:` (even as `null`).
+fn expect_of(e: ExpectSpec, has_output: bool, problems: &mut Vec<Diagnostic>) -> Expect {
+    let requests = e.requests.map(|list| {
+        list.iter()
+            .filter_map(|r| parse_request(r).map_err(|d| problems.push(d)).ok())
+            .collect()
+    });
+    Expect {
+        status: e.status,
+        output: if has_output {
+            Some(e.output.unwrap_or(Value::Null))
+        } else {
+            None
+        },
+        error_contains: e.error_contains,
+        requests,
+        steps: e.steps,
     }
 }
 

@@ -210,15 +210,77 @@ fn body_value(bytes: &[u8]) -> Option<Value> {
     )
 }
 
+/// A request as the case's server reads it.
+struct Incoming {
+    method: String,
+    /// The flow's connection: the first segment of the path.
+    connection: String,
+    /// The path after the connection.
+    rest: String,
+    /// The query as sent (the connection's auth parameter included).
+    raw_query: String,
+    /// `METHOD /rest?query`, the auth parameter left out: how fixtures name the request.
+    line: String,
+    /// The query of `line`.
+    line_query: String,
+    headers: axum::http::HeaderMap,
+    /// The step (and `for_each` item) that announced it, when one did.
+    step: Option<String>,
+    item: Option<usize>,
+}
+
+/// One answer: the response, its status and body (logged), and whether nothing could answer.
+type Answer = (Response, u16, Value, bool);
+
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let method = req.method().as_str().to_string();
-    let uri_path = req.uri().path().to_string();
-    let raw_query = req.uri().query().unwrap_or_default().to_string();
-    let headers = req.headers().clone();
-    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024 * 1024).await {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
         Ok(b) => b,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
+    let incoming = read_request(&shared, &parts);
+    let request_body = body_value(&body);
+    let (response, status, answer, unanswered) = if let Some(c) = canned(&shared, &incoming) {
+        (canned_response(&c), c.status, c.body, false)
+    } else if let Some(entries) = &shared.plan.cassette {
+        from_cassette(&shared, entries, &incoming)
+    } else if let Some(target) = shared.plan.forward.get(&incoming.connection) {
+        match forward(&shared.http, target, &incoming, body).await {
+            Ok((resp, status, value)) => (resp, status, value, false),
+            Err(e) => {
+                let value = json!({ "message": e });
+                (
+                    (StatusCode::BAD_GATEWAY, axum::Json(value.clone())).into_response(),
+                    502,
+                    value,
+                    false,
+                )
+            }
+        }
+    } else {
+        missing(
+            &incoming.line,
+            incoming.step.as_deref(),
+            "has no canned answer",
+        )
+    };
+    shared.state.lock().log.push(Exchange {
+        connection: incoming.connection,
+        step: incoming.step,
+        line: incoming.line,
+        body: request_body,
+        status,
+        response: answer,
+        unanswered,
+    });
+    response
+}
+
+/// The request's connection, line and announcing step.
+fn read_request(shared: &Shared, parts: &axum::http::request::Parts) -> Incoming {
+    let method = parts.method.as_str().to_string();
+    let uri_path = parts.uri.path().to_string();
+    let raw_query = parts.uri.query().unwrap_or_default().to_string();
     let trimmed = uri_path.trim_start_matches('/');
     let (connection, rest) = match trimmed.split_once('/') {
         Some((c, r)) => (c.to_string(), format!("/{r}")),
@@ -241,90 +303,75 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .lock()
         .get_mut(&format!("{method} {uri_path}"))
         .and_then(VecDeque::pop_front);
-    let step = announced.as_ref().map(|(s, _)| s.clone());
-    let item = announced.and_then(|(_, i)| i);
-    let request_body = body_value(&body);
-
-    // 1. canned answers
-    let canned = find_canned(&shared.plan, step.as_deref(), &method, &rest, &line_query).map(|i| {
-        let r = &shared.plan.canned[i];
-        let n = {
-            let mut state = shared.state.lock();
-            let n = state.calls.entry(i).or_insert(0);
-            let at = *n;
-            *n += 1;
-            at
-        };
-        let index = match (&r.key, item) {
-            (Key::Step(_), Some(item)) => item,
-            _ => n,
-        };
-        r.answers[index.min(r.answers.len() - 1)].clone()
-    });
-    let (response, status, answer, unanswered) = if let Some(c) = canned {
-        (canned_response(&c), c.status, c.body, false)
-    } else if let Some(entries) = &shared.plan.cassette {
-        let hit = {
-            let mut state = shared.state.lock();
-            let found = entries.iter().enumerate().position(|(i, e)| {
-                !state.used[i] && e.connection == connection && e.request == line
-            });
-            if let Some(i) = found {
-                state.used[i] = true;
-            }
-            found
-        };
-        match hit {
-            Some(i) => {
-                let e = &entries[i];
-                let c = Canned {
-                    status: e.status,
-                    body: e.response.clone(),
-                    headers: Vec::new(),
-                };
-                (canned_response(&c), e.status, e.response.clone(), false)
-            }
-            None => missing(&line, step.as_deref(), "is not in the cassette"),
-        }
-    } else if let Some(target) = shared.plan.forward.get(&connection) {
-        match forward(
-            &shared.http,
-            &method,
-            target,
-            &rest,
-            &raw_query,
-            &headers,
-            body,
-        )
-        .await
-        {
-            Ok((resp, status, value)) => (resp, status, value, false),
-            Err(e) => {
-                let value = json!({ "message": e });
-                (
-                    (StatusCode::BAD_GATEWAY, axum::Json(value.clone())).into_response(),
-                    502,
-                    value,
-                    false,
-                )
-            }
-        }
-    } else {
-        missing(&line, step.as_deref(), "has no canned answer")
+    let (step, item) = match announced {
+        Some((s, i)) => (Some(s), i),
+        None => (None, None),
     };
-    shared.state.lock().log.push(Exchange {
+    Incoming {
+        method,
         connection,
-        step,
+        rest,
+        raw_query,
         line,
-        body: request_body,
-        status,
-        response: answer,
-        unanswered,
-    });
-    response
+        line_query,
+        headers: parts.headers.clone(),
+        step,
+        item,
+    }
 }
 
-fn missing(line: &str, step: Option<&str>, why: &str) -> (Response, u16, Value, bool) {
+/// The case's canned answer for the request, if it has one: per `for_each` item for a step's
+/// answers, else the next in turn (the last one repeats).
+fn canned(shared: &Shared, r: &Incoming) -> Option<Canned> {
+    let i = find_canned(
+        &shared.plan,
+        r.step.as_deref(),
+        &r.method,
+        &r.rest,
+        &r.line_query,
+    )?;
+    let responses = &shared.plan.canned[i];
+    let n = {
+        let mut state = shared.state.lock();
+        let n = state.calls.entry(i).or_insert(0);
+        let at = *n;
+        *n += 1;
+        at
+    };
+    let index = match (&responses.key, r.item) {
+        (Key::Step(_), Some(item)) => item,
+        _ => n,
+    };
+    let last = responses.answers.len().checked_sub(1)?;
+    responses.answers.get(index.min(last)).cloned()
+}
+
+/// The cassette's first unused recording of the same request.
+fn from_cassette(shared: &Shared, entries: &[Entry], r: &Incoming) -> Answer {
+    let hit = {
+        let mut state = shared.state.lock();
+        let found = entries.iter().enumerate().position(|(i, e)| {
+            !state.used[i] && e.connection == r.connection && e.request == r.line
+        });
+        if let Some(i) = found {
+            state.used[i] = true;
+        }
+        found
+    };
+    match hit.and_then(|i| entries.get(i)) {
+        Some(e) => {
+            let c = Canned {
+                status: e.status,
+                body: e.response.clone(),
+                headers: Vec::new(),
+            };
+            (canned_response(&c), e.status, e.response.clone(), false)
+        }
+        None => missing(&r.line, r.step.as_deref(), "is not in the cassette"),
+    }
+}
+
+fn missing(line: &str, step: Option<&str>, why: &str) -> Answer {
     let by = step.map(|s| format!(" (step `{s}`)")).unwrap_or_default();
     let value = json!({ "message": format!("sluice test: {line}{by} {why}") });
     (
@@ -343,23 +390,21 @@ fn kept_header(name: &str) -> bool {
         || name == "location"
 }
 
+/// Sends the request on to `target` (the sandbox or a live endpoint) and passes its answer back.
 async fn forward(
     http: &reqwest::Client,
-    method: &str,
     target: &str,
-    path: &str,
-    raw_query: &str,
-    headers: &axum::http::HeaderMap,
+    r: &Incoming,
     body: Bytes,
 ) -> Result<(Response, u16, Value), String> {
-    let mut url = format!("{}{path}", target.trim_end_matches('/'));
-    if !raw_query.is_empty() {
+    let mut url = format!("{}{}", target.trim_end_matches('/'), r.rest);
+    if !r.raw_query.is_empty() {
         url.push('?');
-        url.push_str(raw_query);
+        url.push_str(&r.raw_query);
     }
-    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    let method = reqwest::Method::from_bytes(r.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut req = http.request(method, &url);
-    for (k, v) in headers {
+    for (k, v) in &r.headers {
         let name = k.as_str();
         if matches!(
             name,
