@@ -182,11 +182,11 @@ impl Store {
                 if rows.is_empty() {
                     break;
                 }
-                for (seq, at, kind, run, payload, prev_hash, hash) in rows {
-                    if let Some(bad) = check(expected, &prev, seq, at, &kind, run.as_deref(), &payload, &prev_hash, &hash) {
+                for row in rows {
+                    if let Some(bad) = check(expected, &prev, &row) {
                         return Ok(bad);
                     }
-                    prev = hash;
+                    prev = row.6;
                     expected += 1;
                 }
             }
@@ -214,20 +214,11 @@ fn seq_u64(seq: i64) -> u64 {
     u64::try_from(seq).unwrap_or(0)
 }
 
-/// What is wrong with record `seq`, read where record `expected` should be, after a record
-/// whose hash was `prev`.
-#[allow(clippy::too_many_arguments)]
-fn check(
-    expected: i64,
-    prev: &str,
-    seq: i64,
-    at: Ts,
-    kind: &str,
-    run: Option<&str>,
-    payload: &str,
-    prev_hash: &str,
-    hash: &str,
-) -> Option<VerifyReport> {
+/// What is wrong with `row`, read where record `expected` should be, after a record whose hash
+/// was `prev`.
+fn check(expected: i64, prev: &str, row: &AuditRow) -> Option<VerifyReport> {
+    let (seq, at, kind, run, payload, prev_hash, hash) = row;
+    let seq = *seq;
     let bad = |seq: i64, reason: String| {
         Some(VerifyReport::FirstBad {
             seq: seq_u64(seq),
@@ -251,7 +242,7 @@ fn check(
             ),
         );
     }
-    if record_hash(prev_hash, seq, at.0, kind, run, payload) != hash {
+    if record_hash(prev_hash, seq, at.0, kind, run.as_deref(), payload) != *hash {
         return bad(
             seq,
             "its content does not match its hash (the record was edited)".into(),

@@ -153,6 +153,162 @@ macro_rules! insert_run {
 }
 pub(crate) use insert_run;
 
+/// The rows of a batch by kind, in the order they are written.
+struct Batch<'r, 'a> {
+    creates: Vec<&'r RunInsert>,
+    /// The last record of each (run, step, item): one statement may not change a row twice.
+    steps: Vec<&'r Row<'a>>,
+    calls: Vec<&'r Row<'a>>,
+    writes: Vec<&'r Row<'a>>,
+    finishes: Vec<&'r Row<'a>>,
+    audits: Vec<(&'a str, Option<&'a RunId>, &'a Value)>,
+}
+
+impl<'r, 'a> Batch<'r, 'a> {
+    fn sort(rows: &'r [Row<'a>]) -> Self {
+        let mut batch = Batch {
+            creates: Vec::new(),
+            steps: Vec::new(),
+            calls: Vec::new(),
+            writes: Vec::new(),
+            finishes: Vec::new(),
+            audits: Vec::new(),
+        };
+        for row in rows {
+            match row {
+                Row::CreateRun(r) => batch.creates.push(r),
+                Row::Step { .. } => batch.steps.push(row),
+                Row::Http { .. } => batch.calls.push(row),
+                Row::WriteDone { .. } => batch.writes.push(row),
+                Row::FinishRun { .. } => batch.finishes.push(row),
+                Row::Audit { kind, run, payload } => batch.audits.push((*kind, *run, *payload)),
+            }
+        }
+        // A later record of the same (run, step, item) replaces an earlier one: keep the last.
+        let mut seen = std::collections::HashSet::new();
+        batch.steps = batch
+            .steps
+            .into_iter()
+            .rev()
+            .filter(|r| match r {
+                Row::Step { run, step, .. } => {
+                    seen.insert((run.as_str(), step.step.as_str(), step.item))
+                }
+                _ => false,
+            })
+            .collect();
+        batch.steps.reverse();
+        batch
+    }
+}
+
+/// Inserts (or replaces) a chunk of step rows with executor `$exec` (either backend).
+macro_rules! insert_steps {
+    ($exec:expr, $chunk:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO steps (run_id, step, item, status, attempts, request, \
+             response_status, output, error, started_at, finished_at) ",
+        );
+        q.push_values($chunk, |mut b, row| {
+            if let Row::Step {
+                run,
+                step,
+                request,
+                output,
+                error,
+            } = row
+            {
+                b.push_bind(run.as_str())
+                    .push_bind(step.step.as_str())
+                    .push_bind(item_to_db(step.item))
+                    .push_bind(step.status.as_str())
+                    .push_bind(i64::from(step.attempts))
+                    .push_bind(request.as_deref())
+                    .push_bind(step.response_status.map(i64::from))
+                    .push_bind(output.as_deref())
+                    .push_bind(error.as_deref())
+                    .push_bind(Ts(time::micros(step.started_at)))
+                    .push_bind(Ts(time::micros(step.finished_at)));
+            }
+        });
+        q.push(
+            " ON CONFLICT (run_id, step, item) DO UPDATE SET status = excluded.status, \
+             attempts = excluded.attempts, request = excluded.request, \
+             response_status = excluded.response_status, output = excluded.output, \
+             error = excluded.error, started_at = excluded.started_at, \
+             finished_at = excluded.finished_at",
+        );
+        q.build().execute($exec).await
+    }};
+}
+
+/// Inserts a chunk of HTTP call rows with executor `$exec` (either backend).
+macro_rules! insert_calls {
+    ($exec:expr, $chunk:expr) => {{
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO http_calls (run_id, step, item, attempt, method, url, headers, \
+             body, status, elapsed_ms, at, error) ",
+        );
+        q.push_values($chunk, |mut b, row| {
+            if let Row::Http {
+                run,
+                call,
+                headers,
+                body,
+            } = row
+            {
+                b.push_bind(run.as_str())
+                    .push_bind(call.step.as_str())
+                    .push_bind(item_to_db(call.item))
+                    .push_bind(i64::from(call.attempt))
+                    .push_bind(call.method.as_str())
+                    .push_bind(call.url.as_str())
+                    .push_bind(headers.as_str())
+                    .push_bind(body.as_deref())
+                    .push_bind(call.status.map(i64::from))
+                    .push_bind(i64::try_from(call.elapsed_ms).unwrap_or(i64::MAX))
+                    .push_bind(Ts(time::micros(call.at)))
+                    .push_bind(call.error.as_deref());
+            }
+        });
+        q.build().execute($exec).await
+    }};
+}
+
+/// Marks a run finished (a [`Row::FinishRun`]) with executor `$exec`; a run that is not there
+/// is an error.
+macro_rules! finish_run {
+    ($exec:expr, $row:expr, $now:expr) => {{
+        match $row {
+            Row::FinishRun {
+                run,
+                status,
+                output,
+                error,
+            } => {
+                let done = sqlx::query(
+                    "UPDATE runs SET status = $2, finished_at = $3, lease_until = NULL, \
+                     output = $4, error = $5 WHERE id = $1",
+                )
+                .bind(run.as_str())
+                .bind(status.as_str())
+                .bind($now)
+                .bind(output.as_deref())
+                .bind(*error)
+                .execute($exec)
+                .await?
+                .rows_affected();
+                if done == 0 {
+                    Err(StoreError::NotFound(run.to_string()))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }};
+}
+
 /// A [`Record`] with its JSON already written (and capped).
 enum Row<'a> {
     CreateRun(RunInsert),
@@ -437,95 +593,20 @@ impl Store {
             .iter()
             .map(|r| Row::new(r, self.output_cap))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut creates = Vec::new();
-        let mut steps = Vec::new();
-        let mut calls = Vec::new();
-        let mut writes = Vec::new();
-        let mut finishes = Vec::new();
-        let mut audits = Vec::new();
-        for row in &rows {
-            match row {
-                Row::CreateRun(r) => creates.push(r),
-                Row::Step { .. } => steps.push(row),
-                Row::Http { .. } => calls.push(row),
-                Row::WriteDone { .. } => writes.push(row),
-                Row::FinishRun { .. } => finishes.push(row),
-                Row::Audit { kind, run, payload } => audits.push((*kind, *run, *payload)),
-            }
-        }
-        // A later record of the same (run, step, item) replaces an earlier one: keep the last
-        // (one statement may not change a row twice).
-        let mut seen = std::collections::HashSet::new();
-        let mut steps: Vec<&Row<'_>> = steps
-            .into_iter()
-            .rev()
-            .filter(|r| match r {
-                Row::Step { run, step, .. } => {
-                    seen.insert((run.as_str(), step.step.as_str(), step.item))
-                }
-                _ => false,
-            })
-            .collect();
-        steps.reverse();
+        let batch = Batch::sort(&rows);
         let now = Ts(time::now());
         with_write_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            for r in creates {
+            for r in &batch.creates {
                 insert_run!(&mut *tx, r)?;
             }
-            for chunk in fixed_chunks(&steps) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO steps (run_id, step, item, status, attempts, request, \
-                     response_status, output, error, started_at, finished_at) ",
-                );
-                q.push_values(chunk, |mut b, row| {
-                    if let Row::Step { run, step, request, output, error } = row {
-                        b.push_bind(run.as_str())
-                            .push_bind(step.step.as_str())
-                            .push_bind(item_to_db(step.item))
-                            .push_bind(step.status.as_str())
-                            .push_bind(i64::from(step.attempts))
-                            .push_bind(request.as_deref())
-                            .push_bind(step.response_status.map(i64::from))
-                            .push_bind(output.as_deref())
-                            .push_bind(error.as_deref())
-                            .push_bind(Ts(time::micros(step.started_at)))
-                            .push_bind(Ts(time::micros(step.finished_at)));
-                    }
-                });
-                q.push(
-                    " ON CONFLICT (run_id, step, item) DO UPDATE SET status = excluded.status, \
-                     attempts = excluded.attempts, request = excluded.request, \
-                     response_status = excluded.response_status, output = excluded.output, \
-                     error = excluded.error, started_at = excluded.started_at, \
-                     finished_at = excluded.finished_at",
-                );
-                q.build().execute(&mut *tx).await?;
+            for chunk in fixed_chunks(&batch.steps) {
+                insert_steps!(&mut *tx, chunk)?;
             }
-            for chunk in fixed_chunks(&calls) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO http_calls (run_id, step, item, attempt, method, url, headers, \
-                     body, status, elapsed_ms, at, error) ",
-                );
-                q.push_values(chunk, |mut b, row| {
-                    if let Row::Http { run, call, headers, body } = row {
-                        b.push_bind(run.as_str())
-                            .push_bind(call.step.as_str())
-                            .push_bind(item_to_db(call.item))
-                            .push_bind(i64::from(call.attempt))
-                            .push_bind(call.method.as_str())
-                            .push_bind(call.url.as_str())
-                            .push_bind(headers.as_str())
-                            .push_bind(body.as_deref())
-                            .push_bind(call.status.map(i64::from))
-                            .push_bind(i64::try_from(call.elapsed_ms).unwrap_or(i64::MAX))
-                            .push_bind(Ts(time::micros(call.at)))
-                            .push_bind(call.error.as_deref());
-                    }
-                });
-                q.build().execute(&mut *tx).await?;
+            for chunk in fixed_chunks(&batch.calls) {
+                insert_calls!(&mut *tx, chunk)?;
             }
-            for row in writes {
+            for row in &batch.writes {
                 if let Row::WriteDone { key, response } = row {
                     sqlx::query(
                         "UPDATE write_intents SET response = $2, done_at = $3 WHERE key = $1",
@@ -537,27 +618,11 @@ impl Store {
                     .await?;
                 }
             }
-            for row in finishes {
-                if let Row::FinishRun { run, status, output, error } = row {
-                    let done = sqlx::query(
-                        "UPDATE runs SET status = $2, finished_at = $3, lease_until = NULL, \
-                         output = $4, error = $5 WHERE id = $1",
-                    )
-                    .bind(run.as_str())
-                    .bind(status.as_str())
-                    .bind(now)
-                    .bind(output.as_deref())
-                    .bind(*error)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if done == 0 {
-                        return Err(StoreError::NotFound(run.to_string()));
-                    }
-                }
+            for row in &batch.finishes {
+                finish_run!(&mut *tx, row, now)?;
             }
-            if !audits.is_empty() {
-                crate::audit::append_many!(tx, pool, &audits)?;
+            if !batch.audits.is_empty() {
+                crate::audit::append_many!(tx, pool, &batch.audits)?;
             }
             tx.commit().await?;
         });

@@ -1,8 +1,8 @@
 //! `sluice runs`: the recorded runs — list, show one, export as JSON Lines, verify the audit
 //! log, prune old runs, and resume an interrupted run from its last finished step.
 
-use std::io::Write as _;
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -30,83 +30,104 @@ pub(crate) fn command(cmd: RunsCommand) -> Result<Exit, CliError> {
             limit,
             format,
             store,
-        } => block_on(async move {
-            let status = status.map(|s| s.parse::<RunStatus>()).transpose()?;
-            let store = open(&store).await?;
-            let filter = RunFilter {
-                flow,
-                status,
-                since: None,
-                limit: Some(limit),
-            };
-            let runs = store.list_runs(&filter).await?;
-            match format {
-                Format::Json => outln!("{}", to_json(&runs)?),
-                Format::Text => print_list(&runs),
-            }
-            Ok(Exit::Success)
-        }),
-        RunsCommand::Show { run, format, store } => block_on(async move {
-            let id: RunId = run.parse()?;
-            let store = open(&store).await?;
-            let detail = store.get_run(&id).await?.ok_or_else(|| no_run(&id))?;
-            match format {
-                Format::Json => outln!("{}", to_json(&detail)?),
-                Format::Text => print_detail(&detail),
-            }
-            Ok(Exit::Success)
-        }),
+        } => block_on(list(flow, status, limit, format, store)),
+        RunsCommand::Show { run, format, store } => block_on(show(run, format, store)),
         RunsCommand::Export {
             since,
             output,
             store,
-        } => block_on(async move {
-            let since = parse_since(&since)?;
-            let store = open(&store).await?;
-            let count = match &output {
-                Some(path) => {
-                    let file = fs_err::File::create(path)?;
-                    let mut out = std::io::BufWriter::new(file);
-                    store.export_since(since, &mut out).await
-                }
-                None => {
-                    let mut out = std::io::stdout().lock();
-                    store.export_since(since, &mut out).await
-                }
-            }?;
-            eprintln!("exported {count} run{}", if count == 1 { "" } else { "s" });
-            Ok(Exit::Success)
-        }),
-        RunsCommand::Verify { store } => block_on(async move {
-            let store = open(&store).await?;
-            match store.verify_audit().await? {
-                VerifyReport::Ok { records, head_hash } => {
-                    outln!("audit log intact: {records} records, head {head_hash}");
-                    Ok(Exit::Success)
-                }
-                VerifyReport::FirstBad { seq, reason } => {
-                    outln!("audit log ALTERED: record {seq} is the first bad one: {reason}");
-                    Ok(Exit::Failure)
-                }
-            }
-        }),
+        } => block_on(export(since, output, store)),
+        RunsCommand::Verify { store } => block_on(verify(store)),
         RunsCommand::Prune { older_than, store } => {
             let age = match older_than {
                 Some(age) => age,
                 None => configured_retention()?,
             };
-            block_on(async move {
-                let store = open(&store).await?;
-                let removed = store.prune_older_than(age).await?;
-                outln!(
-                    "removed {removed} run{} that ended more than {} ago",
-                    if removed == 1 { "" } else { "s" },
-                    humantime::format_duration(age)
-                );
-                Ok(Exit::Success)
-            })
+            block_on(prune(age, store))
         }
     }
+}
+
+/// `sluice runs list`.
+async fn list(
+    flow: Option<String>,
+    status: Option<String>,
+    limit: usize,
+    format: Format,
+    store: StoreArg,
+) -> Result<Exit, CliError> {
+    let status = status.map(|s| s.parse::<RunStatus>()).transpose()?;
+    let store = open(&store).await?;
+    let filter = RunFilter {
+        flow,
+        status,
+        since: None,
+        limit: Some(limit),
+    };
+    let runs = store.list_runs(&filter).await?;
+    match format {
+        Format::Json => outln!("{}", to_json(&runs)?),
+        Format::Text => print_list(&runs),
+    }
+    Ok(Exit::Success)
+}
+
+/// `sluice runs show RUN`.
+async fn show(run: String, format: Format, store: StoreArg) -> Result<Exit, CliError> {
+    let id: RunId = run.parse()?;
+    let store = open(&store).await?;
+    let detail = store.get_run(&id).await?.ok_or_else(|| no_run(&id))?;
+    match format {
+        Format::Json => outln!("{}", to_json(&detail)?),
+        Format::Text => print_detail(&detail),
+    }
+    Ok(Exit::Success)
+}
+
+/// `sluice runs export --since …`.
+async fn export(since: String, output: Option<PathBuf>, store: StoreArg) -> Result<Exit, CliError> {
+    let since = parse_since(&since)?;
+    let store = open(&store).await?;
+    let count = match &output {
+        Some(path) => {
+            let file = fs_err::File::create(path)?;
+            let mut out = std::io::BufWriter::new(file);
+            store.export_since(since, &mut out).await
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            store.export_since(since, &mut out).await
+        }
+    }?;
+    eprintln!("exported {count} run{}", if count == 1 { "" } else { "s" });
+    Ok(Exit::Success)
+}
+
+/// `sluice runs verify`.
+async fn verify(store: StoreArg) -> Result<Exit, CliError> {
+    let store = open(&store).await?;
+    match store.verify_audit().await? {
+        VerifyReport::Ok { records, head_hash } => {
+            outln!("audit log intact: {records} records, head {head_hash}");
+            Ok(Exit::Success)
+        }
+        VerifyReport::FirstBad { seq, reason } => {
+            outln!("audit log ALTERED: record {seq} is the first bad one: {reason}");
+            Ok(Exit::Failure)
+        }
+    }
+}
+
+/// `sluice runs prune`.
+async fn prune(age: std::time::Duration, store: StoreArg) -> Result<Exit, CliError> {
+    let store = open(&store).await?;
+    let removed = store.prune_older_than(age).await?;
+    outln!(
+        "removed {removed} run{} that ended more than {} ago",
+        if removed == 1 { "" } else { "s" },
+        humantime::format_duration(age)
+    );
+    Ok(Exit::Success)
 }
 
 async fn open(arg: &StoreArg) -> Result<Store, CliError> {
@@ -204,57 +225,13 @@ fn print_detail(d: &RunDetail) {
         let _ = writeln!(out, "error     {e}");
     }
     let _ = writeln!(out, "\nsteps:");
-    for s in &d.steps {
-        let took = (s.finished_at - s.started_at).to_std().ok();
-        let item = s.item.map(|i| format!("[{i}]")).unwrap_or_default();
-        let status = s
-            .response_status
-            .map(|c| format!(" HTTP {c}"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {}{item}  {}  attempts {}  {}{status}",
-            s.step,
-            s.status,
-            s.attempts,
-            duration_text(took)
-        );
-        if let Some(r) = &s.request {
-            let method = r.get("method").and_then(Value::as_str).unwrap_or("");
-            let url = r.get("url").and_then(Value::as_str).unwrap_or("");
-            let _ = writeln!(out, "    request  {method} {url}");
-            if let Some(body) = r.get("body") {
-                let _ = writeln!(out, "    body     {}", clip(&body.to_string()));
-            }
-        }
-        if let Some(o) = &s.output {
-            let _ = writeln!(out, "    output   {}", clip(&o.to_string()));
-        }
-        if let Some(e) = &s.error {
-            let text = e.as_str().map_or_else(|| e.to_string(), str::to_string);
-            let _ = writeln!(out, "    error    {}", clip(&text));
-        }
+    for step in &d.steps {
+        print_step(&mut out, step);
     }
     if !d.http_calls.is_empty() {
         let _ = writeln!(out, "\nHTTP calls:");
         for c in &d.http_calls {
-            let item = c.item.map(|i| format!("[{i}]")).unwrap_or_default();
-            let status = c
-                .status
-                .map_or_else(|| "no answer".to_string(), |s| s.to_string());
-            let _ = writeln!(
-                out,
-                "  {}{item} #{}  {} {}  → {status}  {}ms{}",
-                c.step,
-                c.attempt,
-                c.method,
-                c.url,
-                c.elapsed_ms,
-                c.error
-                    .as_deref()
-                    .map(|e| format!("  ({})", clip(e)))
-                    .unwrap_or_default()
-            );
+            print_call(&mut out, c);
         }
     }
     if let Some(o) = &d.output {
@@ -264,6 +241,60 @@ fn print_detail(d: &RunDetail) {
             serde_json::to_string_pretty(o).unwrap_or_default()
         );
     }
+}
+
+/// A step of `runs show`: status, attempts, time, request, output, error.
+fn print_step(out: &mut impl Write, s: &sluice_store::StepRecord) {
+    let took = (s.finished_at - s.started_at).to_std().ok();
+    let item = s.item.map(|i| format!("[{i}]")).unwrap_or_default();
+    let status = s
+        .response_status
+        .map(|c| format!(" HTTP {c}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  {}{item}  {}  attempts {}  {}{status}",
+        s.step,
+        s.status,
+        s.attempts,
+        duration_text(took)
+    );
+    if let Some(r) = &s.request {
+        let method = r.get("method").and_then(Value::as_str).unwrap_or("");
+        let url = r.get("url").and_then(Value::as_str).unwrap_or("");
+        let _ = writeln!(out, "    request  {method} {url}");
+        if let Some(body) = r.get("body") {
+            let _ = writeln!(out, "    body     {}", clip(&body.to_string()));
+        }
+    }
+    if let Some(o) = &s.output {
+        let _ = writeln!(out, "    output   {}", clip(&o.to_string()));
+    }
+    if let Some(e) = &s.error {
+        let text = e.as_str().map_or_else(|| e.to_string(), str::to_string);
+        let _ = writeln!(out, "    error    {}", clip(&text));
+    }
+}
+
+/// An HTTP call of `runs show`.
+fn print_call(out: &mut impl Write, c: &sluice_store::HttpCall) {
+    let item = c.item.map(|i| format!("[{i}]")).unwrap_or_default();
+    let status = c
+        .status
+        .map_or_else(|| "no answer".to_string(), |s| s.to_string());
+    let _ = writeln!(
+        out,
+        "  {}{item} #{}  {} {}  → {status}  {}ms{}",
+        c.step,
+        c.attempt,
+        c.method,
+        c.url,
+        c.elapsed_ms,
+        c.error
+            .as_deref()
+            .map(|e| format!("  ({})", clip(e)))
+            .unwrap_or_default()
+    );
 }
 
 fn short(hash: &str) -> &str {

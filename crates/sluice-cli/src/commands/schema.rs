@@ -140,6 +140,41 @@ fn wrap_properties(node: &mut Value, literal_defs: &[String]) {
     }
 }
 
+/// The schema rule "when `action` is ACTION, `with:` has the operation's parameters": their
+/// descriptions (with allowed values), the required ones, nothing else.
+fn with_rule(action: &str, op: &sluice_model::Operation) -> Value {
+    let mut props = serde_json::Map::new();
+    let mut required = Vec::new();
+    for (param, spec) in &op.params {
+        let mut text = spec.description.clone().unwrap_or_default();
+        if let Some(allowed) = &spec.allowed {
+            let values: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+            text.push_str(&format!(" One of: {}.", values.join(", ")));
+        }
+        props.insert(
+            param.clone(),
+            serde_json::json!({ "description": text.trim() }),
+        );
+        if spec.required {
+            required.push(Value::String(param.clone()));
+        }
+    }
+    let mut with =
+        serde_json::json!({ "type": "object", "properties": props, "additionalProperties": false });
+    if !required.is_empty() {
+        with["required"] = Value::Array(required);
+        let then = serde_json::json!({ "properties": { "with": with }, "required": ["with"] });
+        return serde_json::json!({
+            "if": { "properties": { "action": { "const": action } }, "required": ["action"] },
+            "then": then
+        });
+    }
+    serde_json::json!({
+        "if": { "properties": { "action": { "const": action } }, "required": ["action"] },
+        "then": { "properties": { "with": with } }
+    })
+}
+
 /// Lists every built-in operation as `ghl.NAME` / `ipinfo.NAME` examples of `action`, so
 /// editors complete them (connections are usually named after their connector).
 fn add_action_examples(schema: &mut Value) -> Result<(), CliError> {
@@ -172,34 +207,7 @@ fn add_action_examples(schema: &mut Value) -> Result<(), CliError> {
             other => other,
         };
         for (name, op) in &connector.operations {
-            let mut props = serde_json::Map::new();
-            let mut required = Vec::new();
-            for (param, spec) in &op.params {
-                let mut text = spec.description.clone().unwrap_or_default();
-                if let Some(allowed) = &spec.allowed {
-                    let values: Vec<String> = allowed.iter().map(ToString::to_string).collect();
-                    text.push_str(&format!(" One of: {}.", values.join(", ")));
-                }
-                props.insert(
-                    param.clone(),
-                    serde_json::json!({ "description": text.trim() }),
-                );
-                if spec.required {
-                    required.push(Value::String(param.clone()));
-                }
-            }
-            let mut with = serde_json::json!({ "type": "object", "properties": props, "additionalProperties": false });
-            if !required.is_empty() {
-                with["required"] = Value::Array(required.clone());
-            }
-            let mut then = serde_json::json!({ "properties": { "with": with } });
-            if !required.is_empty() {
-                then["required"] = serde_json::json!(["with"]);
-            }
-            rules.push(serde_json::json!({
-                "if": { "properties": { "action": { "const": format!("{prefix}.{}", name.value) } }, "required": ["action"] },
-                "then": then
-            }));
+            rules.push(with_rule(&format!("{prefix}.{}", name.value), op));
         }
     }
     if let Some(step) = schema
