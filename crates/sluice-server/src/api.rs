@@ -22,6 +22,7 @@ use sluice_store::{RunFilter, RunId, RunStatus};
 
 use crate::auth;
 use crate::dto::flow_list;
+use crate::registry::FlowEntry;
 use crate::shared::Shared;
 use crate::triggers::inputs_from;
 
@@ -155,24 +156,9 @@ async fn start_run(
             &format!("flow `{name}` has no `manual` trigger: it cannot be started by hand"),
         );
     }
-    let given: Map<String, Value> = if body.is_empty() {
-        Map::new()
-    } else {
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(Value::Object(m)) => m,
-            Ok(_) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "the body must be a JSON object of inputs",
-                );
-            }
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("the body is not JSON: {e}"),
-                );
-            }
-        }
+    let given = match body_inputs(&body) {
+        Ok(g) => g,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
     let wait = match q
         .wait
@@ -215,9 +201,26 @@ async fn start_run(
         )
             .into_response();
     };
+    wait_for(&shared, &id, wait).await
+}
+
+/// The inputs of a request body: empty, or a JSON object.
+fn body_inputs(body: &[u8]) -> Result<Map<String, Value>, String> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err("the body must be a JSON object of inputs".into()),
+        Err(e) => Err(format!("the body is not JSON: {e}")),
+    }
+}
+
+/// Waits up to `wait` for run `id` to end: its output (200), or its status so far (202).
+async fn wait_for(shared: &Shared, id: &RunId, wait: Duration) -> Response {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        match shared.store.get_run(&id).await {
+        match shared.store.get_run(id).await {
             Ok(Some(run)) if run.status.is_final() => {
                 return axum::Json(json!({
                     "id": id, "status": run.status, "output": run.output, "error": run.error,
@@ -288,57 +291,10 @@ async fn webhook(
         shared.metrics.webhook("refused");
         error(status, why)
     };
-    let Some(key) = &shared.webhook_key else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webhooks are off: set `[serve] webhook_public_key` in sluice.toml",
-        );
+    let event = match verified_event(&shared, &headers, &body) {
+        Ok(event) => event,
+        Err((status, why)) => return refuse(status, why),
     };
-    let Some(signature) = headers
-        .get("x-ghl-signature")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| {
-            base64::engine::general_purpose::STANDARD
-                .decode(s.trim())
-                .ok()
-        })
-        .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
-    else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or malformed x-ghl-signature",
-        );
-    };
-    if key.verify_strict(&body, &signature).is_err() {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "the signature does not match the body",
-        );
-    }
-    let event: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => return refuse(StatusCode::BAD_REQUEST, "the body is not a JSON object"),
-    };
-    if let Some(ts) = event.get("timestamp").and_then(Value::as_str) {
-        match DateTime::parse_from_rfc3339(ts) {
-            Ok(at) => {
-                let age = Utc::now().signed_duration_since(at.with_timezone(&Utc));
-                let max = chrono::TimeDelta::from_std(shared.webhook_max_age).unwrap_or_default();
-                if age > max || age < -max {
-                    return refuse(
-                        StatusCode::UNAUTHORIZED,
-                        "the delivery's timestamp is too old (a replay?)",
-                    );
-                }
-            }
-            Err(_) => {
-                return refuse(
-                    StatusCode::BAD_REQUEST,
-                    "`timestamp` is not an RFC 3339 time",
-                );
-            }
-        }
-    }
     let snap = shared.registry.snapshot();
     let Some(entry) = snap.flows.get(&flow) else {
         return refuse(StatusCode::NOT_FOUND, "no such flow");
@@ -356,15 +312,83 @@ async fn webhook(
         )
             .into_response();
     }
+    queue_delivery(&shared, entry, &flow, &event, &body).await
+}
+
+/// Checks a delivery: the configured key's Ed25519 signature of the raw body in
+/// `x-ghl-signature`, a JSON object, a recent `timestamp`. The event, or why it is refused.
+fn verified_event(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, (StatusCode, &'static str)> {
+    let Some(key) = &shared.webhook_key else {
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are off: set `[serve] webhook_public_key` in sluice.toml",
+        ));
+    };
+    let signature = headers
+        .get("x-ghl-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s.trim())
+                .ok()
+        })
+        .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok())
+        .ok_or((
+            StatusCode::UNAUTHORIZED,
+            "missing or malformed x-ghl-signature",
+        ))?;
+    if key.verify_strict(body, &signature).is_err() {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "the signature does not match the body",
+        ));
+    }
+    let event: Value = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Err((StatusCode::BAD_REQUEST, "the body is not a JSON object")),
+    };
+    if let Some(ts) = event.get("timestamp").and_then(Value::as_str) {
+        let Ok(at) = DateTime::parse_from_rfc3339(ts) else {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "`timestamp` is not an RFC 3339 time",
+            ));
+        };
+        let age = Utc::now().signed_duration_since(at.with_timezone(&Utc));
+        let max = chrono::TimeDelta::from_std(shared.webhook_max_age).unwrap_or_default();
+        if age > max || age < -max {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "the delivery's timestamp is too old (a replay?)",
+            ));
+        }
+    }
+    Ok(event)
+}
+
+/// Queues the run of a verified delivery, once per delivery (its `webhookId`, else the body's
+/// hash) across runners.
+async fn queue_delivery(
+    shared: &Shared,
+    entry: &FlowEntry,
+    flow: &str,
+    event: &Value,
+    body: &[u8],
+) -> Response {
+    let kind = event.get("type").and_then(Value::as_str).unwrap_or("");
     // Without a webhookId the body itself identifies the delivery.
     let delivery = event
         .get("webhookId")
         .and_then(Value::as_str)
-        .map_or_else(|| sluice_store::NewRun::content_hash(&body), str::to_string);
-    let inputs = inputs_from(&entry.exec, "event", &event);
+        .map_or_else(|| sluice_store::NewRun::content_hash(body), str::to_string);
+    let inputs = inputs_from(&entry.exec, "event", event);
     let new = sluice_store::NewRun {
         flow_hash: entry.exec.content_hash.clone(),
-        ..sluice_store::NewRun::new(flow.clone(), b"", format!("webhook:{kind}"), inputs)
+        ..sluice_store::NewRun::new(flow.to_string(), b"", format!("webhook:{kind}"), inputs)
     };
     match shared
         .store

@@ -12,6 +12,7 @@ use sluice_connectors::RateLimits;
 use sluice_engine::{Executable, Observer, Runtime};
 use sluice_model::Limits;
 use sluice_model::flow::Trigger;
+use sluice_project::files::CheckedFile;
 use sluice_project::runtime::Flows;
 use sluice_project::{FlowSet, ProjectError, RuntimeSettings, SecretStore};
 
@@ -108,107 +109,104 @@ impl Registry {
     pub(crate) async fn reload(&self) -> Result<(), ProjectError> {
         let set = FlowSet::load(std::slice::from_ref(&self.dir))?;
         let catalog = set.catalog()?;
-        let results = set.check(&catalog, &Limits::default());
         let previous = self.snapshot();
         let mut flows = BTreeMap::new();
         let mut problems = Vec::new();
-        let mut files_seen = Vec::new();
-        for checked in &results {
+        for checked in set.check(&catalog, &Limits::default()) {
             if !checked.asked {
                 continue;
             }
-            let (v, doc, source) = (&checked.validated, &checked.document, &checked.source);
-            let file = v.report.path.clone();
-            files_seen.push(file.clone());
-            let errors = v.report.error_count();
-            let built = match (&v.plan, doc) {
-                (Some(plan), Some(doc)) if errors == 0 => {
-                    Executable::build(doc, plan, &catalog, source)
-                        .map_err(|e| e.to_string())
-                        .map(|e| {
-                            (
-                                Arc::new(e),
-                                doc.flow
-                                    .triggers
-                                    .iter()
-                                    .map(|t| t.value.clone())
-                                    .collect::<Vec<_>>(),
-                            )
-                        })
-                }
-                _ => Err(format!(
-                    "{errors} error(s): {}",
-                    v.report
-                        .diagnostics
-                        .iter()
-                        .filter(|d| d.severity == sluice_model::diagnostic::Severity::Error)
-                        .map(|d| d.message.clone())
-                        .take(3)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )),
-            };
-            match built {
-                Ok((exec, triggers)) => {
-                    let name = exec.name.clone();
-                    flows.insert(
-                        name,
-                        Arc::new(FlowEntry {
-                            exec,
-                            file,
-                            triggers,
-                            stale: None,
-                        }),
-                    );
+            let file = checked.validated.report.path.clone();
+            match entry_of(&checked, &catalog) {
+                Ok(entry) => {
+                    flows.insert(entry.exec.name.clone(), Arc::new(entry));
                 }
                 Err(why) => {
                     // The last good version of this file, if any, keeps running.
                     if let Some(old) = previous.flows.values().find(|f| f.file == file) {
-                        flows.insert(
-                            old.exec.name.clone(),
-                            Arc::new(FlowEntry {
-                                exec: old.exec.clone(),
-                                file: file.clone(),
-                                triggers: old.triggers.clone(),
-                                stale: Some(why.clone()),
-                            }),
-                        );
+                        let stale = FlowEntry {
+                            exec: old.exec.clone(),
+                            file: file.clone(),
+                            triggers: old.triggers.clone(),
+                            stale: Some(why.clone()),
+                        };
+                        flows.insert(old.exec.name.clone(), Arc::new(stale));
                     }
                     problems.push((file, why));
                 }
             }
         }
+        let runtime = self.runtime(&set, &catalog, &flows).await?;
+        *self.current.write() = Arc::new(Snapshot {
+            flows,
+            problems,
+            runtime: Arc::new(runtime),
+            loaded_at: SystemTime::now(),
+        });
+        Ok(())
+    }
+
+    /// The runtime of the flows: this registry's settings and observer, the rate limits of the
+    /// first load (they hold for the process, not per version of the flows), the credentials
+    /// (`{ store = … }` secrets from the run store).
+    async fn runtime(
+        &self,
+        set: &FlowSet,
+        catalog: &sluice_model::Catalog,
+        flows: &BTreeMap<String, Arc<FlowEntry>>,
+    ) -> Result<Runtime, ProjectError> {
         let limits = {
             let mut guard = self.limits.write();
             match guard.as_ref() {
                 Some(l) => l.clone(),
                 None => {
-                    let l = Arc::new(RateLimits::from_catalog(&catalog)?);
+                    let l = Arc::new(RateLimits::from_catalog(catalog)?);
                     *guard = Some(l.clone());
                     l
                 }
             }
         };
         let callable: Vec<Arc<Executable>> = flows.values().map(|f| f.exec.clone()).collect();
-        let rt = self
-            .settings
+        self.settings
             .build(
                 self.observer.clone(),
                 limits,
                 &Flows {
-                    files: &set,
+                    files: set,
                     credentials_of: callable.iter().map(AsRef::as_ref).collect(),
                     callable: callable.clone(),
                 },
                 SecretStore::Open(&self.store),
             )
-            .await?;
-        *self.current.write() = Arc::new(Snapshot {
-            flows,
-            problems,
-            runtime: Arc::new(rt),
-            loaded_at: SystemTime::now(),
-        });
-        Ok(())
+            .await
+    }
+}
+
+/// A checked file as a served flow; why not, when it has errors.
+fn entry_of(checked: &CheckedFile, catalog: &sluice_model::Catalog) -> Result<FlowEntry, String> {
+    let v = &checked.validated;
+    let errors = v.report.error_count();
+    match (&v.plan, &checked.document) {
+        (Some(plan), Some(doc)) if errors == 0 => {
+            let exec = Executable::build(doc, plan, catalog, &checked.source)
+                .map_err(|e| e.to_string())?;
+            Ok(FlowEntry {
+                exec: Arc::new(exec),
+                file: v.report.path.clone(),
+                triggers: doc.flow.triggers.iter().map(|t| t.value.clone()).collect(),
+                stale: None,
+            })
+        }
+        _ => Err(format!(
+            "{errors} error(s): {}",
+            v.report
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == sluice_model::diagnostic::Severity::Error)
+                .map(|d| d.message.clone())
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
     }
 }

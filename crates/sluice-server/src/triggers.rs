@@ -128,6 +128,46 @@ fn new_run(exec: &Executable, trigger: &str, inputs: Value) -> NewRun {
     }
 }
 
+/// The ticks of a schedule up to `now`: those behind the grace period are missed (the last
+/// `keep` kept, all counted), the rest are on time.
+struct DueTicks {
+    missed: VecDeque<DateTime<Utc>>,
+    missed_total: usize,
+    on_time: Vec<DateTime<Utc>>,
+}
+
+fn due_ticks(
+    schedule: &Schedule,
+    cursor: DateTime<Utc>,
+    now: DateTime<Utc>,
+    keep: usize,
+) -> DueTicks {
+    let grace_start = now - chrono::TimeDelta::from_std(GRACE).unwrap_or_default();
+    let mut due = DueTicks {
+        missed: VecDeque::new(),
+        missed_total: 0,
+        on_time: Vec::new(),
+    };
+    for t in schedule.after(cursor).take(200_000) {
+        let t = t.with_timezone(&Utc);
+        if t > now {
+            break;
+        }
+        if t < grace_start {
+            due.missed_total += 1;
+            due.missed.push_back(t);
+            if due.missed.len() > keep {
+                due.missed.pop_front();
+            }
+        } else {
+            due.on_time.push(t);
+        }
+    }
+    due
+}
+
+/// Fires the schedule's due ticks: missed ones as its `missed` policy says, then the ones on
+/// time, each once across runners (after its jitter, if any).
 async fn schedule_tick(
     shared: &Arc<Shared>,
     state: &mut State,
@@ -150,37 +190,20 @@ async fn schedule_tick(
         Some(t) => t.max(lookback),
         None => seen,
     };
-    let keep = match trigger.missed.unwrap_or(MissedPolicy::Latest) {
+    let policy = trigger.missed.unwrap_or(MissedPolicy::Latest);
+    let keep = match policy {
         MissedPolicy::All => trigger.max_catch_up.unwrap_or(10).max(1) as usize,
         _ => 1,
     };
-    let grace_start = now - chrono::TimeDelta::from_std(GRACE).unwrap_or_default();
-    let mut missed: VecDeque<DateTime<Utc>> = VecDeque::new();
-    let mut missed_total = 0usize;
-    let mut on_time = Vec::new();
-    for t in schedule.after(cursor).take(200_000) {
-        let t = t.with_timezone(&Utc);
-        if t > now {
-            break;
-        }
-        if t < grace_start {
-            missed_total += 1;
-            missed.push_back(t);
-            if missed.len() > keep {
-                missed.pop_front();
-            }
-        } else {
-            on_time.push(t);
-        }
-    }
+    let due = due_ticks(&schedule, cursor, now, keep);
     let mut fire: Vec<DateTime<Utc>> = Vec::new();
-    if missed_total > 0 {
-        match trigger.missed.unwrap_or(MissedPolicy::Latest) {
+    if due.missed_total > 0 {
+        match policy {
             MissedPolicy::Skip => {
-                if let Some(&latest) = missed.back() {
+                if let Some(&latest) = due.missed.back() {
                     tracing::warn!(
                         flow,
-                        missed = missed_total,
+                        missed = due.missed_total,
                         "Missed schedule ticks skipped."
                     );
                     shared
@@ -193,51 +216,59 @@ async fn schedule_tick(
             MissedPolicy::Latest | MissedPolicy::All => {
                 tracing::warn!(
                     flow,
-                    missed = missed_total,
-                    catching_up = missed.len(),
+                    missed = due.missed_total,
+                    catching_up = due.missed.len(),
                     "Running missed schedule ticks."
                 );
-                fire.extend(missed);
+                fire.extend(due.missed);
             }
         }
     }
-    fire.extend(on_time);
+    fire.extend(due.on_time);
+    let jitter = trigger
+        .jitter
+        .as_ref()
+        .map(|j| j.value.0)
+        .filter(|j| !j.is_zero());
     for t in fire {
-        let jitter = trigger
-            .jitter
-            .as_ref()
-            .map(|j| j.value.0)
-            .filter(|j| !j.is_zero());
         match jitter {
             None => fire_tick(shared, entry, trigger, t).await?,
-            Some(j) => {
-                let key = (flow.to_string(), t);
-                let fresh = state.jittering.lock().insert(key.clone());
-                if fresh {
-                    let wait = Duration::from_millis(
-                        rand::rng()
-                            .random_range(0..=u64::try_from(j.as_millis()).unwrap_or(u64::MAX)),
-                    );
-                    let (shared, trigger, jittering) =
-                        (shared.clone(), trigger.clone(), state.jittering.clone());
-                    let entry = Arc::new(FlowEntry {
-                        exec: entry.exec.clone(),
-                        file: entry.file.clone(),
-                        triggers: Vec::new(),
-                        stale: None,
-                    });
-                    tokio::spawn(async move {
-                        tokio::time::sleep(wait).await;
-                        if let Err(e) = fire_tick(&shared, &entry, &trigger, t).await {
-                            tracing::warn!(flow = %entry.exec.name, error = %e, "Schedule tick not fired.");
-                        }
-                        jittering.lock().remove(&key);
-                    });
-                }
-            }
+            Some(j) => fire_after_jitter(shared, state, entry, trigger, (t, j)),
         }
     }
     Ok(())
+}
+
+/// Fires tick `t` after a random wait up to `jitter`, in a task of its own (once per tick while
+/// it waits).
+fn fire_after_jitter(
+    shared: &Arc<Shared>,
+    state: &State,
+    entry: &FlowEntry,
+    trigger: &ScheduleTrigger,
+    (t, jitter): (DateTime<Utc>, Duration),
+) {
+    let key = (entry.exec.name.clone(), t);
+    if !state.jittering.lock().insert(key.clone()) {
+        return;
+    }
+    let wait = Duration::from_millis(
+        rand::rng().random_range(0..=u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX)),
+    );
+    let (shared, trigger, jittering) = (shared.clone(), trigger.clone(), state.jittering.clone());
+    let entry = Arc::new(FlowEntry {
+        exec: entry.exec.clone(),
+        file: entry.file.clone(),
+        triggers: Vec::new(),
+        stale: None,
+    });
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        if let Err(e) = fire_tick(&shared, &entry, &trigger, t).await {
+            tracing::warn!(flow = %entry.exec.name, error = %e, "Schedule tick not fired.");
+        }
+        jittering.lock().remove(&key);
+    });
 }
 
 /// Fires tick `t` once across runners, applying the overlap policy.
@@ -328,6 +359,61 @@ fn spawn_look(
     });
 }
 
+/// The due dates a `task_due` look fires for.
+struct DueWindow {
+    oldest: DateTime<Utc>,
+    horizon: DateTime<Utc>,
+    include_completed: bool,
+}
+
+/// Queues a run for `task` of contact `contact` when it falls due in the window, once per task
+/// and due date across runners.
+async fn fire_if_due(
+    shared: &Shared,
+    entry: &FlowEntry,
+    window: &DueWindow,
+    contact: &str,
+    task: &Value,
+) -> Result<(), String> {
+    if !window.include_completed && task.get("completed") == Some(&Value::Bool(true)) {
+        return Ok(());
+    }
+    let (Some(task_id), Some(due)) = (
+        task.get("id").and_then(Value::as_str),
+        task.get("dueDate")
+            .and_then(Value::as_str)
+            .and_then(|d| DateTime::parse_from_rfc3339(d).ok()),
+    ) else {
+        return Ok(());
+    };
+    let due = due.with_timezone(&Utc);
+    if due > window.horizon || due < window.oldest {
+        return Ok(());
+    }
+    let mut task = task.clone();
+    if let Some(obj) = task.as_object_mut() {
+        obj.entry("contactId").or_insert_with(|| json!(contact));
+    }
+    let key = format!("{task_id}@{}", due.to_rfc3339());
+    let inputs = inputs_from(&entry.exec, "task", &task);
+    let fired = shared
+        .store
+        .fire_once(
+            &format!("task_due:{}", entry.exec.name),
+            &key,
+            Some(new_run(&entry.exec, "task_due", inputs)),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(run) = fired {
+        tracing::info!(flow = %entry.exec.name, task = task_id, due = %due, run = %run, "Task due: run queued.");
+        shared.metrics.fired("task_due");
+        shared.wake.notify_one();
+    }
+    Ok(())
+}
+
+/// Pages through the location's contacts and their tasks, firing each task that falls due.
 async fn task_due_look(
     shared: &Shared,
     entry: &FlowEntry,
@@ -357,8 +443,11 @@ async fn task_due_look(
         .as_ref()
         .map_or(Duration::ZERO, |d| d.value.0);
     let now = Utc::now();
-    let horizon = now + chrono::TimeDelta::from_std(within).unwrap_or_default();
-    let oldest = now - chrono::TimeDelta::from_std(LOOKBACK).unwrap_or_default();
+    let window = DueWindow {
+        oldest: now - chrono::TimeDelta::from_std(LOOKBACK).unwrap_or_default(),
+        horizon: now + chrono::TimeDelta::from_std(within).unwrap_or_default(),
+        include_completed: trigger.include_completed,
+    };
     let mut after: Option<Value> = None;
     for _ in 0..MAX_PAGES {
         let mut params = Map::new();
@@ -390,41 +479,7 @@ async fn task_due_look(
                 .into_iter()
                 .flatten()
             {
-                if !trigger.include_completed && task.get("completed") == Some(&Value::Bool(true)) {
-                    continue;
-                }
-                let (Some(task_id), Some(due)) = (
-                    task.get("id").and_then(Value::as_str),
-                    task.get("dueDate")
-                        .and_then(Value::as_str)
-                        .and_then(|d| DateTime::parse_from_rfc3339(d).ok()),
-                ) else {
-                    continue;
-                };
-                let due = due.with_timezone(&Utc);
-                if due > horizon || due < oldest {
-                    continue;
-                }
-                let mut task = task.clone();
-                if let Some(obj) = task.as_object_mut() {
-                    obj.entry("contactId").or_insert_with(|| json!(id));
-                }
-                let key = format!("{task_id}@{}", due.to_rfc3339());
-                let inputs = inputs_from(&entry.exec, "task", &task);
-                let fired = shared
-                    .store
-                    .fire_once(
-                        &format!("task_due:{}", entry.exec.name),
-                        &key,
-                        Some(new_run(&entry.exec, "task_due", inputs)),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if let Some(run) = fired {
-                    tracing::info!(flow = %entry.exec.name, task = task_id, due = %due, run = %run, "Task due: run queued.");
-                    shared.metrics.fired("task_due");
-                    shared.wake.notify_one();
-                }
+                fire_if_due(shared, entry, &window, id, task).await?;
             }
         }
         if contacts.len() < 100 {

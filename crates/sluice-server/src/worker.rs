@@ -10,6 +10,7 @@ use sluice_engine::{RunJournal, RunStatus};
 use sluice_store::RunId;
 use tokio::task::JoinSet;
 
+use crate::registry::{FlowEntry, Snapshot};
 use crate::shared::Shared;
 
 /// How often the queue is looked at when nothing wakes the workers.
@@ -66,48 +67,24 @@ pub(crate) async fn claim_loop(shared: Arc<Shared>) -> usize {
     handed_back
 }
 
+/// A claimed run made ready: its flow, typed inputs and resumed journal.
+struct Ready {
+    flow: String,
+    entry: Arc<FlowEntry>,
+    inputs: Value,
+    journal: Arc<RunJournal>,
+}
+
 /// Runs claimed run `id` to its end. Returns false when it was handed back unfinished.
 async fn execute(
     shared: Arc<Shared>,
     id: RunId,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> bool {
-    let detail = match shared.store.get_run(&id).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return true,
-        Err(e) => {
-            tracing::error!(run = %id, error = %e, "Cannot read a claimed run.");
-            return true;
-        }
-    };
-    if detail.claims > 1 {
-        shared.metrics.takeovers.inc();
-        tracing::info!(run = %id, flow = %detail.flow, claims = detail.claims, "Resuming a run another runner did not finish.");
-    }
     let snap = shared.registry.snapshot();
-    let Some(entry) = snap.flows.get(&detail.flow).cloned() else {
-        let why = format!("flow `{}` is not loaded by this runner", detail.flow);
-        fail(&shared, &id, &detail.flow, &why).await;
-        return true;
-    };
-    let given: Map<String, Value> = match detail.inputs {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    let inputs = match sluice_engine::prepare_inputs(&entry.exec, given) {
-        Ok(i) => i,
-        Err(problems) => {
-            fail(&shared, &id, &detail.flow, &problems.to_string()).await;
-            return true;
-        }
-    };
-    let journal = match RunJournal::resume(shared.recorder.clone(), id.clone(), false).await {
-        Ok(j) => Arc::new(j),
-        Err(e) => {
-            tracing::error!(run = %id, error = %e, "Cannot read the run's finished steps.");
-            let _ = shared.store.release_run(&id, &shared.owner).await;
-            return false;
-        }
+    let ready = match prepare(&shared, &snap, &id).await {
+        Ok(ready) => ready,
+        Err(finished) => return finished,
     };
     // The lease is renewed while the run goes; losing it (another runner took over after a
     // stall) cancels this copy.
@@ -121,10 +98,10 @@ async fn execute(
     );
     let runtime = snap.runtime.clone();
     let run = sluice_engine::run_with(
-        entry.exec.clone(),
+        ready.entry.exec.clone(),
         runtime.clone(),
-        inputs,
-        Some(journal.clone()),
+        ready.inputs,
+        Some(ready.journal.clone()),
     );
     tokio::pin!(run);
     let report = tokio::select! {
@@ -150,12 +127,59 @@ async fn execute(
         RunStatus::TimedOut => "timed_out",
         RunStatus::Cancelled => "cancelled",
     };
-    shared.metrics.run_ended(&detail.flow, status);
-    if let Err(e) = journal.finish(&report, runtime.redactor()).await {
+    shared.metrics.run_ended(&ready.flow, status);
+    if let Err(e) = ready.journal.finish(&report, runtime.redactor()).await {
         tracing::error!(run = %id, error = %e, "Cannot record the run's end.");
     }
-    tracing::info!(run = %id, flow = %detail.flow, status, elapsed_ms = report.elapsed_ms, "Run ended.");
+    tracing::info!(run = %id, flow = %ready.flow, status, elapsed_ms = report.elapsed_ms, "Run ended.");
     true
+}
+
+/// Reads claimed run `id`, finds its flow, types its inputs and resumes its journal.
+/// `Err(finished)` when it cannot run: `true` if it is done with (failed, or gone), `false` if
+/// it was handed back.
+async fn prepare(shared: &Shared, snap: &Snapshot, id: &RunId) -> Result<Ready, bool> {
+    let detail = match shared.store.get_run(id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return Err(true),
+        Err(e) => {
+            tracing::error!(run = %id, error = %e, "Cannot read a claimed run.");
+            return Err(true);
+        }
+    };
+    if detail.claims > 1 {
+        shared.metrics.takeovers.inc();
+        tracing::info!(run = %id, flow = %detail.flow, claims = detail.claims, "Resuming a run another runner did not finish.");
+    }
+    let Some(entry) = snap.flows.get(&detail.flow).cloned() else {
+        let why = format!("flow `{}` is not loaded by this runner", detail.flow);
+        fail(shared, id, &detail.flow, &why).await;
+        return Err(true);
+    };
+    let given: Map<String, Value> = match detail.inputs {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let inputs = match sluice_engine::prepare_inputs(&entry.exec, given) {
+        Ok(i) => i,
+        Err(problems) => {
+            fail(shared, id, &detail.flow, &problems.to_string()).await;
+            return Err(true);
+        }
+    };
+    match RunJournal::resume(shared.recorder.clone(), id.clone(), false).await {
+        Ok(j) => Ok(Ready {
+            flow: detail.flow,
+            entry,
+            inputs,
+            journal: Arc::new(j),
+        }),
+        Err(e) => {
+            tracing::error!(run = %id, error = %e, "Cannot read the run's finished steps.");
+            let _ = shared.store.release_run(id, &shared.owner).await;
+            Err(false)
+        }
+    }
 }
 
 async fn fail(shared: &Shared, id: &RunId, flow: &str, why: &str) {

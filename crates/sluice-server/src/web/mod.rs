@@ -325,28 +325,11 @@ async fn run_now(
         )
             .into_response();
     }
-    let mut given = Map::new();
-    let mut raw = Map::new();
-    let mut problems = Vec::new();
-    for (key, text) in &fields {
-        let Some(input) = key.strip_prefix("in.") else {
-            continue;
-        };
-        raw.insert(input.to_string(), Value::String(text.clone()));
-        let Some(decl) = entry.exec.inputs.get(input) else {
-            problems.push(format!("flow `{name}` has no input `{input}`"));
-            continue;
-        };
-        if text.trim().is_empty() {
-            continue; // not given: the default, or "required"
-        }
-        match form_value(decl.kind, text) {
-            Ok(v) => {
-                given.insert(input.to_string(), v);
-            }
-            Err(why) => problems.push(format!("input `{input}`: {why}")),
-        }
-    }
+    let FormInputs {
+        given,
+        raw,
+        mut problems,
+    } = form_inputs(&name, &entry.exec, &fields);
     let inputs = match sluice_engine::prepare_inputs(&entry.exec, given) {
         Ok(i) if problems.is_empty() => i,
         Ok(_) => Value::Null,
@@ -378,6 +361,49 @@ async fn run_now(
         }
         Err(e) => unavailable(e),
     }
+}
+
+/// The `in.NAME` fields of a "Run now" form.
+struct FormInputs {
+    /// The values given, typed.
+    given: Map<String, Value>,
+    /// The texts as sent (shown again with the problems).
+    raw: Map<String, Value>,
+    problems: Vec<String>,
+}
+
+fn form_inputs(
+    name: &str,
+    exec: &sluice_engine::Executable,
+    fields: &[(String, String)],
+) -> FormInputs {
+    let mut out = FormInputs {
+        given: Map::new(),
+        raw: Map::new(),
+        problems: Vec::new(),
+    };
+    for (key, text) in fields {
+        let Some(input) = key.strip_prefix("in.") else {
+            continue;
+        };
+        out.raw
+            .insert(input.to_string(), Value::String(text.clone()));
+        let Some(decl) = exec.inputs.get(input) else {
+            out.problems
+                .push(format!("flow `{name}` has no input `{input}`"));
+            continue;
+        };
+        if text.trim().is_empty() {
+            continue; // not given: the default, or "required"
+        }
+        match form_value(decl.kind, text) {
+            Ok(v) => {
+                out.given.insert(input.to_string(), v);
+            }
+            Err(why) => out.problems.push(format!("input `{input}`: {why}")),
+        }
+    }
+    out
 }
 
 /// A form field's text as a value of the input's declared type.

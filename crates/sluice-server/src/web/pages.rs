@@ -277,6 +277,7 @@ fn input_field(
 
 /// `/flows/{name}`: the DAG, the inputs, "Run now", recent runs.
 pub(super) fn flow(v: FlowView<'_>) -> Markup {
+    // Over 80 lines: the page's markup, which reads best top to bottom as one template.
     let f = v.info;
     layout(
         &f.name,
@@ -555,6 +556,7 @@ fn bar(start: DateTime<Utc>, end: DateTime<Utc>, t0: DateTime<Utc>, t1: DateTime
 /// `/runs/{id}`: the run's state, its error, the DAG coloured by step status, and each step
 /// with its request, answer status and output. `run.js` refreshes it while the run goes on.
 pub(super) fn run(csrf: Option<&str>, run: &RunDetail, exec: Option<&Executable>) -> Markup {
+    // Over 80 lines: the page's markup, which reads best top to bottom as one template.
     let rows = step_rows(run, exec);
     let statuses: HashMap<String, &'static str> =
         rows.iter().map(|r| (r.name.clone(), r.status)).collect();
