@@ -73,7 +73,8 @@ impl CliError {
     fn hint_text(&self) -> Option<String> {
         match self {
             Self::Hinted { hint, .. } => Some(hint.clone()),
-            Self::Project(ProjectError::OpenStore(_)) | Self::Serve(ServeError::Project(ProjectError::OpenStore(_))) => Some(
+            Self::Project(ProjectError::OpenStore { .. })
+            | Self::Serve(ServeError::Project(ProjectError::OpenStore { .. })) => Some(
                 "the store is `--store URL` or $SLUICE_STORE (`sqlite://PATH` or `postgres://…`), else `.sluice/sluice.db`".into(),
             ),
             _ => None,
@@ -116,11 +117,14 @@ mod tests {
     #[test]
     fn causes_and_hints_are_shown_once_each() {
         let store = StoreError::Url("connection refused".into());
-        let e = CliError::from(ProjectError::OpenStore(store));
+        let e = CliError::from(ProjectError::OpenStore {
+            url: "postgres://a:***@b/c".into(),
+            source: store,
+        });
         let text = e.render(false);
         assert_eq!(
             text,
-            "error: cannot open the run store\n  Caused by: connection refused\n\nhint: the store is `--store URL` or $SLUICE_STORE (`sqlite://PATH` or `postgres://…`), else `.sluice/sluice.db`\n",
+            "error: cannot open the run store `postgres://a:***@b/c`\n  Caused by: connection refused\n\nhint: the store is `--store URL` or $SLUICE_STORE (`sqlite://PATH` or `postgres://…`), else `.sluice/sluice.db`\n",
             "{text}"
         );
         let e = CliError::msg("no run `x` in the store").hint("`sluice runs list` shows the runs");

@@ -39,8 +39,14 @@ pub enum ProjectError {
     #[error("{0}")]
     Credential(String),
     /// The run store cannot be opened.
-    #[error("cannot open the run store")]
-    OpenStore(#[source] sluice_store::StoreError),
+    #[error("cannot open the run store `{url}`")]
+    OpenStore {
+        /// The store's URL, its password masked.
+        url: String,
+        /// Why.
+        #[source]
+        source: sluice_store::StoreError,
+    },
     /// The run store failed.
     #[error(transparent)]
     Store(#[from] sluice_store::StoreError),

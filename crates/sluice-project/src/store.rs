@@ -23,10 +23,29 @@ pub async fn open_store(
     given: Option<&str>,
     project: Option<&Project>,
 ) -> Result<Store, ProjectError> {
-    let store = Store::open(&store_url(given))
+    let url = store_url(given);
+    let store = Store::open(&url)
         .await
-        .map_err(ProjectError::OpenStore)?;
+        .map_err(|source| ProjectError::OpenStore {
+            url: without_password(&url),
+            source,
+        })?;
     Ok(with_project_settings(store, project))
+}
+
+/// A store URL fit to show: `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+#[must_use]
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
 }
 
 /// The store with the project's `[runs] max_output_bytes`, if it sets one.
@@ -35,5 +54,23 @@ pub fn with_project_settings(store: Store, project: Option<&Project>) -> Store {
     match project.and_then(|p| p.runs.max_output_bytes) {
         Some(cap) => store.with_output_cap(Some(cap)),
         None => store,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_and_nothing_else_changes() {
+        assert_eq!(
+            without_password("postgres://app:s3cr@t@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            without_password("postgres://app@db/x"),
+            "postgres://app@db/x"
+        );
+        assert_eq!(without_password("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
     }
 }
