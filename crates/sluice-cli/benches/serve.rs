@@ -9,8 +9,6 @@
 //!
 //! Run it with `cargo bench -p sluice-cli --bench serve`.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,6 +17,7 @@ use base64::Engine as _;
 use ed25519_dalek::Signer as _;
 use ed25519_dalek::pkcs8::EncodePublicKey as _;
 use serde_json::json;
+use sluice_test_support::{ServeProcess, TempProject};
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 const FLOW: &str = r#"
@@ -36,24 +35,10 @@ steps:
 output: "{{ steps.echo }}"
 "#;
 
-struct Runner {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &std::path::Path, store: &str, name: &str) -> Runner {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .current_dir(dir)
-        .env("SERVE_TOKEN", TOKEN)
+/// `sluice serve` of the project's `flows/`, 16 workers, named `name`, on a free port.
+fn start(project: &TempProject, store: &str, name: &str) -> ServeProcess {
+    let mut cmd = project.sluice(env!("CARGO_BIN_EXE_sluice"));
+    cmd.env("SERVE_TOKEN", TOKEN)
         .args([
             "serve",
             "flows",
@@ -64,25 +49,8 @@ fn start(dir: &std::path::Path, store: &str, name: &str) -> Runner {
             "--name",
             name,
         ])
-        .args(["--workers", "16"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sluice serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                let _ = tx.send(addr.trim().to_string());
-            }
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the runner starts");
-    Runner { child, base }
+        .args(["--workers", "16"]);
+    ServeProcess::start(cmd, Duration::from_secs(60))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -200,34 +168,32 @@ async fn webhook_latency(
 }
 
 async fn scenario(label: &str, store_url: &str, runners: usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("flows")).expect("mkdir");
-    std::fs::write(dir.path().join("flows/echo.yaml"), FLOW).expect("flow");
     let key = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
     let pem = key
         .verifying_key()
         .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
         .expect("pem");
-    std::fs::write(dir.path().join("webhook.pem"), pem).expect("pem");
-    std::fs::write(
-        dir.path().join("sluice.toml"),
+    let project = TempProject::new(
         "[serve]\ntoken = { env = \"SERVE_TOKEN\" }\nwebhook_public_key = { file = \"webhook.pem\" }\n",
     )
-    .expect("toml");
+    .with_flow("echo", FLOW);
+    project.write("webhook.pem", pem);
     let store_url = if store_url.is_empty() {
-        format!("sqlite://{}", dir.path().join("sluice.db").display())
+        project.store_url()
     } else {
         store_url.to_string()
     };
-    let procs: Vec<Runner> = (0..runners)
-        .map(|i| start(dir.path(), &store_url, &format!("bench-{i}")))
+    let procs: Vec<ServeProcess> = (0..runners)
+        .map(|i| start(&project, &store_url, &format!("bench-{i}")))
         .collect();
-    let bases: Vec<String> = procs.iter().map(|r| r.base.clone()).collect();
+    let bases: Vec<String> = procs.iter().map(|r| r.base().to_string()).collect();
     let store = sluice_store::Store::open(&store_url).await.expect("store");
     let (queued, done) = api_load(&bases, &store).await;
     let (p50, p99) = webhook_latency(&bases, &store, &key).await;
     println!("| {label} | {runners} | {queued:.0} | {done:.0} | {p50:.1} | {p99:.1} |");
-    drop(procs);
+    for runner in procs {
+        let _ = runner.stop(Duration::from_secs(60));
+    }
 }
 
 fn main() {

@@ -3,51 +3,33 @@
 //! the sandbox holds exactly one copy of every write. Also `runs list/show/export/verify/prune`
 //! and the secrets scan of the store file, the logs and the export.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value, json};
 use sluice_sandbox::{Sandbox, SandboxConfig};
+use sluice_test_support::{GHL_MAIN_FROM_ENV, TempProject, output};
 
-/// A project folder: sluice.toml with a bearer credential from `$GHL_TOKEN`, one flow, and a
-/// store of its own.
+/// A project: sluice.toml with a bearer credential from `$GHL_TOKEN`, one flow, a store of its
+/// own; and the base URL its `ghl` connection is sent to.
 struct Project {
-    dir: tempfile::TempDir,
+    temp: TempProject,
     base_url: String,
 }
 
 impl Project {
     fn new(flow_name: &str, flow: &str, base_url: String) -> Project {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(
-            dir.path().join("sluice.toml"),
-            "[credentials.ghl_main]\nkind = \"bearer\"\ntoken = { env = \"GHL_TOKEN\" }\n\
-             location_id = \"loc_sandbox\"\n",
-        )
-        .expect("sluice.toml");
-        std::fs::create_dir_all(dir.path().join("flows")).expect("mkdir");
-        std::fs::write(dir.path().join(format!("flows/{flow_name}.yaml")), flow).expect("flow");
-        Project { dir, base_url }
+        Project {
+            temp: TempProject::new(GHL_MAIN_FROM_ENV).with_flow(flow_name, flow),
+            base_url,
+        }
     }
 
-    fn store(&self) -> String {
-        format!(
-            "sqlite://{}",
-            self.dir.path().join("state/sluice.db").display()
-        )
-    }
-
+    /// `sluice` in the project, with `token` as `$GHL_TOKEN`.
     fn sluice(&self, token: &str) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        cmd.current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("GHL_TOKEN", token)
-            .env("SLUICE_STORE", self.store())
-            .env_remove("SLUICE_HOME")
-            .env_remove("SLUICE_LOG")
-            .stdin(Stdio::null())
+        let mut cmd = self.temp.sluice(env!("CARGO_BIN_EXE_sluice"));
+        cmd.env("GHL_TOKEN", token)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
@@ -56,12 +38,6 @@ impl Project {
     fn connection(&self) -> String {
         format!("ghl.base_url={}", self.base_url)
     }
-}
-
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("sluice runs"))
-        .await
-        .expect("join")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -155,7 +131,7 @@ async fn killed_runs_resume_and_every_write_is_made_once() {
             .enumerate()
             .map(|(i, t)| json!({"title": t, "due": format!("2026-12-0{}T09:00:00Z", i + 1)}))
             .collect();
-        let inputs = project.dir.path().join(format!("inputs-{scenario}.json"));
+        let inputs = project.temp.path().join(format!("inputs-{scenario}.json"));
         std::fs::write(
             &inputs,
             json!({"contactId": "ct_grace", "tasks": tasks}).to_string(),
@@ -400,15 +376,15 @@ output:
 "#;
     let project = Project::new("leaky", flow, server.uri());
     std::fs::write(
-        project.dir.path().join("sluice.toml"),
+        project.temp.path().join("sluice.toml"),
         "[credentials.ghl_main]\nkind = \"bearer\"\ntoken = { env = \"GHL_TOKEN\" }\n\n\
          [credentials.ipinfo_main]\nkind = \"query\"\ntoken = { file = \"ipinfo.token\" }\n",
     )
     .expect("toml");
-    std::fs::write(project.dir.path().join("ipinfo.token"), IPINFO_SECRET).expect("token");
+    std::fs::write(project.temp.path().join("ipinfo.token"), IPINFO_SECRET).expect("token");
     // A failing variant too: its error ends up in the run's error.
     std::fs::write(
-        project.dir.path().join("flows/leaky-fails.yaml"),
+        project.temp.path().join("flows/leaky-fails.yaml"),
         flow.replace("name: leaky", "name: leaky-fails")
             .replace("    on_error: continue\n", ""),
     )
@@ -472,7 +448,7 @@ output:
         }
     }
     // Every file of the store: the database, its WAL and shared memory.
-    for entry in std::fs::read_dir(project.dir.path().join("state")).expect("state dir") {
+    for entry in std::fs::read_dir(project.temp.path().join("state")).expect("state dir") {
         let path = entry.expect("entry").path();
         let bytes = std::fs::read(&path).expect("read");
         found.extend(leaks(&path.display().to_string(), &bytes));
@@ -482,11 +458,11 @@ output:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_are_listed_shown_verified_pruned_and_tampering_is_caught() {
-    let flow = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/contact-360.yaml"),
-    )
-    .expect("contact-360");
-    let project = Project::new("contact-360", &flow, String::new());
+    let project = Project::new(
+        "contact-360",
+        &sluice_test_support::workflow("contact-360"),
+        String::new(),
+    );
     for contact in ["ct_ada", "ct_grace"] {
         let mut cmd = project.sluice("unused");
         cmd.args(["run", "flows/contact-360.yaml", "--sandbox", "-i"])
@@ -548,7 +524,7 @@ async fn runs_are_listed_shown_verified_pruned_and_tampering_is_caught() {
     // record of the first run's end.
     {
         use sqlx::Connection as _;
-        let mut db = sqlx::SqliteConnection::connect(&project.store())
+        let mut db = sqlx::SqliteConnection::connect(&project.temp.store_url())
             .await
             .expect("connect");
         sqlx::raw_sql("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete")
@@ -591,12 +567,12 @@ async fn runs_are_listed_shown_verified_pruned_and_tampering_is_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_output_cap_and_the_retention_come_from_sluice_toml() {
-    let flow = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/contact-360.yaml"),
-    )
-    .expect("contact-360");
-    let project = Project::new("contact-360", &flow, String::new());
-    let toml = project.dir.path().join("sluice.toml");
+    let project = Project::new(
+        "contact-360",
+        &sluice_test_support::workflow("contact-360"),
+        String::new(),
+    );
+    let toml = project.temp.path().join("sluice.toml");
     let text_before = std::fs::read_to_string(&toml).expect("toml");
     std::fs::write(
         &toml,

@@ -2,13 +2,15 @@
 //! (`--sandbox`, or an in-process sandbox when its data must be inspected or seeded) and
 //! prints the right output. Only 127.0.0.1 is contacted.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 use sluice_sandbox::{Sandbox, SandboxConfig, Seed};
+use sluice_test_support::{TempProject, output, repo_root};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// The flows of `workflows/` this file covers; a new example must get a test here.
 const COVERED: &[&str] = &[
@@ -21,27 +23,12 @@ const COVERED: &[&str] = &[
     "task-reminders",
 ];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// `sluice` in the repository, its runs recorded in a store of this test process.
 fn sluice() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    let mut cmd = sluice_test_support::sluice(SLUICE);
     let home = std::env::temp_dir().join(format!("sluice-example-tests-{}", std::process::id()));
-    cmd.current_dir(repo())
-        .env("NO_COLOR", "1")
-        .env("SLUICE_HOME", home)
-        .env_remove("SLUICE_STORE")
-        .env_remove("SLUICE_LOG")
-        .stdin(Stdio::null());
+    cmd.current_dir(repo_root()).env("SLUICE_HOME", home);
     cmd
-}
-
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("sluice runs"))
-        .await
-        .expect("join")
 }
 
 /// Runs `sluice ARGS`, expects success and returns stdout as JSON.
@@ -64,10 +51,11 @@ fn sandbox_run(flow: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// A project folder with every example flow, a `sluice.toml` whose `ghl_main` token comes from
-/// `$GHL_TOKEN`, and a store of its own — for runs against an in-process sandbox.
+/// A project folder with every example flow in `flows/`, a `sluice.toml` whose `ghl_main`
+/// token comes from `$GHL_TOKEN`, and a store of its own — for runs against an in-process
+/// sandbox.
 struct Project {
-    dir: tempfile::TempDir,
+    temp: TempProject,
     sandbox: Sandbox,
 }
 
@@ -80,41 +68,21 @@ impl Project {
         let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
             .await
             .expect("sandbox starts");
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(
-            dir.path().join("sluice.toml"),
+        let mut temp = TempProject::new(
             "[credentials.ghl_main]\nkind = \"bearer\"\ntoken = { env = \"GHL_TOKEN\" }\n\
              location_id = \"loc_sandbox\"\n\n[credentials.ipinfo_main]\nkind = \"bearer\"\n\
              token = { env = \"GHL_TOKEN\" }\n",
-        )
-        .expect("sluice.toml");
-        std::fs::create_dir_all(dir.path().join("workflows")).expect("mkdir");
+        );
         for name in COVERED {
-            std::fs::copy(
-                repo().join(format!("workflows/{name}.yaml")),
-                dir.path().join(format!("workflows/{name}.yaml")),
-            )
-            .expect("copy flow");
+            temp = temp.with_example(name);
         }
-        Project { dir, sandbox }
+        Project { temp, sandbox }
     }
 
     fn run(&self, flow: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        cmd.current_dir(self.dir.path())
-            .env("NO_COLOR", "1")
-            .env("GHL_TOKEN", "sandbox-token")
-            .env(
-                "SLUICE_STORE",
-                format!(
-                    "sqlite://{}",
-                    self.dir.path().join("state/sluice.db").display()
-                ),
-            )
-            .env_remove("SLUICE_HOME")
-            .env_remove("SLUICE_LOG")
-            .stdin(Stdio::null())
-            .args(["run", &format!("workflows/{flow}.yaml"), "--connection"])
+        let mut cmd = self.temp.sluice(SLUICE);
+        cmd.env("GHL_TOKEN", "sandbox-token")
+            .args(["run", &format!("flows/{flow}.yaml"), "--connection"])
             .arg(format!("ghl.base_url={}", self.sandbox.base_url()))
             .args(args);
         cmd
@@ -133,7 +101,7 @@ fn ids(list: &Value) -> Vec<&str> {
 
 #[test]
 fn every_example_flow_has_a_test_and_validates_cleanly() {
-    let mut names: Vec<String> = std::fs::read_dir(repo().join("workflows"))
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("workflows"))
         .expect("workflows/")
         .filter_map(Result::ok)
         .filter_map(|e| {
@@ -160,8 +128,7 @@ fn every_example_flow_has_a_test_and_validates_cleanly() {
         "{stderr}"
     );
     for name in COVERED {
-        let text = std::fs::read_to_string(repo().join(format!("workflows/{name}.yaml")))
-            .expect("flow file");
+        let text = sluice_test_support::workflow(name);
         assert!(
             text.starts_with("# yaml-language-server: $schema=../schemas/flow.schema.json\n#\n# "),
             "{name}: starts with the schema line and a comment saying what it does"

@@ -2,18 +2,14 @@
 //! against the sandbox, its files say what they should, and nothing is ever overwritten.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// `sluice` in `cwd`, its runs recorded under `home`.
 fn sluice(cwd: &Path, home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    cmd.current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env("SLUICE_HOME", home)
-        .env_remove("SLUICE_STORE")
-        .env_remove("SLUICE_LOG")
-        .stdin(Stdio::null());
+    let mut cmd = sluice_test_support::sluice(env!("CARGO_BIN_EXE_sluice"));
+    cmd.current_dir(cwd).env("SLUICE_HOME", home);
     cmd
 }
 

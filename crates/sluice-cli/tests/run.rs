@@ -1,31 +1,24 @@
 //! `sluice run` through the binary against a local HTTP server (wiremock on 127.0.0.1):
 //! output on stdout, exit codes, `--dry-run`, logs, and Ctrl-C.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sluice_test_support::{TempProject, output};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn sluice() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
-    // Runs are recorded in a store of the test process's own, not in the repository.
-    let home = std::env::temp_dir().join(format!("sluice-run-tests-{}", std::process::id()));
-    cmd.env("NO_COLOR", "1")
-        .env("SLUICE_HOME", home)
-        .env_remove("SLUICE_STORE")
-        .env_remove("SLUICE_LOG")
-        .stdin(Stdio::null());
-    cmd
-}
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().expect("sluice runs"))
-        .await
-        .expect("join")
+/// `sluice` in the repository; its runs are recorded in a store of the test process's own,
+/// not in the repository.
+fn sluice() -> Command {
+    let mut cmd = sluice_test_support::sluice(SLUICE);
+    let home = std::env::temp_dir().join(format!("sluice-run-tests-{}", std::process::id()));
+    cmd.current_dir(sluice_test_support::repo_root())
+        .env("SLUICE_HOME", home);
+    cmd
 }
 
 async fn ghl(delay: Duration) -> MockServer {
@@ -249,24 +242,18 @@ async fn oauth_tokens_refresh_rotate_and_persist_across_runs() {
     )
     .await
     .expect("sandbox");
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("flows")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("sluice.toml"),
+    let project = TempProject::new(
         "[credentials.ghl_oauth]\nkind = \"oauth2\"\nclient_id = { env = \"T_CLIENT_ID\" }\nclient_secret = { env = \"T_CLIENT_SECRET\" }\nrefresh_token = { env = \"T_REFRESH\" }\nlocation_id = \"loc_sandbox\"\n",
-    )
-    .expect("write toml");
-    let flow = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/contact-360.yaml"),
-    )
-    .expect("contact-360")
-    .replace("credential: ghl_main", "credential: ghl_oauth");
-    std::fs::write(dir.path().join("flows/contact-360.yaml"), flow).expect("write flow");
-    let run = |dir: &Path, base: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        cmd.current_dir(dir)
-            .env("NO_COLOR", "1")
-            .env("T_CLIENT_ID", "sandbox-client")
+    );
+    // contact-360 with the OAuth credential instead of its bearer token.
+    project.write_flow(
+        "contact-360",
+        &sluice_test_support::workflow("contact-360")
+            .replace("credential: ghl_main", "credential: ghl_oauth"),
+    );
+    let run = |project: &TempProject, base: &str| {
+        let mut cmd = project.sluice(SLUICE);
+        cmd.env("T_CLIENT_ID", "sandbox-client")
             .env("T_CLIENT_SECRET", "sandbox-secret")
             .env("T_REFRESH", "sandbox-refresh-token")
             .args([
@@ -280,7 +267,7 @@ async fn oauth_tokens_refresh_rotate_and_persist_across_runs() {
         cmd
     };
     let base = sandbox.base_url();
-    let first = output(run(dir.path(), &base)).await;
+    let first = output(run(&project, &base)).await;
     assert_eq!(
         first.status.code(),
         Some(0),
@@ -292,7 +279,7 @@ async fn oauth_tokens_refresh_rotate_and_persist_across_runs() {
         1,
         "no access token was configured: one refresh"
     );
-    let stored = std::fs::read_to_string(dir.path().join(".sluice/tokens.json"))
+    let stored = std::fs::read_to_string(project.path().join(".sluice/tokens.json"))
         .expect("the rotated pair was persisted");
     assert!(
         !stored.contains("sandbox-refresh-token"),
@@ -300,7 +287,7 @@ async fn oauth_tokens_refresh_rotate_and_persist_across_runs() {
     );
     // The configured refresh token is spent now (the sandbox rejects reuse): the second run must
     // use the persisted pair, whose access token is still valid, so no second refresh happens.
-    let second = output(run(dir.path(), &base)).await;
+    let second = output(run(&project, &base)).await;
     assert_eq!(
         second.status.code(),
         Some(0),
@@ -351,33 +338,23 @@ async fn inputs_come_from_a_json_file_and_the_sandbox_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_can_come_from_the_store() {
     let server = ghl(Duration::ZERO).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("flows")).expect("mkdir");
-    std::fs::write(
-        dir.path().join("sluice.toml"),
+    let project = TempProject::new(
         "[credentials.ghl_main]\nkind = \"bearer\"\ntoken = { store = \"ghl_pit\" }\n",
     )
-    .expect("toml");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows/contact-360.yaml"),
-        dir.path().join("flows/contact-360.yaml"),
-    )
-    .expect("copy flow");
-    let store = format!("sqlite://{}", dir.path().join("state/sluice.db").display());
+    .with_example("contact-360");
+    let store = project.store_url();
     let run = |store: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        cmd.current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .args([
-                "run",
-                "flows/contact-360.yaml",
-                "-i",
-                "contactId=c1",
-                "--store",
-                store,
-                "--connection",
-            ])
-            .arg(format!("ghl.base_url={}", server.uri()));
+        let mut cmd = project.sluice(SLUICE);
+        cmd.args([
+            "run",
+            "flows/contact-360.yaml",
+            "-i",
+            "contactId=c1",
+            "--store",
+            store,
+            "--connection",
+        ])
+        .arg(format!("ghl.base_url={}", server.uri()));
         cmd
     };
     // Not stored yet: a usage error that says how to store it.
@@ -386,9 +363,8 @@ async fn tokens_can_come_from_the_store() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains(
         "secret `ghl_pit` is not in the store; set it with `sluice secrets set ghl_pit`"
     ));
-    let mut set = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    set.current_dir(dir.path())
-        .args(["secrets", "set", "ghl_pit", "--store", &store])
+    let mut set = project.sluice(SLUICE);
+    set.args(["secrets", "set", "ghl_pit", "--store", &store])
         .stdin(Stdio::piped());
     let mut child = set.spawn().expect("spawn");
     {

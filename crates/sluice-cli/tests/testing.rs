@@ -1,23 +1,16 @@
 //! `sluice test` through the binary, on copies of the example in temporary folders: a passing
 //! fixture, a readable diff, `--update`, `--record` (no secret in the cassette) and replay.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 
 use base64::Engine as _;
+use sluice_test_support::repo_root;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
+/// `sluice` in the repository, with `home` as its `SLUICE_HOME`.
 fn sluice(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    cmd.current_dir(repo())
-        .env("NO_COLOR", "1")
-        .env("SLUICE_HOME", home)
-        .env_remove("SLUICE_STORE")
-        .env_remove("SLUICE_LOG")
-        .stdin(Stdio::null());
+    let mut cmd = sluice_test_support::sluice(env!("CARGO_BIN_EXE_sluice"));
+    cmd.current_dir(repo_root()).env("SLUICE_HOME", home);
     cmd
 }
 
@@ -40,7 +33,7 @@ fn example() -> tempfile::TempDir {
         "contact-360.test.yaml",
         "contact-360.cassette.json",
     ] {
-        std::fs::copy(repo().join("workflows").join(f), dir.path().join(f)).expect("copy");
+        std::fs::copy(repo_root().join("workflows").join(f), dir.path().join(f)).expect("copy");
     }
     dir
 }
@@ -137,7 +130,7 @@ fn a_wrong_expectation_shows_a_diff_and_update_fixes_it() {
 fn record_writes_a_cassette_without_secrets_and_replay_needs_no_sandbox() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
-        repo().join("workflows/contact-360.yaml"),
+        sluice_test_support::workflow_path("contact-360"),
         dir.path().join("contact-360.yaml"),
     )
     .expect("copy");

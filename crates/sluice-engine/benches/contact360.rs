@@ -98,23 +98,8 @@ steps:
 output: "{{ steps.contacts }}"
 "#;
 
-const ONE_FLOW: &str = r#"
-name: contact-360-one
-inputs:
-  contactId: { type: string }
-connections:
-  ghl: { connector: ghl-contacts, credential: ghl_main, read_only: true }
-steps:
-  contact:
-    action: ghl.get_contact
-    with: { contactId: "{{ inputs.contactId }}" }
-  notes:
-    action: ghl.list_notes
-    with: { contactId: "{{ steps.contact.contact.id }}" }
-  tasks:
-    action: ghl.list_tasks
-    with: { contactId: "{{ steps.contact.contact.id }}" }
-  merged:
+/// The merge step of `contact-360-one`: the contact's fields, its notes and its tasks.
+const MERGE_STEP: &str = r#"  merged:
     value:
       id: "{{ steps.contact.contact.id }}"
       name: "{{ steps.contact.contact.firstName }} {{ steps.contact.contact.lastName }}"
@@ -126,6 +111,18 @@ steps:
       tasks: "{{ steps.tasks.tasks }}"
 output: "{{ steps.merged }}"
 "#;
+
+/// `contact-360-one`: `workflows/contact-360.yaml` up to its `tasks` step (get the contact,
+/// then its notes ‖ its tasks), then [`MERGE_STEP`] instead of its `select`, `for_each` and
+/// helper output, so that the hand-written client can build the same object.
+fn one_flow() -> String {
+    let file = sluice_test_support::workflow("contact-360");
+    let (head, _) = file
+        .split_once("  open_tasks:\n")
+        .expect("contact-360 has an `open_tasks` step");
+    let head = head.replacen("\nname: contact-360\n", "\nname: contact-360-one\n", 1);
+    format!("{head}{MERGE_STEP}")
+}
 
 /// [`PARENT_FLOW`] without its output, which copies the 1,000 results (ablation only).
 const PARENT_FLOW_NO_OUTPUT: &str = r#"
@@ -141,36 +138,15 @@ steps:
     with: { contactId: "{{ contactId }}" }
 "#;
 
-/// The merge step of [`ONE_FLOW`] with the name as a plain path: no Handlebars template, so
+/// [`one_flow`] with the name as a plain path in its merge step: no Handlebars template, so
 /// no Handlebars context (phases table and ablation only).
-const ONE_FLOW_PATHS_ONLY: &str = r#"
-name: contact-360-one
-inputs:
-  contactId: { type: string }
-connections:
-  ghl: { connector: ghl-contacts, credential: ghl_main, read_only: true }
-steps:
-  contact:
-    action: ghl.get_contact
-    with: { contactId: "{{ inputs.contactId }}" }
-  notes:
-    action: ghl.list_notes
-    with: { contactId: "{{ steps.contact.contact.id }}" }
-  tasks:
-    action: ghl.list_tasks
-    with: { contactId: "{{ steps.contact.contact.id }}" }
-  merged:
-    value:
-      id: "{{ steps.contact.contact.id }}"
-      name: "{{ steps.contact.contact.firstName }}"
-      email: "{{ steps.contact.contact.email }}"
-      phone: "{{ steps.contact.contact.phone }}"
-      companyName: "{{ steps.contact.contact.companyName }}"
-      tags: "{{ steps.contact.contact.tags }}"
-      notes: "{{ steps.notes.notes }}"
-      tasks: "{{ steps.tasks.tasks }}"
-output: "{{ steps.merged }}"
-"#;
+fn one_flow_paths_only() -> String {
+    one_flow().replacen(
+        "name: \"{{ steps.contact.contact.firstName }} {{ steps.contact.contact.lastName }}\"",
+        "name: \"{{ steps.contact.contact.firstName }}\"",
+        1,
+    )
+}
 
 // ---------------------------------------------------------------------------------------------
 // Canned answers
@@ -718,11 +694,12 @@ fn child(variant: &str) {
     let rss_before;
     let (samples, out) = match variant {
         "engine" | "engine-paths-only" | "engine-no-output" | "engine-both" => {
+            let (one, paths_only) = (one_flow(), one_flow_paths_only());
             let sources = match variant {
-                "engine" => [PARENT_FLOW, ONE_FLOW],
-                "engine-paths-only" => [PARENT_FLOW, ONE_FLOW_PATHS_ONLY],
-                "engine-no-output" => [PARENT_FLOW_NO_OUTPUT, ONE_FLOW],
-                _ => [PARENT_FLOW_NO_OUTPUT, ONE_FLOW_PATHS_ONLY],
+                "engine" => [PARENT_FLOW, one.as_str()],
+                "engine-paths-only" => [PARENT_FLOW, paths_only.as_str()],
+                "engine-no-output" => [PARENT_FLOW_NO_OUTPUT, one.as_str()],
+                _ => [PARENT_FLOW_NO_OUTPUT, paths_only.as_str()],
             };
             let flows = build_flows(&sources);
             let rt = engine_runtime(&flows, &server);
@@ -737,7 +714,7 @@ fn child(variant: &str) {
             })
         }
         "runs" | "runs-recorded" => {
-            let flows = build_flows(&[PARENT_FLOW, ONE_FLOW]);
+            let flows = build_flows(&[PARENT_FLOW, &one_flow()]);
             let rt = engine_runtime(&flows, &server);
             let one = flows[1].clone();
             let dir = tempfile::tempdir().expect("temp dir");
@@ -749,7 +726,7 @@ fn child(variant: &str) {
             })
         }
         "engine-recorded" => {
-            let flows = build_flows(&[PARENT_FLOW, ONE_FLOW]);
+            let flows = build_flows(&[PARENT_FLOW, &one_flow()]);
             let rt = engine_runtime(&flows, &server);
             let parent = flows[0].clone();
             let dir = tempfile::tempdir().expect("temp dir");
@@ -1142,8 +1119,8 @@ fn time_per_call<R>(iterations: usize, mut f: impl FnMut() -> R) -> Duration {
 
 fn phases() {
     const N: usize = 20_000;
-    let flows = build_flows(&[PARENT_FLOW, ONE_FLOW]);
-    let paths_only = build_flows(&[PARENT_FLOW, ONE_FLOW_PATHS_ONLY]);
+    let flows = build_flows(&[PARENT_FLOW, &one_flow()]);
+    let paths_only = build_flows(&[PARENT_FLOW, &one_flow_paths_only()]);
     let one = &flows[1];
     let id = "benchcontact00000042";
     let contact_text =

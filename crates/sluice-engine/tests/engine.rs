@@ -83,25 +83,18 @@ async fn run_flow(flow: &str, server: &MockServer, inputs: Value) -> (RunReport,
     run_with(&[flow], server, inputs, |_| {}).await
 }
 
-const CONTACT_360: &str = r#"
-name: contact-360
-inputs:
-  contactId: { type: string }
-connections:
-  ghl: { connector: ghl-contacts }
-steps:
-  contact:
-    action: ghl.get_contact
-    with: { contactId: "{{ inputs.contactId }}" }
-  notes:
-    action: ghl.list_notes
-    with: { contactId: "{{ steps.contact.contact.id }}" }
-  tasks:
-    action: ghl.list_tasks
-    with: { contactId: "{{ steps.contact.contact.id }}" }
-  open_tasks:
-    select: "$.steps.tasks.tasks[?@.completed == false]"
-output:
+/// contact-360 of `workflows/`, cut for these tests: its steps up to `open_tasks` (not
+/// `overdue`, whose due dates the canned answers here leave out), then [`CONTACT_360_OUTPUT`].
+fn contact_360() -> String {
+    let file = sluice_test_support::workflow("contact-360");
+    let (steps, _) = file
+        .split_once("  overdue:\n")
+        .expect("contact-360 has an `overdue` step");
+    format!("{steps}{CONTACT_360_OUTPUT}")
+}
+
+/// An output for contact-360 that shows which types a lone path or helper keeps.
+const CONTACT_360_OUTPUT: &str = r#"output:
   name: "{{ steps.contact.contact.firstName }} {{ steps.contact.contact.lastName }}"
   noteCount: "{{ len steps.notes.notes }}"
   notes: "{{ steps.notes.notes }}"
@@ -139,7 +132,7 @@ async fn mount_contact(server: &MockServer, delay: Duration) {
 async fn contact_360_merges_with_types_kept() {
     let server = MockServer::start().await;
     mount_contact(&server, Duration::ZERO).await;
-    let (report, rec) = run_flow(CONTACT_360, &server, json!({"contactId": "c1"})).await;
+    let (report, rec) = run_flow(&contact_360(), &server, json!({"contactId": "c1"})).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let out = report.output.expect("output");
     assert_eq!(out["name"], json!("Ada Lovelace"));
@@ -175,7 +168,7 @@ async fn independent_steps_overlap() {
     let server = MockServer::start().await;
     mount_contact(&server, Duration::from_millis(300)).await;
     let started = Instant::now();
-    let (report, _) = run_flow(CONTACT_360, &server, json!({"contactId": "c1"})).await;
+    let (report, _) = run_flow(&contact_360(), &server, json!({"contactId": "c1"})).await;
     let elapsed = started.elapsed();
     assert_eq!(report.status, RunStatus::Succeeded);
     // notes and tasks take 300 ms each; run one after the other they would take >= 600 ms.
@@ -461,7 +454,7 @@ async fn answers_over_the_size_limit_are_refused() {
 async fn a_missing_value_names_its_path() {
     let server = MockServer::start().await;
     mount_contact(&server, Duration::ZERO).await;
-    let flow = CONTACT_360.replace(
+    let flow = contact_360().replace(
         "firstOpen: \"{{ steps.open_tasks.[0].title }}\"",
         "firstOpen: \"{{ steps.open_tasks.[5].title }}\"",
     );
@@ -749,7 +742,7 @@ steps:
 async fn the_global_concurrency_bounds_http_calls() {
     let server = MockServer::start().await;
     mount_contact(&server, Duration::from_millis(300)).await;
-    let execs = build(&[CONTACT_360]);
+    let execs = build(&[&contact_360()]);
     let options = RunOptions {
         concurrency: 1,
         ..RunOptions::default()

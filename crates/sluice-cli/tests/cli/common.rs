@@ -1,128 +1,19 @@
-//! Running the `sluice` binary with a time bound, measuring wall time and peak memory.
+//! What the end-to-end tests share: `sluice ARGS` with a time bound (wall time and peak memory
+//! measured by `sluice-test-support`), YAML files of a folder, and JSON diagnostics checked.
 
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
+
+pub(crate) use sluice_test_support::{Run, repo_root};
 
 /// The bound for one run of the binary; a run that takes longer is killed and fails the test.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The repository root (the working directory of every run, so paths print as `tests/...`).
-pub(crate) fn repo_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
-}
-
-/// What one run of the binary did.
-#[derive(Debug)]
-pub(crate) struct Run {
-    /// The exit code, when the process exited normally.
-    pub(crate) code: Option<i32>,
-    /// The signal that ended the process, if one did.
-    pub(crate) signal: Option<i32>,
-    /// Whether the run was killed for taking longer than its bound.
-    pub(crate) timed_out: bool,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-    /// Wall time from spawn to exit.
-    pub(crate) wall: Duration,
-    /// The largest `VmHWM` (peak resident set) seen in `/proc/PID/status`, in kB.
-    pub(crate) peak_rss_kb: Option<u64>,
-}
-
-impl Run {
-    /// Exit code and stderr, as snapshotted.
-    pub(crate) fn code_and_stderr(&self) -> String {
-        format!("exit code: {}\n\n{}", self.describe_exit(), self.stderr)
-    }
-
-    /// `1`, `signal 9`, `timed out`.
-    pub(crate) fn describe_exit(&self) -> String {
-        match (self.code, self.signal, self.timed_out) {
-            (_, _, true) => "timed out".to_string(),
-            (Some(code), _, _) => code.to_string(),
-            (None, Some(sig), _) => format!("signal {sig}"),
-            (None, None, _) => "unknown".to_string(),
-        }
-    }
-
-    /// Number of errors miette printed (`  × message` headers).
-    pub(crate) fn error_markers(&self) -> usize {
-        self.stderr
-            .lines()
-            .filter(|l| l.trim_start().starts_with('×'))
-            .count()
-    }
-}
-
-/// Runs `sluice ARGS` in `cwd` with `NO_COLOR=1`, killing it after `timeout`.
+/// Runs `sluice ARGS` in `cwd` with a clean environment, killing it after `timeout`.
 pub(crate) fn sluice(args: &[&str], cwd: &Path, timeout: Duration) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the sluice binary starts");
-    let start = Instant::now();
-    let pid = child.id();
-    let mut out = child.stdout.take().expect("stdout is piped");
-    let mut err = child.stderr.take().expect("stderr is piped");
-    // Read both pipes while waiting, so a large output cannot block the child.
-    let out_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
-    let mut peak: Option<u64> = None;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(kb) = vm_hwm_kb(pid) {
-            peak = Some(peak.map_or(kb, |p| p.max(kb)));
-        }
-        match child.try_wait().expect("waiting for sluice works") {
-            Some(status) => break status,
-            None if start.elapsed() > timeout => {
-                timed_out = true;
-                let _ = child.kill();
-                break child.wait().expect("the killed child can be reaped");
-            }
-            None => thread::sleep(Duration::from_millis(2)),
-        }
-    };
-    let wall = start.elapsed();
-    let stdout = out_reader.join().expect("the stdout reader ends");
-    let stderr = err_reader.join().expect("the stderr reader ends");
-    Run {
-        code: status.code(),
-        signal: status.signal(),
-        timed_out,
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        wall,
-        peak_rss_kb: peak,
-    }
-}
-
-/// `VmHWM` of a running process, in kB (absent once it has exited).
-fn vm_hwm_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    let mut cmd = sluice_test_support::sluice(env!("CARGO_BIN_EXE_sluice"));
+    cmd.args(args).current_dir(cwd);
+    sluice_test_support::run_timed(cmd, timeout)
 }
 
 /// The YAML files of a folder (not recursive), by name.
