@@ -360,6 +360,6 @@ pub(crate) enum Format {
 }
 
 /// A length of time as flows write it (`30s`, `5m`, `1d`).
-pub(crate) fn duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn duration(s: &str) -> Result<Duration, sluice_model::value::DurationError> {
     s.parse::<sluice_model::Duration>().map(|d| d.0)
 }

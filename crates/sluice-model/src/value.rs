@@ -90,16 +90,25 @@ impl fmt::Display for Duration {
     }
 }
 
+/// Text that is not a length of time.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a duration ({reason}); write e.g. `500ms`, `30s`, `5m`, `2h` or `1d`")]
+pub struct DurationError {
+    /// The text as written.
+    pub text: String,
+    /// Why it does not read.
+    pub reason: String,
+}
+
 impl std::str::FromStr for Duration {
-    type Err = String;
+    type Err = DurationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         humantime::parse_duration(s.trim())
             .map(Duration)
-            .map_err(|e| {
-                format!(
-                    "`{s}` is not a duration ({e}); write e.g. `500ms`, `30s`, `5m`, `2h` or `1d`"
-                )
+            .map_err(|e| DurationError {
+                text: s.to_string(),
+                reason: e.to_string(),
             })
     }
 }
