@@ -464,9 +464,11 @@ async fn three_runners_share_postgres_every_tick_runs_once_even_when_one_dies() 
         fires,
         "one run per fired tick"
     );
+    // About 31 s of ticks, less the runners' start-up (seconds on a loaded machine): the
+    // count only shows the test saw many ticks; contiguity and one run each are checked above.
     assert!(
-        all.len() >= 30,
-        "at least 30 one-second ticks: {}",
+        all.len() >= 20,
+        "at least 20 one-second ticks: {}",
         all.len()
     );
     assert!(takeovers >= 1, "the dead runner's runs were taken over");

@@ -112,8 +112,12 @@ pub struct ExecStep {
     pub dependants: Vec<usize>,
     /// Its condition.
     pub condition: Option<Setting<bool>>,
+    /// Whether the condition is asked per `for_each` item (it reads the item or `loop`).
+    pub condition_per_item: bool,
     /// Its `for_each` list.
     pub for_each: Option<Compiled>,
+    /// Which `for_each` items it runs for (`where:`).
+    pub filter: Option<Setting<bool>>,
     /// The item's name.
     pub item_name: String,
     /// `for_each` concurrency.
@@ -328,16 +332,22 @@ fn build_step(
             None => None,
             Some(c) => Some(setting(Some(c), true, templates)?),
         },
+        condition_per_item: step.for_each.is_some()
+            && step
+                .condition
+                .as_ref()
+                .is_some_and(|c| reads_item(&c.value, item_name(step))),
+        filter: match step.filter.as_ref().map(|c| &c.value) {
+            None => None,
+            Some(c) => Some(setting(Some(c), true, templates)?),
+        },
         for_each: step
             .for_each
             .as_ref()
             .map(|f| Compiled::compile(&f.0, templates))
             .transpose()
             .map_err(BuildError::Template)?,
-        item_name: step
-            .item_name
-            .as_ref()
-            .map_or_else(|| "item".to_string(), |s| s.value.clone()),
+        item_name: item_name(step).to_string(),
         concurrency: setting(step.concurrency.as_ref().map(|c| &c.value), 4, templates)?,
         retry: RetrySpec {
             attempts: setting(
@@ -366,6 +376,23 @@ fn build_step(
             templates,
         )?,
         on_error: step.on_error.unwrap_or(OnError::Fail),
+    })
+}
+
+/// The name of a `for_each` step's item (`as:`, default `item`).
+fn item_name(step: &Step) -> &str {
+    step.item_name.as_ref().map_or("item", |s| s.value.as_str())
+}
+
+/// Whether a condition reads the `for_each` item (or `loop`).
+fn reads_item(condition: &Templated<bool>, item: &str) -> bool {
+    let Templated::Template(text) = condition else {
+        return false;
+    };
+    sluice_template::analyze(text, sluice_model::Span::UNKNOWN, "").is_ok_and(|a| {
+        a.references
+            .iter()
+            .any(|r| r.segments.first().is_some_and(|s| s == item || s == "loop"))
     })
 }
 

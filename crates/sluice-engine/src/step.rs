@@ -130,7 +130,7 @@ pub(crate) async fn run_step(
         .map(|(j, v)| (exec.steps[j].name.as_str(), v))
         .collect();
     let scope = Scope::new(env.inputs, env.flow, steps);
-    if let Some(cond) = &step.condition {
+    if let Some(cond) = step.condition.as_ref().filter(|_| !step.condition_per_item) {
         match eval_setting(cond, &scope, exec, |v| Ok(truthy(v))) {
             Ok(false) => return ending.done(StepStatus::Skipped, Value::Null, 0),
             Ok(true) => {}
@@ -185,13 +185,23 @@ async fn run_for_each(
     .max(1) as usize;
     let scopes: Vec<Scope<'_>> = items
         .iter()
-        .map(|item| scope.with_item(&step.item_name, item))
-        .collect();
-    // Futures are lazy: building them all first runs nothing; `buffered` runs `limit` at a time.
-    let pending: Vec<_> = scopes
-        .iter()
         .enumerate()
-        .map(|(k, s)| run_body(env, step, s, Some(k), None))
+        .map(|(k, item)| scope.with_item(&step.item_name, item, k))
+        .collect();
+    let chosen = choose_items(step, &scopes, exec)?;
+    // Futures are lazy: building them all first runs nothing; `buffered` runs `limit` at a time.
+    let pending: Vec<_> = chosen
+        .iter()
+        .map(|&(k, runs)| {
+            let s = &scopes[k];
+            async move {
+                if runs {
+                    run_body(env, step, s, Some(k), None).await
+                } else {
+                    Ok((Value::Null, 0))
+                }
+            }
+        })
         .collect();
     let results: Vec<BodyResult> = futures::stream::iter(pending)
         .buffered(limit)
@@ -199,7 +209,7 @@ async fn run_for_each(
         .await;
     let mut out = Vec::with_capacity(results.len());
     let mut max_attempts = 0;
-    for (k, r) in results.into_iter().enumerate() {
+    for ((k, _), r) in chosen.iter().zip(results) {
         match r {
             Ok((v, a)) => {
                 max_attempts = max_attempts.max(a);
@@ -217,6 +227,36 @@ async fn run_for_each(
         }
     }
     Ok((Value::Array(out), max_attempts))
+}
+
+/// The items a `for_each` step runs for, by position: those its `where:` keeps, each with
+/// whether its per-item `if:` lets it run (a skipped item's result is `null`).
+fn choose_items(
+    step: &ExecStep,
+    scopes: &[Scope<'_>],
+    exec: &Executable,
+) -> Result<Vec<(usize, bool)>, (StepError, u32)> {
+    let per_item = step.condition.as_ref().filter(|_| step.condition_per_item);
+    let mut chosen = Vec::with_capacity(scopes.len());
+    for (k, s) in scopes.iter().enumerate() {
+        let ask = |c: &Setting<bool>| {
+            eval_setting(c, s, exec, |v| Ok(truthy(v))).map_err(|mut e| {
+                e.message = format!("item {k}: {}", e.message);
+                (e, 0)
+            })
+        };
+        if let Some(filter) = &step.filter
+            && !ask(filter)?
+        {
+            continue;
+        }
+        let runs = match per_item {
+            Some(cond) => ask(cond)?,
+            None => true,
+        };
+        chosen.push((k, runs));
+    }
+    Ok(chosen)
 }
 
 /// The first 80 bytes of `s` (on a character boundary), with `…` when cut.

@@ -451,21 +451,20 @@ async fn answers_over_the_size_limit_are_refused() {
 }
 
 #[tokio::test]
-async fn a_missing_value_names_its_path() {
+async fn a_value_that_is_not_there_is_null() {
     let server = MockServer::start().await;
     mount_contact(&server, Duration::ZERO).await;
-    let flow = contact_360().replace(
-        "firstOpen: \"{{ steps.open_tasks.[0].title }}\"",
-        "firstOpen: \"{{ steps.open_tasks.[5].title }}\"",
-    );
+    // An item past the list's end, and a field the answer does not have.
+    let flow = contact_360()
+        .replace(
+            "firstOpen: \"{{ steps.open_tasks.[0].title }}\"",
+            "firstOpen: \"{{ steps.open_tasks.[5].title }}\"\n  nickname: \"{{ steps.open_tasks.[0].nickname }}\"",
+        );
     let (report, _) = run_flow(&flow, &server, json!({"contactId": "c1"})).await;
-    assert_eq!(report.status, RunStatus::Failed);
-    assert_eq!(
-        report.error.as_deref(),
-        Some(
-            "the output could not be built: `steps.open_tasks.5` is missing (the list has 1 items)"
-        )
-    );
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let output = report.output.expect("output");
+    assert_eq!(output["firstOpen"], Value::Null);
+    assert_eq!(output["nickname"], Value::Null);
 }
 
 #[tokio::test]
@@ -500,6 +499,90 @@ output:
     assert_eq!(report.output, Some(json!({"maybe": null, "status": 404})));
     assert_eq!(report.steps[0].status, Some(StepStatus::Skipped));
     assert_eq!(report.steps[1].status, Some(StepStatus::Failed));
+}
+
+#[tokio::test]
+async fn missing_values_are_false_in_conditions_and_null_in_values() {
+    let server = MockServer::start().await;
+    let flow = r#"
+name: missing
+inputs:
+  go: { type: boolean, default: false }
+steps:
+  maybe:
+    if: "{{ inputs.go }}"
+    value: { city: Paris }
+  city_known:
+    if: "{{ steps.maybe.city }}"
+    value: "known"
+  read:
+    value: "{{ default steps.maybe.city \"nowhere\" }}"
+output:
+  known: "{{ steps.city_known }}"
+  city: "{{ steps.read }}"
+  raw: "{{ steps.maybe.city }}"
+"#;
+    let (report, _) = run_flow(flow, &server, json!({})).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        report.output,
+        Some(json!({"known": null, "city": "nowhere", "raw": null}))
+    );
+    assert_eq!(report.steps[1].status, Some(StepStatus::Skipped));
+    let (report, _) = run_flow(flow, &server, json!({"go": true})).await;
+    assert_eq!(
+        report.output,
+        Some(json!({"known": "known", "city": "Paris", "raw": "Paris"}))
+    );
+}
+
+#[tokio::test]
+async fn for_each_filters_with_where_and_asks_if_per_item() {
+    let server = MockServer::start().await;
+    let flow = r#"
+name: items
+inputs:
+  people: { type: array }
+steps:
+  open:
+    for_each: "{{ inputs.people }}"
+    as: p
+    where: "{{ not p.done }}"
+    value: "{{ loop.index }}:{{ p.name }}"
+  shout:
+    for_each: "{{ inputs.people }}"
+    if: "{{ p.vip }}"
+    as: p
+    value: "{{ upper p.name }}"
+  never:
+    for_each: "{{ inputs.people }}"
+    if: "{{ inputs.nothing_here }}"
+    value: "{{ item.name }}"
+output:
+  open: "{{ steps.open }}"
+  shout: "{{ steps.shout }}"
+  never: "{{ steps.never }}"
+"#;
+    let flow = flow.replace("inputs.nothing_here", "steps.open.[99]");
+    let people = json!([
+        {"name": "ada", "done": false, "vip": true},
+        {"name": "grace", "done": true},
+        {"name": "alan", "done": false, "vip": false}
+    ]);
+    let (report, _) = run_flow(&flow, &server, json!({"people": people})).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        report.output,
+        Some(json!({
+            // `where` keeps the open ones; `loop.index` is the position in the whole list.
+            "open": ["0:ada", "2:alan"],
+            // A per-item `if` skips an item: its result is null, the positions stay.
+            "shout": ["ADA", null, null],
+            // An `if` that does not read the item is asked once: the whole step is skipped.
+            "never": null
+        }))
+    );
+    assert_eq!(report.steps[2].status, Some(StepStatus::Skipped));
 }
 
 #[tokio::test]

@@ -273,8 +273,10 @@ pub struct Step {
     /// Steps that must finish first, when this step does not read their results.
     #[serde(default)]
     pub after: Vec<Sp<String>>,
-    /// Run the step only when this is true, e.g. `"{{ gt (len steps.tasks.tasks) 0 }}"`.
-    /// A skipped step's result is `null`.
+    /// Run the step only when this is true, e.g. `"{{ gt (len steps.tasks.tasks) 0 }}"`. A value
+    /// that is not there (a missing field, a skipped step) is false. A skipped step's result is
+    /// `null`. On a `for_each` step a condition that reads the item is asked per item (a
+    /// skipped item's result is `null`).
     #[serde(default, rename = "if")]
     #[schemars(rename = "if")]
     pub condition: Option<Sp<Templated<bool>>>,
@@ -282,6 +284,11 @@ pub struct Step {
     /// The result is the list of each item's result.
     #[serde(default)]
     pub for_each: Option<TemplateValue>,
+    /// With `for_each`: only the items for which this is true, e.g.
+    /// `"{{ lt item.dueDate (now) }}"`. The result lists only their results.
+    #[serde(default, rename = "where")]
+    #[schemars(rename = "where")]
+    pub filter: Option<Sp<Templated<bool>>>,
     /// The name of the current item inside a `for_each` step. Default: `item`.
     #[serde(default, rename = "as")]
     #[schemars(rename = "as")]

@@ -60,5 +60,11 @@ pub const UNUSED_STEP: &str = "sluice::plan::unused_step";
 pub const UNREACHABLE_STEP: &str = "sluice::plan::unreachable_step";
 /// Warning: a connection no step uses.
 pub const UNUSED_CONNECTION: &str = "sluice::plan::unused_connection";
+/// Warning: a template reads a step that may be skipped (its `if:`), and nothing guards the
+/// `null` it then reads.
+pub const MAYBE_SKIPPED: &str = "sluice::plan::maybe_skipped";
+/// Warning: a template reads a field the response schema marks optional (not `required`), and
+/// nothing guards the `null` it reads when the field is absent.
+pub const MAYBE_MISSING: &str = "sluice::plan::maybe_missing";
 /// Warning: an operation the API marks deprecated.
 pub const DEPRECATED_OPERATION: &str = "sluice::plan::deprecated_operation";

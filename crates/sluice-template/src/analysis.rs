@@ -18,6 +18,33 @@ pub struct Reference {
     pub raw: String,
     /// Where it is written in the file.
     pub span: Span,
+    /// Whether a `null` here is taken care of: the path is read by `default`, a condition
+    /// (`if`, `unless`, `and`, `or`, `not`, `eq`, `ne`), or inside an `{{#if}}`/`{{#unless}}`/
+    /// `{{#with}}` block over the same path.
+    pub guarded: bool,
+}
+
+/// Helpers that take `null` as an answer, not as a mistake: a path they read is guarded.
+const NULL_SAFE: &[&str] = &["default", "if", "unless", "and", "or", "not", "eq", "ne"];
+
+/// Block helpers whose block reads its path only when it is there.
+const GUARDING_BLOCKS: &[&str] = &["if", "unless", "with"];
+
+/// Where the walk of a template is: the names that are local there (block params, `this`),
+/// and what is guarded.
+#[derive(Clone, Default)]
+struct Walk {
+    locals: Vec<String>,
+    /// Every path read here is guarded (the arguments of a null-safe helper).
+    guard_all: bool,
+    /// Paths guarded here, with everything under them (inside `{{#if PATH}}`).
+    guarded: Vec<Vec<String>>,
+}
+
+impl Walk {
+    fn guards(&self, segments: &[String]) -> bool {
+        self.guard_all || self.guarded.iter().any(|g| segments.starts_with(g))
+    }
 }
 
 /// A helper a template calls.
@@ -77,7 +104,7 @@ pub fn analyze(text: &str, node_span: Span, source: &str) -> Result<Analysis, Sy
         single_expression: detect::single_expression(text).is_some(),
         ..Analysis::default()
     };
-    walk_template(&template, &mut analysis, &locator, &[]);
+    walk_template(&template, &mut analysis, &locator, &Walk::default());
     Ok(analysis)
 }
 
@@ -91,6 +118,7 @@ fn plain_analysis(text: &str, at: &Locator<'_>) -> Option<Analysis> {
                 segments,
                 raw: raw.to_string(),
                 span: at.find(raw),
+                guarded: false,
             }),
             Piece::Text(_) => None,
         })
@@ -149,25 +177,13 @@ impl Locator<'_> {
     }
 }
 
-fn walk_template(template: &Template, out: &mut Analysis, at: &Locator<'_>, locals: &[String]) {
+fn walk_template(template: &Template, out: &mut Analysis, at: &Locator<'_>, walk: &Walk) {
     for element in &template.elements {
-        match element {
-            TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
-                walk_helper(h, out, at, locals, false);
-            }
-            TemplateElement::HelperBlock(h) => walk_helper(h, out, at, locals, true),
-            _ => {}
-        }
+        walk_element(element, out, at, walk);
     }
 }
 
-fn walk_helper(
-    h: &HelperTemplate,
-    out: &mut Analysis,
-    at: &Locator<'_>,
-    locals: &[String],
-    block: bool,
-) {
+fn walk_helper(h: &HelperTemplate, out: &mut Analysis, at: &Locator<'_>, walk: &Walk, block: bool) {
     let mut helper_name = None;
     match &h.name {
         Parameter::Name(name) => {
@@ -193,39 +209,56 @@ fn walk_helper(
                     });
                 }
             } else if h.params.is_empty() && h.hash.is_empty() && !block {
-                push_path(path, out, at, locals);
+                push_path(path, out, at, walk);
             } else if let Path::Relative((_, raw)) = path {
                 out.helpers.push(HelperCall {
                     name: raw.clone(),
                     span: at.find(raw),
                 });
+                helper_name = Some(raw.as_str());
             }
         }
-        Parameter::Subexpression(sub) => walk_element(&sub.element, out, at, locals),
+        Parameter::Subexpression(sub) => walk_element(&sub.element, out, at, walk),
         _ => {}
     }
+    let null_safe = helper_name.is_some_and(|n| NULL_SAFE.contains(&n));
+    let args = Walk {
+        guard_all: walk.guard_all || null_safe,
+        ..walk.clone()
+    };
     for p in h.params.iter().chain(h.hash.values()) {
-        walk_parameter(p, out, at, locals);
+        walk_parameter(p, out, at, &args);
     }
+    let mut inner = walk.clone();
     // Inside `each` / `with` the context is the item: only block params and `@root` paths
     // refer to the flow's context.
-    let changes_context = matches!(helper_name, Some("each" | "with"));
-    let mut inner_locals = locals.to_vec();
     if let Some(bp) = &h.block_param {
         match bp {
-            BlockParam::Single(p) => inner_locals.extend(param_name(p)),
+            BlockParam::Single(p) => inner.locals.extend(param_name(p)),
             BlockParam::Pair((a, b)) => {
-                inner_locals.extend(param_name(a));
-                inner_locals.extend(param_name(b));
+                inner.locals.extend(param_name(a));
+                inner.locals.extend(param_name(b));
             }
             _ => {}
         }
     }
-    if changes_context {
-        inner_locals.push("this".to_string());
+    if matches!(helper_name, Some("each" | "with")) {
+        inner.locals.push("this".to_string());
     }
-    for inner in [&h.template, &h.inverse].into_iter().flatten() {
-        walk_template(inner, out, at, &inner_locals);
+    if helper_name.is_some_and(|n| GUARDING_BLOCKS.contains(&n))
+        && let Some(Parameter::Path(Path::Relative((segs, _)))) = h.params.first()
+    {
+        let segments: Vec<String> = segs
+            .iter()
+            .filter_map(|s| match s {
+                PathSeg::Named(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        inner.guarded.push(segments);
+    }
+    for template in [&h.template, &h.inverse].into_iter().flatten() {
+        walk_template(template, out, at, &inner);
     }
 }
 
@@ -237,25 +270,25 @@ fn param_name(p: &Parameter) -> Option<String> {
     }
 }
 
-fn walk_element(e: &TemplateElement, out: &mut Analysis, at: &Locator<'_>, locals: &[String]) {
+fn walk_element(e: &TemplateElement, out: &mut Analysis, at: &Locator<'_>, walk: &Walk) {
     match e {
         TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
-            walk_helper(h, out, at, locals, false);
+            walk_helper(h, out, at, walk, false);
         }
-        TemplateElement::HelperBlock(h) => walk_helper(h, out, at, locals, true),
+        TemplateElement::HelperBlock(h) => walk_helper(h, out, at, walk, true),
         _ => {}
     }
 }
 
-fn walk_parameter(p: &Parameter, out: &mut Analysis, at: &Locator<'_>, locals: &[String]) {
+fn walk_parameter(p: &Parameter, out: &mut Analysis, at: &Locator<'_>, walk: &Walk) {
     match p {
-        Parameter::Path(path) => push_path(path, out, at, locals),
-        Parameter::Subexpression(sub) => walk_element(&sub.element, out, at, locals),
+        Parameter::Path(path) => push_path(path, out, at, walk),
+        Parameter::Subexpression(sub) => walk_element(&sub.element, out, at, walk),
         _ => {}
     }
 }
 
-fn push_path(path: &Path, out: &mut Analysis, at: &Locator<'_>, locals: &[String]) {
+fn push_path(path: &Path, out: &mut Analysis, at: &Locator<'_>, walk: &Walk) {
     let Path::Relative((segs, raw)) = path else {
         return; // @index, @key, ...: block-local values.
     };
@@ -270,14 +303,15 @@ fn push_path(path: &Path, out: &mut Analysis, at: &Locator<'_>, locals: &[String
             _ => {}
         }
     }
-    if segments.is_empty() {
+    let Some(first) = segments.first() else {
         return; // `this`
-    }
+    };
     // Inside `each`/`with` a path is read from the item, and block params are local.
-    if !from_root && locals.iter().any(|l| l == &segments[0] || l == "this") {
+    if !from_root && walk.locals.iter().any(|l| l == first || l == "this") {
         return;
     }
     out.references.push(Reference {
+        guarded: walk.guards(&segments),
         segments,
         raw: raw.clone(),
         span: at.find(raw),
@@ -355,7 +389,7 @@ mod tests {
             let plain = plain_analysis(text, &at).expect("plain");
             let template = Template::compile(text).expect("compiles");
             let mut full = Analysis::default();
-            walk_template(&template, &mut full, &at, &[]);
+            walk_template(&template, &mut full, &at, &Walk::default());
             assert_eq!(plain.references, full.references, "{text}");
             assert!(full.helpers.is_empty());
         }
@@ -418,6 +452,40 @@ mod tests {
         assert_eq!(single("  {{ steps.a }} "), Some(true));
         assert_eq!(single("a {{ steps.a }}"), Some(false));
         assert_eq!(single("{{ a }}{{ b }}"), Some(false));
+    }
+
+    #[test]
+    fn paths_a_null_cannot_hurt_are_guarded() {
+        let guarded = |text: &str| -> Vec<(String, bool)> {
+            analyze(text, Span::UNKNOWN, "")
+                .expect("valid template")
+                .references
+                .into_iter()
+                .map(|r| (r.segments.join("."), r.guarded))
+                .collect()
+        };
+        assert_eq!(guarded("{{ steps.a.b }}"), [("steps.a.b".into(), false)]);
+        assert_eq!(
+            guarded("{{ default steps.a.b \"x\" }}"),
+            [("steps.a.b".into(), true)]
+        );
+        assert_eq!(
+            guarded("{{ upper (default steps.a.b \"x\") }} {{ upper steps.c }}"),
+            [("steps.a.b".into(), true), ("steps.c".into(), false)]
+        );
+        assert_eq!(
+            guarded("{{#if steps.a}}{{ steps.a.b }}{{ steps.c.d }}{{else}}{{ steps.a.e }}{{/if}}"),
+            [
+                ("steps.a".into(), true),
+                ("steps.a.b".into(), true),
+                ("steps.c.d".into(), false),
+                ("steps.a.e".into(), true)
+            ]
+        );
+        assert_eq!(
+            guarded("{{ and (eq steps.a.x 1) (not steps.b) }}"),
+            [("steps.a.x".into(), true), ("steps.b".into(), true)]
+        );
     }
 
     #[test]

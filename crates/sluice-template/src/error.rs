@@ -4,14 +4,6 @@
 /// A template that failed to compile or to render.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
-    /// A path reads a value that is not there.
-    #[error("`{path}` is missing ({why})")]
-    Missing {
-        /// The path up to where it stops, e.g. `steps.contact.contact.phone`.
-        path: String,
-        /// Why, e.g. `no such field`.
-        why: String,
-    },
     /// A lookup of a path without segments.
     #[error("an empty path")]
     EmptyPath,

@@ -71,8 +71,6 @@ pub struct Helper {
     pub description: &'static str,
     /// A short example.
     pub example: &'static str,
-    /// Missing arguments are `null` instead of an error (`default`).
-    pub lenient: bool,
     /// Sluice's own function or a Handlebars built-in.
     pub kind: HelperKind,
 }
@@ -91,7 +89,6 @@ const fn function(
         arity,
         description,
         example,
-        lenient: false,
         kind: HelperKind::Function(Function(f)),
     }
 }
@@ -109,7 +106,6 @@ const fn builtin(
         arity,
         description,
         example,
-        lenient: false,
         kind: HelperKind::Builtin,
     }
 }
@@ -124,17 +120,14 @@ pub const HELPERS: &[Helper] = &[
         "{{ json steps.contact.contact.tags }}",
         json,
     ),
-    Helper {
-        lenient: true,
-        ..function(
-            "default",
-            "default VALUE FALLBACK…",
-            Arity::at_least(2),
-            "the first argument that is neither missing, null nor empty text",
-            "{{ default steps.contact.contact.phone \"no phone\" }}",
-            default,
-        )
-    },
+    function(
+        "default",
+        "default VALUE FALLBACK…",
+        Arity::at_least(2),
+        "the first argument that is neither missing, null nor empty text",
+        "{{ default steps.contact.contact.phone \"no phone\" }}",
+        default,
+    ),
     function(
         "eq",
         "eq A B",
@@ -404,11 +397,10 @@ impl std::fmt::Display for HelperFailed {
 
 impl std::error::Error for HelperFailed {}
 
-/// A Sluice helper as Handlebars calls it.
+/// A Sluice helper as Handlebars calls it: a missing argument is `null`.
 struct Registered {
     name: &'static str,
     f: fn(&[Value]) -> Result<Value, String>,
-    lenient: bool,
 }
 
 impl HelperDef for Registered {
@@ -419,14 +411,7 @@ impl HelperDef for Registered {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
-        let mut args = Vec::with_capacity(h.params().len());
-        for p in h.params() {
-            if p.is_value_missing() && !self.lenient {
-                let path = p.relative_path().cloned().unwrap_or_default();
-                return Err(RenderErrorReason::MissingVariable(Some(path)).into());
-            }
-            args.push(p.value().clone());
-        }
+        let args: Vec<Value> = h.params().iter().map(|p| p.value().clone()).collect();
         (self.f)(&args).map(ScopedJson::Derived).map_err(|message| {
             RenderErrorReason::NestedError(Box::new(HelperFailed {
                 name: self.name,
@@ -446,7 +431,6 @@ pub(crate) fn register(registry: &mut Handlebars<'_>) {
                 Box::new(Registered {
                     name: helper.name,
                     f,
-                    lenient: helper.lenient,
                 }),
             );
         }

@@ -1,5 +1,5 @@
-//! The flow's Handlebars registry: every template string compiled once, rendered by name,
-//! strict about missing values, with no HTML escaping, and with the helpers of [`HELPERS`].
+//! The flow's Handlebars registry: every template string compiled once, rendered by name, a
+//! missing value read as `null` (empty text), no HTML escaping, and the helpers of [`HELPERS`].
 //!
 //! [`HELPERS`]: crate::helpers::HELPERS
 
@@ -25,7 +25,6 @@ impl std::fmt::Debug for Templates {
 impl Default for Templates {
     fn default() -> Self {
         let mut registry = Handlebars::new();
-        registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
         crate::helpers::register(&mut registry);
         Self { registry, count: 0 }
@@ -49,7 +48,7 @@ impl Templates {
     /// Renders a registered template.
     ///
     /// # Errors
-    /// A missing value (with its path) or a helper failure.
+    /// A helper failure.
     pub fn render(&self, name: &str, scope: &Scope<'_>) -> Result<String, TemplateError> {
         self.registry
             .render_with_context(name, scope.context())
@@ -59,10 +58,6 @@ impl Templates {
 
 fn describe(e: &handlebars::RenderError) -> TemplateError {
     match e.reason() {
-        handlebars::RenderErrorReason::MissingVariable(Some(path)) => TemplateError::Missing {
-            path: path.clone(),
-            why: "no such value when the step ran".to_string(),
-        },
         handlebars::RenderErrorReason::NestedError(inner) => {
             match inner.downcast_ref::<HelperFailed>() {
                 Some(failed) => TemplateError::Helper {

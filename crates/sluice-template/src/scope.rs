@@ -1,6 +1,7 @@
 //! What a template can read while a step runs: `inputs`, the results of the steps it needs,
 //! `flow`, and the `for_each` item. Paths are looked up directly; a Handlebars context is built
-//! only when a template needs one, and only from what the step reads.
+//! only when a template needs one, and only from what the step reads. A value that is not
+//! there — a missing field, a skipped step's result, an item past a list's end — reads as `null`.
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -16,6 +17,8 @@ pub struct Scope<'a> {
     flow: &'a Value,
     steps: Vec<(&'a str, Arc<Value>)>,
     item: Option<(&'a str, &'a Value)>,
+    /// `loop`: `{ "index": … }` of the `for_each` item.
+    looping: Option<Value>,
     context: OnceLock<Context>,
 }
 
@@ -28,31 +31,35 @@ impl<'a> Scope<'a> {
             flow,
             steps,
             item: None,
+            looping: None,
             context: OnceLock::new(),
         }
     }
 
-    /// The same scope with a `for_each` item under `name`.
+    /// The same scope with a `for_each` item under `name`, at position `index` of its list
+    /// (`loop.index`).
     #[must_use]
-    pub fn with_item(&self, name: &'a str, item: &'a Value) -> Scope<'a> {
+    pub fn with_item(&self, name: &'a str, item: &'a Value, index: usize) -> Scope<'a> {
         Scope {
             inputs: self.inputs,
             flow: self.flow,
             steps: self.steps.clone(),
             item: Some((name, item)),
+            looping: Some(serde_json::json!({ "index": index })),
             context: OnceLock::new(),
         }
     }
 
-    /// Looks up a path such as `["steps", "contact", "contact", "id"]`.
+    /// Looks up a path such as `["steps", "contact", "contact", "id"]`; `null` where the value
+    /// is not there (`validate` warns where that may happen unguarded).
     ///
     /// # Errors
-    /// A missing value, naming the path up to where it stops.
+    /// A path without segments, or `steps` without a step name.
     pub fn lookup(&self, path: &[String]) -> Result<&Value, TemplateError> {
         let Some(root) = path.first() else {
             return Err(TemplateError::EmptyPath);
         };
-        let (mut current, mut used) = match root.as_str() {
+        let (mut current, used) = match root.as_str() {
             "inputs" => (self.inputs, 1),
             "flow" => (self.flow, 1),
             "steps" => {
@@ -61,14 +68,13 @@ impl<'a> Scope<'a> {
                 };
                 match self.steps.iter().find(|(n, _)| n == name) {
                     Some((_, v)) => (v.as_ref(), 2),
-                    None => {
-                        return Err(missing(&path[..2], "that step has no result here"));
-                    }
+                    None => return Ok(&NULL),
                 }
             }
+            "loop" if self.looping.is_some() => (self.looping.as_ref().unwrap_or(&NULL), 1),
             other => match self.item {
                 Some((name, item)) if name == other => (item, 1),
-                _ => return Err(missing(&path[..1], "nothing of that name")),
+                _ => return Ok(&NULL),
             },
         };
         for seg in &path[used..] {
@@ -77,18 +83,9 @@ impl<'a> Scope<'a> {
                 Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
                 _ => None,
             };
-            used += 1;
             current = match next {
                 Some(v) => v,
-                None => {
-                    let why = match current {
-                        Value::Null => "the value before it is null".to_string(),
-                        Value::Object(_) => "no such field".to_string(),
-                        Value::Array(a) => format!("the list has {} items", a.len()),
-                        other => format!("the value before it is {}", kind(other)),
-                    };
-                    return Err(missing(&path[..used], &why));
-                }
+                None => return Ok(&NULL),
             };
         }
         Ok(current)
@@ -128,6 +125,9 @@ impl<'a> Scope<'a> {
             if let Some((name, item)) = self.item {
                 root.insert(name.to_string(), item.clone());
             }
+            if let Some(looping) = &self.looping {
+                root.insert("loop".into(), looping.clone());
+            }
             Context::from(Value::Object(root))
         })
     }
@@ -139,20 +139,5 @@ impl<'a> Scope<'a> {
     }
 }
 
-fn missing(path: &[String], why: &str) -> TemplateError {
-    TemplateError::Missing {
-        path: path.join("."),
-        why: why.to_string(),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
+/// What a value that is not there reads as.
+static NULL: Value = Value::Null;

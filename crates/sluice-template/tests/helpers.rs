@@ -75,19 +75,19 @@ fn helpers_return_typed_values() {
 }
 
 #[test]
-fn missing_values_and_bad_arguments_are_clear_errors() {
-    let i = json!({"a": {"b": 1}});
+fn missing_values_read_as_null_and_bad_arguments_are_clear_errors() {
+    let i = json!({"a": {"b": 1}, "list": [1]});
+    // A value that is not there is null: as a value, in text, as a helper's argument.
+    assert_eq!(eval("{{ inputs.a.c }}", i.clone()), Ok(json!(null)));
+    assert_eq!(eval("{{ inputs.a.b.c }}", i.clone()), Ok(json!(null)));
+    assert_eq!(eval("{{ inputs.list.[3] }}", i.clone()), Ok(json!(null)));
+    assert_eq!(eval("x {{ inputs.a.c }}", i.clone()), Ok(json!("x ")));
+    assert_eq!(eval("x {{ upper inputs.a.c }}", i.clone()), Ok(json!("x ")));
+    assert_eq!(eval("{{ len inputs.a.c }}", i.clone()), Ok(json!(0)));
+    assert_eq!(eval("{{ not inputs.a.c }}", i.clone()), Ok(json!(true)));
     assert_eq!(
-        eval("{{ inputs.a.c }}", i.clone()),
-        Err("`inputs.a.c` is missing (no such field)".into())
-    );
-    assert_eq!(
-        eval("x {{ inputs.a.c }}", i.clone()),
-        Err("`inputs.a.c` is missing (no such field)".into())
-    );
-    assert_eq!(
-        eval("x {{ upper inputs.a.c }}", i.clone()),
-        Err("`inputs.a.c` is missing (no such value when the step ran)".into())
+        eval("{{ default inputs.a.c \"none\" }}", i.clone()),
+        Ok(json!("none"))
     );
     let e = eval("{{ date_add inputs.a \"1h\" }}", i.clone()).expect_err("not a date");
     assert!(

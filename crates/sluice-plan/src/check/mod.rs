@@ -88,14 +88,19 @@ pub struct Checked {
 }
 
 /// Where a template is, and what it may read.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Scope<'a> {
     /// The step the template belongs to (its references become the step's needs).
     step: Option<usize>,
-    /// The name of the `for_each` item, when there is one.
+    /// The name of the `for_each` item, when there is one (`loop` is there too).
     item: Option<&'a str>,
+    /// What the item is, when the list's schema says (its fields are checked against it).
+    item_schema: Option<&'a serde_json::Value>,
     /// Whether `steps` and `inputs` may be read at all (schedule inputs may not).
     context: bool,
+    /// Whether the template is a condition (`if:`, `where:`): a `null` there is false, so what
+    /// it reads is guarded.
+    condition: bool,
 }
 
 /// What the checks of one flow share: the flow, what is known around it, what has been read
@@ -113,6 +118,12 @@ struct Checker<'a> {
     read: Vec<bool>,
     output_needs: BTreeSet<usize>,
     pending_needs: HashMap<usize, Vec<(usize, Span)>>,
+    /// Paths the current step's `if:` and `where:` read: reading them elsewhere in the step
+    /// is guarded.
+    guards: Vec<Vec<String>>,
+    /// Steps the current step's conditions depend on, directly or through other steps: a
+    /// condition computed from a step's result guards reading that step.
+    guard_steps: HashSet<usize>,
     diags: Vec<Diagnostic>,
 }
 
@@ -159,6 +170,8 @@ pub fn check_damaged_flow(
         read: vec![false; flow.steps.len()],
         output_needs: BTreeSet::new(),
         pending_needs: HashMap::new(),
+        guards: Vec::new(),
+        guard_steps: HashSet::new(),
         diags: Vec::new(),
     };
     c.check_names();
@@ -171,10 +184,11 @@ pub fn check_damaged_flow(
     }
     if let Some(output) = &flow.output {
         let scope = Scope {
-            step: None,
-            item: None,
             context: true,
+            ..Scope::default()
         };
+        c.guards.clear();
+        c.guard_steps.clear();
         c.check_templates(&output.0, scope);
     }
     if broken.is_empty() && dropped.is_empty() {

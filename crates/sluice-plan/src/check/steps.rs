@@ -29,10 +29,17 @@ impl<'a> Checker<'a> {
         let scope = Scope {
             step: Some(i),
             item: step.for_each.as_ref().map(|_| item_name),
+            item_schema: step
+                .for_each
+                .as_ref()
+                .and_then(|list| self.item_schema(list)),
             context: true,
+            condition: false,
         };
+        self.guards.clear();
         self.check_kind_count(name, step);
         self.check_guards(name, step, scope);
+        self.guard_steps = self.steps_behind(&self.guards);
         self.check_for_each_settings(step);
         self.check_setting_templates(step, scope);
         self.check_with(step, scope);
@@ -72,18 +79,27 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `for_each` and `if`, which are evaluated before the item exists.
-    fn check_guards(&mut self, name: &Sp<String>, step: &Step, scope: Scope<'_>) {
-        let outer = Scope {
-            item: None,
-            ..scope
-        };
+    /// `for_each` (evaluated before the item exists), `if` (per item when it reads the item)
+    /// and `where` (per item). What the conditions read guards the rest of the step.
+    fn check_guards(&mut self, name: &Sp<String>, step: &Step, scope: Scope<'a>) {
         if let Some(list) = &step.for_each {
+            let outer = Scope {
+                item: None,
+                item_schema: None,
+                ..scope
+            };
             self.check_templates(&list.0, outer);
         }
+        let condition = Scope {
+            condition: true,
+            ..scope
+        };
         if let Some(cond) = &step.condition {
             match &cond.value {
-                Templated::Template(t) => self.check_template_str(t, cond.span, outer),
+                Templated::Template(t) => {
+                    self.check_template_str(t, cond.span, condition);
+                    self.guards.extend(condition_paths(t));
+                }
                 Templated::Literal(false) => self.diags.push(
                     Diagnostic::warning(
                         codes::UNREACHABLE_STEP,
@@ -92,6 +108,22 @@ impl<'a> Checker<'a> {
                     .label(cond.span, ""),
                 ),
                 Templated::Literal(true) => {}
+            }
+        }
+        if let Some(filter) = &step.filter {
+            if step.for_each.is_none() {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::MISPLACED_SETTING,
+                        "`where` keeps some items of a `for_each`, but this step has no `for_each`",
+                    )
+                    .label(filter.span, "")
+                    .help("add `for_each: \"{{ ... }}\"`, or use `if:` to skip the whole step"),
+                );
+            }
+            if let Templated::Template(t) = &filter.value {
+                self.check_template_str(t, filter.span, condition);
+                self.guards.extend(condition_paths(t));
             }
         }
     }
@@ -234,6 +266,36 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+impl Checker<'_> {
+    /// The steps that `paths` read, and every step those need, transitively (as far as the
+    /// steps checked so far tell).
+    fn steps_behind(&self, paths: &[Vec<String>]) -> std::collections::HashSet<usize> {
+        let mut out = std::collections::HashSet::new();
+        let mut todo: Vec<usize> = paths
+            .iter()
+            .filter_map(|p| match p.as_slice() {
+                [root, name, ..] if root == "steps" => self.index.get(name.as_str()).copied(),
+                _ => None,
+            })
+            .collect();
+        while let Some(j) = todo.pop() {
+            if out.insert(j)
+                && let Some(facts) = self.steps.get(j)
+            {
+                todo.extend(facts.needs.keys().copied());
+            }
+        }
+        out
+    }
+}
+
+/// The paths a condition reads (they are guarded in the rest of its step).
+fn condition_paths(text: &str) -> Vec<Vec<String>> {
+    sluice_template::analyze(text, sluice_model::Span::UNKNOWN, "")
+        .map(|a| a.references.into_iter().map(|r| r.segments).collect())
+        .unwrap_or_default()
 }
 
 fn templated_text<T>(t: &Templated<T>) -> Option<&str> {

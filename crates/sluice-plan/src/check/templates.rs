@@ -68,10 +68,64 @@ impl<'a> Checker<'a> {
         match root {
             "inputs" if scope.context => self.read_input(r),
             "steps" if scope.context => self.read_step(r, scope),
-            _ if scope.item == Some(root) => {}
+            _ if scope.item == Some(root) => self.read_item(r, scope),
+            "loop" if scope.item.is_some() => self.read_loop(r),
             "flow" => {}
             _ => self.unknown_root(r, root, scope),
         }
+    }
+
+    /// The `for_each` item's fields, against the list's element schema when it is known.
+    fn read_item(&mut self, r: &Reference, scope: Scope<'_>) {
+        let (Some(schema), [item, rest @ ..]) = (scope.item_schema, r.segments.as_slice()) else {
+            return;
+        };
+        self.check_path(schema, item, rest, r);
+    }
+
+    /// `loop.index`: the item's position in the list, from 0.
+    fn read_loop(&mut self, r: &Reference) {
+        match r.segments.get(1).map(String::as_str) {
+            None | Some("index") if r.segments.len() <= 2 => {}
+            _ => self.diags.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_FIELD,
+                    format!("`loop` has no field `{}`", r.segments[1..].join(".")),
+                )
+                .label(r.span, "")
+                .help("`loop.index` is the item's position in the list, from 0"),
+            ),
+        }
+    }
+
+    /// The element schema of a `for_each` list written as `{{ steps.X.a.b }}`, when step X's
+    /// answer has a known list there.
+    pub(super) fn item_schema(&self, list: &sluice_model::TemplateValue) -> Option<&'a Value> {
+        let NodeKind::Str(text) = &list.0.kind else {
+            return None;
+        };
+        let expr = sluice_template::detect::single_expression(text)?;
+        let segments = sluice_template::detect::plain_path(expr)?;
+        let [root, name, rest @ ..] = segments.as_slice() else {
+            return None;
+        };
+        if root != "steps" {
+            return None;
+        }
+        let (_, step) = self.flow.steps.get_key_value(name.as_str())?;
+        if step.for_each.is_some() {
+            return None;
+        }
+        let mut current = self.output_schema(step)?;
+        for seg in rest {
+            match schema_child(current, seg) {
+                Child::Found(next) => current = next,
+                _ => return None,
+            }
+        }
+        (current.get("type").and_then(Value::as_str) == Some("array"))
+            .then(|| current.get("items"))
+            .flatten()
     }
 
     /// `inputs` or `inputs.NAME`: NAME must be declared.
@@ -138,7 +192,44 @@ impl<'a> Checker<'a> {
                 self.output_needs.insert(j);
             }
         }
-        self.check_fields(j, r);
+        let guarded =
+            r.guarded || scope.condition || self.guards.iter().any(|g| r.segments.starts_with(g));
+        if !guarded && !self.guard_steps.contains(&j) {
+            self.warn_if_skippable(j, r, name_span);
+        }
+        self.check_fields(j, r, guarded);
+    }
+
+    /// A reading of step `j` that may find `null` because the step may be skipped.
+    fn warn_if_skippable(&mut self, j: usize, r: &Reference, name_span: Span) {
+        let Some((name, step)) = self.flow.steps.get_index(j) else {
+            return;
+        };
+        let Some(cond) = &step.condition else {
+            return;
+        };
+        if step.for_each.is_some() && reads_item(step) {
+            return; // asked per item: the step itself runs
+        }
+        let shown = match &cond.value {
+            sluice_model::Templated::Template(t) => t.trim().to_string(),
+            sluice_model::Templated::Literal(b) => b.to_string(),
+        };
+        self.diags.push(
+            Diagnostic::warning(
+                codes::MAYBE_SKIPPED,
+                format!(
+                    "step `{}` is skipped when its `if:` ({shown}) is false, and then `{}` is null",
+                    name.value,
+                    r.segments.join(".")
+                ),
+            )
+            .label(name_span, "")
+            .help(format!(
+                "say what to use then: `{{{{ default {} \"…\" }}}}`, or give this step the same `if:`",
+                r.raw
+            )),
+        );
     }
 
     /// A reference whose first name is nothing a template here can read.
@@ -183,8 +274,9 @@ impl<'a> Checker<'a> {
         );
     }
 
-    /// Checks `steps.X.a.b` against what step X returns, when that is known.
-    fn check_fields(&mut self, step: usize, r: &Reference) {
+    /// Checks `steps.X.a.b` against what step X returns, when that is known; an optional field
+    /// read without a guard is a warning.
+    fn check_fields(&mut self, step: usize, r: &Reference, guarded: bool) {
         let (Some((_, step_def)), [_, name, rest @ ..]) =
             (self.flow.steps.get_index(step), r.segments.as_slice())
         else {
@@ -201,12 +293,42 @@ impl<'a> Checker<'a> {
         let Some(schema) = self.output_schema(step_def) else {
             return;
         };
-        let mut parent = name.clone();
+        let optional = self.check_path(schema, name, rest, r);
+        if let Some((parent, field)) = optional.filter(|_| !guarded) {
+            self.diags.push(
+                Diagnostic::warning(
+                    codes::MAYBE_MISSING,
+                    format!(
+                        "the API may leave `{field}` out of `{parent}` (it is not required), and then `{}` is null",
+                        r.segments.join(".")
+                    ),
+                )
+                .label(segment_span(r, &field), "")
+                .help(format!("say what to use then: `{{{{ default {} \"…\" }}}}`", r.raw)),
+            );
+        }
+    }
+
+    /// Walks `rest` down `schema` (the value named `name`): an unknown field is an error with
+    /// did-you-mean. Returns the first field on the way that its object does not require
+    /// (`(object, field)`), when the object lists what it requires.
+    fn check_path(
+        &mut self,
+        schema: &Value,
+        name: &str,
+        rest: &[String],
+        r: &Reference,
+    ) -> Option<(String, String)> {
+        let mut parent = name.to_string();
         let mut current = schema;
+        let mut optional = None;
         for seg in rest {
+            if optional.is_none() && not_required(current, seg) {
+                optional = Some((parent.clone(), seg.clone()));
+            }
             match schema_child(current, seg) {
                 Child::Found(next) => current = next,
-                Child::Open => return,
+                Child::Open => return optional,
                 Child::Missing { fields } => {
                     let help = match did_you_mean(seg, fields.iter().map(String::as_str)) {
                         Some(s) => format!("did you mean `{s}`?"),
@@ -225,7 +347,7 @@ impl<'a> Checker<'a> {
                         .label(segment_span(r, seg), "")
                         .help(help),
                     );
-                    return;
+                    return None;
                 }
                 Child::NotObject(kind) => {
                     let help = if kind == "a list" {
@@ -243,11 +365,12 @@ impl<'a> Checker<'a> {
                         .label(segment_span(r, seg), "")
                         .help(help),
                     );
-                    return;
+                    return None;
                 }
             }
             parent.clone_from(seg);
         }
+        optional
     }
 
     /// The JSON Schema of what a step returns, when known.
@@ -299,6 +422,32 @@ fn schema_child<'a>(schema: &'a Value, seg: &str) -> Child<'a> {
         Some("boolean") => Child::NotObject("a boolean"),
         _ => Child::Open,
     }
+}
+
+/// Whether a `for_each` step's `if:` reads its item (or `loop`): then it is asked per item.
+fn reads_item(step: &Step) -> bool {
+    let item = step.item_name.as_ref().map_or("item", |s| s.value.as_str());
+    let Some(sluice_model::Templated::Template(text)) = step.condition.as_ref().map(|c| &c.value)
+    else {
+        return false;
+    };
+    sluice_template::analyze(text, Span::UNKNOWN, "").is_ok_and(|a| {
+        a.references
+            .iter()
+            .any(|r| r.segments.first().is_some_and(|s| s == item || s == "loop"))
+    })
+}
+
+/// Whether an object schema lists what it requires and `field` is not among it (a field of an
+/// object without a `required` list is not reported: the schema says nothing either way).
+fn not_required(schema: &Value, field: &str) -> bool {
+    schema
+        .get("properties")
+        .is_some_and(|p| p.get(field).is_some())
+        && schema
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|req| !req.iter().any(|f| f.as_str() == Some(field)))
 }
 
 fn segment_span(r: &Reference, seg: &str) -> Span {

@@ -18,11 +18,7 @@ impl<'a> Checker<'a> {
                     if let Some(tz) = &s.timezone {
                         self.check_timezone(tz);
                     }
-                    let scope = Scope {
-                        step: None,
-                        item: None,
-                        context: false,
-                    };
+                    let scope = Scope::default();
                     for value in s.inputs.values() {
                         self.check_templates(&value.0, scope);
                     }
@@ -36,11 +32,7 @@ impl<'a> Checker<'a> {
                         let keys: Vec<&Sp<String>> = p.with.keys().collect();
                         self.check_params(&p.action, op, &keys, &p.with);
                     }
-                    let scope = Scope {
-                        step: None,
-                        item: None,
-                        context: false,
-                    };
+                    let scope = Scope::default();
                     for value in p.with.values() {
                         self.check_templates(&value.0, scope);
                     }
@@ -54,9 +46,8 @@ impl<'a> Checker<'a> {
                         );
                     }
                     let key_scope = Scope {
-                        step: None,
                         item: Some("item"),
-                        context: false,
+                        ..Scope::default()
                     };
                     self.check_template_str(&p.key, p.key.span, key_scope);
                 }
