@@ -138,6 +138,14 @@ OVERRIDES: dict[str, dict] = {
         # A search is a read: allowed on read-only connections, safe to retry.
         "writes": False,
         "idempotent": True,
+        # Page numbers from 1, `pageLimit` contacts a page; the answer's `total` counts them all.
+        "pagination": {
+            "kind": "page",
+            "items": "$.contacts",
+            "limit_param": "pageLimit",
+            "page_param": "page",
+            "total": "$.total",
+        },
         # The official SearchBodyV2DTO is empty. These fields come from GHL issue
         # GoHighLevel/highlevel-api-docs#31 and a white-label copy of the docs; they are
         # optional here so that the catalog still matches the official document.

@@ -109,6 +109,134 @@ async fn kill_after(mut cmd: Command, after: Duration) -> bool {
     }
 }
 
+const PAGED_FLOW: &str = r#"
+name: paged
+inputs:
+  locationId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main }
+steps:
+  all:
+    action: ghl.search_contacts_advanced
+    pages: all
+    with: { locationId: "{{ inputs.locationId }}", pageLimit: 2, page: 1 }
+output:
+  count: "{{ len steps.all.contacts }}"
+  contacts: "{{ steps.all.contacts }}"
+"#;
+
+/// A search that answers six pages of two contacts, each after `delay`.
+async fn paged_search(delay: Duration) -> wiremock::MockServer {
+    use wiremock::matchers::{body_partial_json, method, path};
+    let server = wiremock::MockServer::start().await;
+    for page in 1..=6u64 {
+        let contacts: Vec<Value> = (2 * page - 1..=2 * page)
+            .map(|n| json!({"id": format!("c{n}"), "firstName": format!("N{n}")}))
+            .collect();
+        wiremock::Mock::given(method("POST"))
+            .and(path("/contacts/search"))
+            .and(body_partial_json(json!({"page": page})))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200)
+                    .set_body_json(json!({"contacts": contacts, "total": 12}))
+                    .set_delay(delay),
+            )
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+/// The page numbers of the searches `server` received, from the `from`-th request on.
+async fn searched_pages(server: &wiremock::MockServer, from: usize) -> Vec<u64> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .skip(from)
+        .filter_map(|r| serde_json::from_slice::<Value>(&r.body).ok())
+        .filter_map(|b| b["page"].as_u64())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paged_read_killed_mid_way_resumes_at_its_next_page() {
+    // Uninterrupted: the output to compare with.
+    let fast = paged_search(Duration::ZERO).await;
+    let whole = Project::new("paged", PAGED_FLOW, fast.uri());
+    let mut cmd = whole.sluice("t");
+    cmd.args([
+        "run",
+        "flows/paged.yaml",
+        "-i",
+        "locationId=loc_1",
+        "--connection",
+    ])
+    .arg(whole.connection());
+    let out = output(cmd).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(expected["count"], 12);
+    assert_eq!(searched_pages(&fast, 0).await, [1, 2, 3, 4, 5, 6]);
+
+    // Killed after some pages were recorded, then resumed.
+    let slow = paged_search(Duration::from_millis(400)).await;
+    let project = Project::new("paged", PAGED_FLOW, slow.uri());
+    let mut cmd = project.sluice("t");
+    cmd.args([
+        "run",
+        "flows/paged.yaml",
+        "-i",
+        "locationId=loc_1",
+        "--connection",
+    ])
+    .arg(project.connection());
+    let mut child = cmd.spawn().expect("spawn");
+    let recorded =
+        sluice_test_support::eventually(Duration::from_secs(30), "pages recorded", || {
+            let project = &project;
+            async move {
+                let (id, _) = latest_run(project).await?;
+                let mut show = project.sluice("t");
+                show.args(["runs", "show", &id, "--format", "json"]);
+                let out = output(show).await;
+                let run: Value = serde_json::from_slice(&out.stdout).ok()?;
+                let pages = run["steps"]
+                    .as_array()?
+                    .iter()
+                    .filter(|s| s["step"] == "all" && s["item"].is_u64())
+                    .count();
+                (pages >= 3).then_some((id, pages))
+            }
+        })
+        .await;
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let (id, pages_before) = recorded;
+    let sent_before = slow.received_requests().await.unwrap_or_default().len();
+    assert!(sent_before < 6, "the run was killed before its last page");
+
+    let mut resume = project.sluice("t");
+    resume
+        .args(["runs", "resume", &id, "--connection"])
+        .arg(project.connection());
+    let out = output(resume).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let resumed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(resumed, expected, "the same output as an uninterrupted run");
+    let after = searched_pages(&slow, sent_before).await;
+    let first = after
+        .first()
+        .copied()
+        .expect("the resume read the pages left");
+    assert!(
+        first > 1 && first as usize >= pages_before,
+        "the resumed read starts at page {first}, after the {pages_before} recorded ones: {after:?}"
+    );
+    assert_eq!(after.last(), Some(&6));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_resume_and_every_write_is_made_once() {
     let sandbox = Sandbox::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())

@@ -21,6 +21,7 @@ use crate::runtime::{Endpoint, Limiter, Runtime};
 use crate::settle::{Unsettled, settle_unknown};
 
 /// A step's retry settings and attempt timeout, evaluated.
+#[derive(Clone)]
 pub(crate) struct CallSettings {
     /// Attempts in all (at least 1).
     pub(crate) attempts: u32,

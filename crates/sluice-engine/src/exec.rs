@@ -28,6 +28,9 @@ pub enum BuildError {
     /// An action names an operation its connector does not have.
     #[error("operation `{0}` is unknown")]
     UnknownOperation(String),
+    /// `pages:` or `max_items:` on an operation that does not page.
+    #[error("`{0}` does not page: its connector declares no `pagination`")]
+    NoPagination(String),
     /// A step with neither `action`, `select`, `value` nor `flow`.
     #[error("step `{0}` does nothing")]
     EmptyStep(String),
@@ -63,6 +66,8 @@ pub enum ExecKind {
         operation: Box<Operation>,
         /// Parameters.
         with: Vec<(String, Compiled)>,
+        /// Pages to read, when the step asks for more than one answer (`pages:`, `max_items:`).
+        paging: Option<Paging>,
     },
     /// JSONPath over `{ inputs, steps }`.
     Select(JsonPath),
@@ -75,6 +80,15 @@ pub enum ExecKind {
         /// Its inputs.
         with: Vec<(String, Compiled)>,
     },
+}
+
+/// How many pages a step reads of an operation that pages.
+#[derive(Clone, Debug)]
+pub struct Paging {
+    /// At most this many pages (`None`: all).
+    pub pages: Option<u32>,
+    /// At most this many items.
+    pub max_items: Option<u64>,
 }
 
 /// A number, duration or flag that may be a template.
@@ -295,9 +309,22 @@ fn build_kind(
             .operation(op_name)
             .cloned()
             .ok_or_else(|| BuildError::UnknownOperation(op_name.to_string()))?;
+        let paging = (step.pages.is_some() || step.max_items.is_some()).then(|| Paging {
+            pages: match step.pages.as_ref().map(|p| p.value) {
+                Some(sluice_model::Pages::AtMost(n)) => Some(n),
+                Some(sluice_model::Pages::All) => None,
+                // `max_items` alone: as many pages as it takes.
+                None => None,
+            },
+            max_items: step.max_items.as_ref().map(|m| m.value),
+        });
+        if paging.is_some() && operation.pagination.is_none() {
+            return Err(BuildError::NoPagination(action.value.clone()));
+        }
         ExecKind::Action {
             connection,
             operation: Box::new(operation),
+            paging,
             with: compile_with(templates)?,
         }
     } else if let Some(path) = &step.select {

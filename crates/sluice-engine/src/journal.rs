@@ -190,6 +190,8 @@ pub struct RunJournal {
     recorder: Arc<Recorder>,
     run: RunId,
     finished: HashMap<String, (StepStatus, Value)>,
+    /// Per paged step, the pages a stopped run had read (consecutive from the first).
+    pages: HashMap<String, Vec<Value>>,
     resend_unknown: bool,
 }
 
@@ -256,6 +258,7 @@ impl RunJournal {
             recorder,
             run,
             finished: HashMap::new(),
+            pages: HashMap::new(),
             resend_unknown: false,
         }
     }
@@ -277,6 +280,7 @@ impl RunJournal {
     ) -> Result<RunJournal, JournalError> {
         let steps = recorder.store().finished_steps(&run).await?;
         let mut finished = HashMap::new();
+        let mut pages: HashMap<String, Vec<(u32, Value)>> = HashMap::new();
         for s in steps {
             let status = match s.status {
                 sluice_store::StepStatus::Succeeded => StepStatus::Succeeded,
@@ -284,15 +288,23 @@ impl RunJournal {
                 _ => continue,
             };
             let output = s.output.unwrap_or(Value::Null);
-            if s.item.is_some() || sluice_store::is_truncated(&output) {
-                continue;
+            match s.item {
+                // A page of a paged step (see `page_finished`).
+                Some(page) => pages.entry(s.step).or_default().push((page, output)),
+                None if sluice_store::is_truncated(&output) => {}
+                None => {
+                    finished.insert(s.step, (status, output));
+                }
             }
-            finished.insert(s.step, (status, output));
         }
         Ok(RunJournal {
             recorder,
             run,
             finished,
+            pages: pages
+                .into_iter()
+                .map(|(step, list)| (step, usable_pages(list)))
+                .collect(),
             resend_unknown,
         })
     }
@@ -317,6 +329,31 @@ impl RunJournal {
 
     pub(crate) fn finished(&self, step: &str) -> Option<&(StepStatus, Value)> {
         self.finished.get(step)
+    }
+
+    /// The pages of paged step `step` that a stopped run had read, from the first.
+    pub(crate) fn pages(&self, step: &str) -> &[Value] {
+        self.pages.get(step).map_or(&[], Vec::as_slice)
+    }
+
+    /// Records page `page` of paged step `step` (its items, the answer around them, where the
+    /// next page is), queued for the next batch: a resumed run goes on after it.
+    pub(crate) fn page_finished(&self, step: &str, page: u32, output: &Value, redactor: &Redactor) {
+        let now = DateTime::<Utc>::from(SystemTime::now());
+        let record = StepRecord {
+            step: step.to_string(),
+            item: Some(page),
+            status: sluice_store::StepStatus::Succeeded,
+            attempts: 1,
+            request: None,
+            response_status: None,
+            output: Some(self.keep(output, redactor)),
+            error: None,
+            started_at: now,
+            finished_at: now,
+        };
+        self.recorder
+            .send(vec![Record::Step(self.run.clone(), record)]);
     }
 
     pub(crate) fn resend_unknown(&self) -> bool {
@@ -552,6 +589,19 @@ fn request_json(r: &RequestRecord) -> Value {
         map.insert("body".into(), body.clone());
     }
     v
+}
+
+/// The pages a resumed run can use: consecutive from the first, each kept whole (a page over
+/// the store's size cap, and the pages after it, are read again).
+fn usable_pages(mut list: Vec<(u32, Value)>) -> Vec<Value> {
+    list.sort_by_key(|(page, _)| *page);
+    list.into_iter()
+        .enumerate()
+        .take_while(|(i, (page, output))| {
+            u32::try_from(*i).is_ok_and(|i| i == *page) && !sluice_store::is_truncated(output)
+        })
+        .map(|(_, (_, output))| output)
+        .collect()
 }
 
 /// Whether two values are the same for reconciling: equal, or two timestamps of the same

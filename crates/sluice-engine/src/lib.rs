@@ -12,6 +12,7 @@ pub mod http;
 mod inputs;
 pub mod journal;
 pub mod observer;
+mod pages;
 pub mod redact;
 mod report;
 mod runtime;

@@ -224,6 +224,7 @@ impl Runtime {
 }
 
 /// Where a connection's requests go and how they authenticate, in one runtime.
+#[derive(Clone)]
 pub(crate) struct Endpoint<'a> {
     /// The connection.
     pub(crate) conn: &'a ConnectionSpec,

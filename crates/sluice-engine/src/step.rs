@@ -18,6 +18,7 @@ use crate::http;
 use crate::inputs::prepare_inputs;
 use crate::journal::RunJournal;
 use crate::observer::{Event, StepStatus};
+use crate::pages;
 use crate::report::{FlowOutcome, RunStatus};
 use crate::runtime::Runtime;
 use sluice_template::Compiled;
@@ -359,9 +360,27 @@ async fn run_body(
             connection,
             operation,
             with,
+            paging,
         } => {
             let params = eval_params(with, scope, exec).map_err(|e| (e, 0))?;
             let endpoint = env.rt.endpoint(&exec.connections[*connection]);
+            if let Some(paging) = paging {
+                let settings = call_settings(step, scope, exec).map_err(|e| (e, 0))?;
+                let paged = pages::Paged {
+                    rt: env.rt,
+                    step,
+                    item,
+                    operation,
+                    endpoint,
+                    settings,
+                    paging,
+                    journal: env.ctx.journal.as_deref(),
+                    // Pages are recorded (and resumed) for the run's own steps, not per item.
+                    record: env.ctx.top && item.is_none(),
+                    prefix: &env.ctx.prefix,
+                };
+                return pages::read(&paged, params).await;
+            }
             let prepared = http::prepare(operation, endpoint.base_url, &endpoint.headers, &params)
                 .map_err(|e| (e, 0))?;
             let settings = call_settings(step, scope, exec).map_err(|e| (e, 0))?;

@@ -851,3 +851,101 @@ async fn the_global_concurrency_bounds_http_calls() {
         started.elapsed()
     );
 }
+
+/// A connector with one operation per pagination kind that the built-in ones do not use.
+const PAGED_API: &str = r#"
+name: paged-api
+description: Test pages.
+base_url: "http://127.0.0.1:1"
+operations:
+  by_url:
+    description: Pages linked by URL.
+    method: GET
+    path: /rows
+    pagination: { kind: next_url, items: $.data.rows, next: $.links.next }
+  by_offset:
+    description: Pages by offset.
+    method: GET
+    path: /items
+    params:
+      limit: { in: query, type: integer }
+      skip: { in: query, type: integer }
+    pagination: { kind: offset, items: $.items, limit_param: limit, offset_param: skip }
+"#;
+
+#[tokio::test]
+async fn paged_reads_follow_next_urls_and_offsets_and_stop_at_max_items() {
+    use wiremock::matchers::query_param;
+    let server = MockServer::start().await;
+    Mock::given(path("/rows"))
+        .and(query_param("p", "2"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": {"rows": [3]}, "links": {}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/rows"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"rows": [1, 2]}, "links": {"next": "/rows?p=2"}})),
+        )
+        .mount(&server)
+        .await;
+    for (skip, items) in [
+        ("0", json!([1, 2])),
+        ("2", json!([3, 4])),
+        ("4", json!([5])),
+    ] {
+        Mock::given(path("/items"))
+            .and(query_param("skip", skip))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": items})))
+            .mount(&server)
+            .await;
+    }
+    let flow = r#"
+name: paged
+connections:
+  api: { connector: paged-api }
+steps:
+  rows: { action: api.by_url, pages: all }
+  items: { action: api.by_offset, pages: all, with: { limit: 2, skip: 0 } }
+  some: { action: api.by_offset, max_items: 3, with: { limit: 2, skip: 0 } }
+  first: { action: api.by_offset, pages: 1, with: { limit: 2, skip: 0 } }
+output:
+  rows: "{{ steps.rows.data.rows }}"
+  items: "{{ steps.items.items }}"
+  some: "{{ steps.some.items }}"
+  first: "{{ steps.first.items }}"
+"#;
+    let mut catalog = sluice_connectors::builtin_catalog().expect("catalog");
+    let extra = sluice_model::Catalog::from_sources([("paged-api.yaml", PAGED_API)])
+        .expect("test connector");
+    for c in extra.iter() {
+        catalog.insert(c.clone());
+    }
+    let files = vec![("paged.yaml".to_string(), flow.to_string())];
+    let checked = sluice_plan::validate_files(&files, &catalog, None, &Limits::default());
+    let v = &checked[0];
+    assert_eq!(v.report.error_count(), 0, "{}", v.report.render(false));
+    let exec = Executable::build(
+        v.document.as_ref().expect("doc"),
+        v.plan.as_ref().expect("plan"),
+        &catalog,
+        flow,
+    )
+    .expect("build");
+    let mut rt = Runtime::builder(Arc::new(Recorder::default()), RunOptions::default());
+    rt.base_url("paged-api", server.uri());
+    let report =
+        sluice_engine::run(Arc::new(exec), Arc::new(rt.build().expect("rt")), json!({})).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        report.output,
+        Some(json!({
+            "rows": [1, 2, 3],
+            "items": [1, 2, 3, 4, 5],
+            "some": [1, 2, 3],
+            "first": [1, 2]
+        }))
+    );
+}

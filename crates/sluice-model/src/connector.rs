@@ -310,23 +310,57 @@ pub enum ParamType {
     Any,
 }
 
-/// How an operation pages.
+/// How an operation pages: which parameter moves to the next page, where the items are, and
+/// when there are no more. A flow step asks for it with `pages: all` (or a number) or
+/// `max_items: N`.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pagination {
-    /// `cursor`: the next request carries values read from this answer; `offset`: a skip count grows.
+    /// `cursor`: values read from an answer go into the next request; `offset`: a skip count
+    /// grows by the items received; `page`: a page number grows by one; `next_url`: the
+    /// answer holds the next page's URL.
     pub kind: PaginationKind,
-    /// JSONPath of the items in an answer, e.g. `$.contacts`.
+    /// Where the items are in an answer, e.g. `$.contacts` (a plain JSONPath of names).
     pub items: String,
-    /// The parameter holding the page size.
+    /// The parameter holding the page size (a page with fewer items is the last).
     #[serde(default)]
     pub limit_param: Option<String>,
     /// For `offset`: the parameter holding how many items to skip.
     #[serde(default)]
     pub offset_param: Option<String>,
-    /// For `cursor`: each cursor parameter and the JSONPath of its next value in an answer.
+    /// For `page`: the parameter holding the page number.
+    #[serde(default)]
+    pub page_param: Option<String>,
+    /// For `page`: the number of the first page. Default: 1.
+    #[serde(default)]
+    pub first_page: Option<u64>,
+    /// For `cursor`: each cursor parameter and the JSONPath of its next value in an answer
+    /// (none there: no more pages).
     #[serde(default)]
     pub cursor: IndexMap<String, String>,
+    /// For `next_url`: the JSONPath of the next page's URL in an answer (none: no more pages).
+    #[serde(default)]
+    pub next: Option<String>,
+    /// The JSONPath of the total number of items, when the answer says it (reading stops there).
+    #[serde(default)]
+    pub total: Option<String>,
+}
+
+impl Pagination {
+    /// The items' path as names (`$.a.b` → `["a", "b"]`); `None` when it is not that plain.
+    #[must_use]
+    pub fn items_path(&self) -> Option<Vec<String>> {
+        let rest = self.items.trim().strip_prefix("$.")?;
+        let names: Vec<String> = rest.split('.').map(str::to_string).collect();
+        names
+            .iter()
+            .all(|n| {
+                !n.is_empty()
+                    && n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            })
+            .then_some(names)
+    }
 }
 
 /// Kinds of pagination.
@@ -337,4 +371,8 @@ pub enum PaginationKind {
     Cursor,
     /// A skip count.
     Offset,
+    /// A page number.
+    Page,
+    /// The last answer holds the next page's URL.
+    NextUrl,
 }

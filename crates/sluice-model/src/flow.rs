@@ -260,6 +260,13 @@ pub struct Step {
     /// The operation's parameters. Values may use templates: `"{{ inputs.contactId }}"`.
     #[serde(default)]
     pub with: IndexMap<Sp<String>, TemplateValue>,
+    /// For an operation that pages (its connector says how): read `all` pages, or at most a
+    /// number. The result is the answer with every page's items in its list.
+    #[serde(default)]
+    pub pages: Option<Sp<crate::value::Pages>>,
+    /// For an operation that pages: stop after this many items (pages are read until then).
+    #[serde(default)]
+    pub max_items: Option<Sp<u64>>,
     /// A JSONPath (RFC 9535) over `{ inputs, steps }`, e.g.
     /// `$.steps.tasks.tasks[?@.completed == false]`. The result is the list of matches.
     #[serde(default)]

@@ -26,4 +26,4 @@ pub use load::{LoadedConnector, LoadedFlow, load_connector, load_flow};
 pub use node::{Limits, Node, NodeKind};
 pub use project::{Credential, Project, SecretSource};
 pub use span::{Sp, Span};
-pub use value::{Duration, TemplateValue, Templated};
+pub use value::{Duration, Pages, TemplateValue, Templated};

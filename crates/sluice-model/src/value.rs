@@ -156,3 +156,61 @@ impl JsonSchema for Duration {
         })
     }
 }
+
+/// How many pages of a paginated operation a step reads: `all`, or at most a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pages {
+    /// Every page, until the API says there are no more.
+    All,
+    /// At most this many pages (1 or more).
+    AtMost(u32),
+}
+
+impl<'de> Deserialize<'de> for Pages {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Pages;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`all` or a number of pages (1 or more)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Pages, E> {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Pages::AtMost)
+                    .ok_or_else(|| E::custom("write `all` or a number of pages from 1"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Pages, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom("write `all` or a number of pages from 1"))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Pages, E> {
+                if v.trim() == "all" {
+                    Ok(Pages::All)
+                } else {
+                    Err(E::custom(format!(
+                        "`{v}` is not a number of pages: write `all` or a number from 1"
+                    )))
+                }
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Pages {
+    fn schema_name() -> Cow<'static, str> {
+        "Pages".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "How many pages of a paginated operation to read: `all`, or at most a number.",
+            "anyOf": [
+                { "const": "all" },
+                { "type": "integer", "minimum": 1 }
+            ]
+        })
+    }
+}

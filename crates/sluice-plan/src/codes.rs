@@ -60,6 +60,9 @@ pub const UNUSED_STEP: &str = "sluice::plan::unused_step";
 pub const UNREACHABLE_STEP: &str = "sluice::plan::unreachable_step";
 /// Warning: a connection no step uses.
 pub const UNUSED_CONNECTION: &str = "sluice::plan::unused_connection";
+/// `pages:` or `max_items:` on an operation that does not page (or whose pagination is
+/// unusable).
+pub const NOT_PAGINATED: &str = "sluice::plan::not_paginated";
 /// Warning: a template reads a step that may be skipped (its `if:`), and nothing guards the
 /// `null` it then reads.
 pub const MAYBE_SKIPPED: &str = "sluice::plan::maybe_skipped";

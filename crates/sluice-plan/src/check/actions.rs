@@ -189,6 +189,40 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `pages:` and `max_items:` need an operation whose connector says how it pages.
+    fn check_paging(&mut self, action: &Sp<String>, op: &Operation, step: &Step) {
+        let asked = step
+            .pages
+            .as_ref()
+            .map(|p| p.span)
+            .or_else(|| step.max_items.as_ref().map(|m| m.span));
+        let Some(span) = asked else {
+            return;
+        };
+        match &op.pagination {
+            None => self.diags.push(
+                Diagnostic::error(
+                    codes::NOT_PAGINATED,
+                    format!("`{}` does not page: its connector declares no `pagination`", action.value),
+                )
+                .label(span, "")
+                .label(action.span, "this operation answers once")
+                .help("remove `pages:`/`max_items:`, or declare `pagination:` for the operation in its connector (docs/connectors.md)"),
+            ),
+            Some(p) if p.items_path().is_none() => self.diags.push(
+                Diagnostic::error(
+                    codes::NOT_PAGINATED,
+                    format!(
+                        "the pagination of `{}` names its items as `{}`, which is not a plain path like `$.contacts`",
+                        action.value, p.items
+                    ),
+                )
+                .label(span, ""),
+            ),
+            Some(_) => {}
+        }
+    }
+
     pub(super) fn check_action_step(&mut self, action: &Sp<String>, step: &Step) -> StepKind {
         let (conn_name, op_name) = action.split_once('.').unwrap_or((action.as_str(), ""));
         let mut kind = StepKind::Action {
@@ -209,6 +243,7 @@ impl<'a> Checker<'a> {
         }
         let keys: Vec<&Sp<String>> = step.with.keys().collect();
         self.check_params(action, op, &keys, &step.with);
+        self.check_paging(action, op, step);
         if op.deprecated {
             self.diags.push(
                 Diagnostic::warning(

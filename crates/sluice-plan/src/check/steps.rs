@@ -128,8 +128,26 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `as` and `concurrency` only mean something with `for_each`.
+    /// `as` and `concurrency` only mean something with `for_each`; `pages` and `max_items`
+    /// only with `action`.
     fn check_for_each_settings(&mut self, step: &Step) {
+        if step.action.is_none() {
+            let span = step
+                .pages
+                .as_ref()
+                .map(|p| p.span)
+                .or_else(|| step.max_items.as_ref().map(|m| m.span));
+            if let Some(span) = span {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::MISPLACED_SETTING,
+                        "`pages` and `max_items` read the pages of an API call, but this step calls no API",
+                    )
+                    .label(span, "")
+                    .help("put them on the `action` step whose operation pages"),
+                );
+            }
+        }
         if step.for_each.is_some() {
             return;
         }
