@@ -405,3 +405,121 @@ async fn tokens_can_come_from_the_store() {
     );
     assert!(!printed.contains("pit-store-secret-1"));
 }
+
+/// A flow posting to a webhook whose URL and token come from `[secrets]`, and one whose URL is
+/// an input.
+const HOOK_FLOW: &str = r#"
+name: hook
+inputs:
+  text: { type: string }
+connections:
+  hook:
+    connector: webhook
+    base_url: "{{ secrets.hook_url }}"
+    headers: { X-Hook-Token: "{{ secrets.hook_token }}" }
+steps:
+  post:
+    action: hook.post_json
+    with: { body: { text: "{{ inputs.text }}" } }
+output: "{{ steps.post }}"
+"#;
+
+const URL_FLOW: &str = r#"
+name: by-input
+inputs:
+  url: { type: string }
+connections:
+  hook: { connector: webhook, base_url: "{{ inputs.url }}" }
+steps:
+  post:
+    action: hook.post_json
+    with: { body: { ping: true } }
+output: "{{ steps.post }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connections_base_url_and_headers_come_from_secrets_and_inputs() {
+    use wiremock::matchers::header;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/T123"))
+        .and(header("x-hook-token", "tok-secret-42"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let toml =
+        "[secrets]\nhook_url = { env = \"HOOK_URL\" }\nhook_token = { env = \"HOOK_TOKEN\" }\n";
+    let project = TempProject::new(toml)
+        .with_flow("hook", HOOK_FLOW)
+        .with_flow("by-input", URL_FLOW);
+    let validate = output({
+        let mut c = project.sluice(SLUICE);
+        c.args(["validate", "flows"]);
+        c
+    })
+    .await;
+    let text = String::from_utf8_lossy(&validate.stderr).to_string();
+    assert_eq!(validate.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("0 warnings"),
+        "inputs read by a base_url are used: {text}"
+    );
+
+    let secret_url = format!("{}/hooks/T123", server.uri());
+    let mut cmd = project.sluice(SLUICE);
+    cmd.args([
+        "run",
+        "flows/hook.yaml",
+        "--no-record",
+        "-i",
+        "text=hi",
+        "-v",
+    ])
+    .env("HOOK_URL", &secret_url)
+    .env("HOOK_TOKEN", "tok-secret-42");
+    let out = output(cmd).await;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "\"ok\"");
+    assert!(
+        !stderr.contains("tok-secret-42"),
+        "the header secret is masked: {stderr}"
+    );
+
+    // An input that is no URL fails the run at its start, naming the connection.
+    let mut cmd = project.sluice(SLUICE);
+    cmd.args([
+        "run",
+        "flows/by-input.yaml",
+        "--no-record",
+        "-i",
+        "url=not-a-url",
+    ]);
+    let out = output(cmd).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "connection `hook`: its `base_url` gave `not-a-url`, not an absolute http(s) URL"
+        ),
+        "{stderr}"
+    );
+
+    // An undeclared secret is a validation error.
+    let bad = TempProject::new("").with_flow("hook", HOOK_FLOW);
+    let out = output({
+        let mut c = bad.sluice(SLUICE);
+        c.args(["validate", "flows"]);
+        c
+    })
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("secret `hook_url` is not declared in sluice.toml"),
+        "{stderr}"
+    );
+}

@@ -17,7 +17,7 @@ use crate::exec::{ConnectionSpec, ExecStep};
 use crate::http::{self, Answer, CallLimits, Prepared};
 use crate::journal::{HttpDone, RunJournal};
 use crate::observer::{Event, RequestRecord};
-use crate::runtime::{Endpoint, Limiter, Runtime};
+use crate::runtime::{Endpoint, Limiter, Resolved, Runtime};
 use crate::settle::{Unsettled, settle_unknown};
 
 /// A step's retry settings and attempt timeout, evaluated.
@@ -425,7 +425,8 @@ pub async fn call_read(
             format!("`{operation}` changes data: a trigger may only read"),
         ));
     }
-    let endpoint = rt.endpoint(conn);
+    let resolved = Resolved::literal(conn);
+    let endpoint = rt.endpoint(conn, &resolved);
     let prepared = http::prepare(op, endpoint.base_url, &endpoint.headers, params)?;
     let limiter = rt.limiter(conn, Some(params));
     if let Err(LimitError::QuotaExhausted { limit, .. }) = limiter.acquire().await {

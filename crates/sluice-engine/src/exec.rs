@@ -51,8 +51,24 @@ pub struct ConnectionSpec {
     pub connector: Arc<Connector>,
     /// The credential's name, if any.
     pub credential: Option<String>,
-    /// `base_url` written in the flow, if any.
-    pub base_url: Option<String>,
+    /// `base_url` written in the flow, if any (a template of `inputs` and `secrets`, worked
+    /// out when the run starts).
+    pub base_url: Option<Compiled>,
+    /// Headers written in the flow (templates like `base_url`).
+    pub headers: Vec<(String, Compiled)>,
+    /// The `secrets.NAME` its settings read.
+    pub secrets: Vec<String>,
+}
+
+impl ConnectionSpec {
+    /// The flow's `base_url` when it is written as is (not a template).
+    #[must_use]
+    pub fn literal_base_url(&self) -> Option<&str> {
+        match &self.base_url {
+            Some(Compiled::Literal(serde_json::Value::String(s))) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 /// What a step does.
@@ -217,7 +233,7 @@ impl Executable {
     ) -> Result<Self, BuildError> {
         let flow = &doc.flow;
         let mut templates = Templates::default();
-        let connections = build_connections(flow, catalog)?;
+        let connections = build_connections(flow, catalog, &mut templates)?;
         let mut steps = Vec::with_capacity(flow.steps.len());
         for (i, (name, step)) in flow.steps.iter().enumerate() {
             let kind = build_kind(&name.value, step, &connections, &mut templates)?;
@@ -263,21 +279,56 @@ impl Executable {
 }
 
 /// The flow's connections, resolved against the catalog.
-fn build_connections(flow: &Flow, catalog: &Catalog) -> Result<Vec<ConnectionSpec>, BuildError> {
-    flow.connections
-        .iter()
-        .map(|(name, c)| {
-            let connector = catalog
-                .get(&c.connector)
-                .ok_or_else(|| BuildError::UnknownConnector(c.connector.value.clone()))?;
-            Ok(ConnectionSpec {
-                name: name.value.clone(),
-                connector: Arc::new(connector.clone()),
-                credential: c.credential.as_ref().map(|c| c.value.clone()),
-                base_url: c.base_url.as_ref().map(|b| b.value.clone()),
-            })
+fn build_connections(
+    flow: &Flow,
+    catalog: &Catalog,
+    templates: &mut Templates,
+) -> Result<Vec<ConnectionSpec>, BuildError> {
+    let mut out = Vec::with_capacity(flow.connections.len());
+    for (name, c) in &flow.connections {
+        let connector = catalog
+            .get(&c.connector)
+            .ok_or_else(|| BuildError::UnknownConnector(c.connector.value.clone()))?;
+        let base_url = c
+            .base_url
+            .as_ref()
+            .map(|b| Compiled::compile_str(b, templates))
+            .transpose()?;
+        let headers = c
+            .headers
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), Compiled::compile_str(v, templates)?)))
+            .collect::<Result<_, BuildError>>()?;
+        let texts = c
+            .base_url
+            .iter()
+            .map(|b| b.value.as_str())
+            .chain(c.headers.values().map(|v| v.value.as_str()));
+        out.push(ConnectionSpec {
+            name: name.value.clone(),
+            connector: Arc::new(connector.clone()),
+            credential: c.credential.as_ref().map(|c| c.value.clone()),
+            base_url,
+            headers,
+            secrets: texts.flat_map(secrets_read).collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// The `secrets.NAME` a template reads.
+fn secrets_read(text: &str) -> Vec<String> {
+    sluice_template::analyze(text, sluice_model::Span::UNKNOWN, "")
+        .map(|a| {
+            a.references
+                .into_iter()
+                .filter_map(|r| match r.segments.as_slice() {
+                    [root, name, ..] if root == "secrets" => Some(name.clone()),
+                    _ => None,
+                })
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 /// What step `name` does, its templates compiled.

@@ -12,6 +12,7 @@ use sluice_connectors::{LimitError, LimitKey, RateLimits, ReadCache};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::error::{ErrorKind, StepError};
 use crate::exec::{ConnectionSpec, Executable};
 use crate::http::AuthMaterial;
 use crate::observer::Observer;
@@ -83,6 +84,84 @@ pub struct Runtime {
     global: Semaphore,
     /// HTTP calls in flight per connection, by connection name.
     per_connection: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// `secrets`, by name: what connection settings may read.
+    secrets: Value,
+}
+
+/// A connection's settings worked out for one run: the flow's `base_url` and headers, their
+/// templates evaluated (with `inputs` and `secrets`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Resolved {
+    pub(crate) base_url: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl Resolved {
+    /// The settings of `conn` that need no run to be known: its literal base URL and headers
+    /// (a trigger's reads, before any run).
+    pub(crate) fn literal(conn: &ConnectionSpec) -> Resolved {
+        let text = |c: &sluice_template::Compiled| match c {
+            sluice_template::Compiled::Literal(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        Resolved {
+            base_url: conn.literal_base_url().map(str::to_string),
+            headers: conn
+                .headers
+                .iter()
+                .filter_map(|(k, c)| text(c).map(|v| (k.clone(), v)))
+                .collect(),
+        }
+    }
+
+    /// The settings of `conn` for a run with `inputs`. A base URL must be an absolute http(s)
+    /// URL.
+    pub(crate) fn of(
+        conn: &ConnectionSpec,
+        rt: &Runtime,
+        inputs: &Value,
+        templates: &sluice_template::Templates,
+    ) -> Result<Resolved, StepError> {
+        let flow = Value::Null;
+        let scope =
+            sluice_template::Scope::new(inputs, &flow, Vec::new()).with_secrets(&rt.secrets);
+        let text = |c: &sluice_template::Compiled| -> Result<String, StepError> {
+            Ok(match c.eval(&scope, templates)? {
+                Value::String(s) => s,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            })
+        };
+        let base_url = match &conn.base_url {
+            Some(c) => {
+                let url = text(c)?;
+                let usable = reqwest::Url::parse(&url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                if !usable {
+                    let shown = if url.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        format!("`{}`", rt.redactor.redact(&url))
+                    };
+                    return Err(StepError::new(
+                        ErrorKind::Other,
+                        format!(
+                            "connection `{}`: its `base_url` gave {shown}, not an absolute http(s) URL",
+                            conn.name
+                        ),
+                    ));
+                }
+                Some(url)
+            }
+            None => None,
+        };
+        let headers = conn
+            .headers
+            .iter()
+            .map(|(k, c)| Ok((k.clone(), text(c)?)))
+            .collect::<Result<_, StepError>>()?;
+        Ok(Resolved { base_url, headers })
+    }
 }
 
 impl Runtime {
@@ -99,6 +178,7 @@ impl Runtime {
             default_auth: HashMap::new(),
             locations: HashMap::new(),
             redactor: Redactor::new(),
+            secrets: Map::new(),
         }
     }
 
@@ -168,13 +248,17 @@ impl Runtime {
     }
 
     /// Where a connection's requests go and how they authenticate in this runtime.
-    pub(crate) fn endpoint<'a>(&'a self, conn: &'a ConnectionSpec) -> Endpoint<'a> {
+    pub(crate) fn endpoint<'a>(
+        &'a self,
+        conn: &'a ConnectionSpec,
+        resolved: &'a Resolved,
+    ) -> Endpoint<'a> {
         static NO_AUTH: AuthMaterial = AuthMaterial::None;
         let base_url: &str = self
             .base_urls
             .get(&conn.name)
             .or_else(|| self.base_urls.get(conn.connector.name.as_str()))
-            .or(conn.base_url.as_ref())
+            .or(resolved.base_url.as_ref())
             .unwrap_or(&conn.connector.base_url);
         let auth: &AuthMaterial = conn
             .credential
@@ -186,6 +270,7 @@ impl Runtime {
             .connector
             .headers
             .iter()
+            .chain(resolved.headers.iter().map(|(k, v)| (k, v)))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Endpoint {
@@ -273,9 +358,18 @@ pub struct RuntimeBuilder {
     default_auth: HashMap<String, AuthMaterial>,
     locations: HashMap<String, String>,
     redactor: Redactor,
+    secrets: Map<String, Value>,
 }
 
 impl RuntimeBuilder {
+    /// A secret connection settings may read as `{{ secrets.NAME }}` (it is masked too).
+    pub fn secret(&mut self, name: impl Into<String>, value: &str) -> &mut Self {
+        self.redactor.add(value);
+        self.secrets
+            .insert(name.into(), Value::String(value.to_string()));
+        self
+    }
+
     /// Adds flows that `flow:` steps may run, keyed by their names.
     pub fn flows(&mut self, flows: impl IntoIterator<Item = Arc<Executable>>) -> &mut Self {
         self.flows
@@ -378,6 +472,7 @@ impl RuntimeBuilder {
             flows: self.flows,
             cancel: CancellationToken::new(),
             per_connection: Mutex::new(HashMap::new()),
+            secrets: Value::Object(self.secrets),
         })
     }
 }

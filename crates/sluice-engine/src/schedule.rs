@@ -18,7 +18,7 @@ use crate::exec::{ExecKind, Executable};
 use crate::journal::{RunJournal, StepDone};
 use crate::observer::{Event, StepStatus};
 use crate::report::{FlowOutcome, RunReport, RunStatus, StepReport, elapsed_ms};
-use crate::runtime::Runtime;
+use crate::runtime::{Resolved, Runtime};
 use crate::step::{Ctx, Outcome, StepEnv, run_step};
 use sluice_template::Compiled;
 use sluice_template::Scope;
@@ -148,6 +148,16 @@ async fn run_steps(
     });
     let flow_value = serde_json::json!({ "name": exec.name });
     let mut progress = Progress::new(&exec);
+    // A connection's `base_url` and headers may read the inputs and secrets: worked out once.
+    let connections = match exec
+        .connections
+        .iter()
+        .map(|c| Resolved::of(c, &rt, &inputs, &exec.templates))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(c) => c,
+        Err(e) => return FlowOutcome::stopped(RunStatus::Failed, e.message, progress.reports),
+    };
     // The steps of a run are polled in the run's own task: no task spawn per step.
     let env = StepEnv {
         exec: &exec,
@@ -155,6 +165,7 @@ async fn run_steps(
         inputs: &inputs,
         flow: &flow_value,
         ctx: &ctx,
+        connections: &connections,
     };
     let mut set = FuturesUnordered::new();
     for i in 0..exec.steps.len() {

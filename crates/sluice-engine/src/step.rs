@@ -20,7 +20,7 @@ use crate::journal::RunJournal;
 use crate::observer::{Event, StepStatus};
 use crate::pages;
 use crate::report::{FlowOutcome, RunStatus};
-use crate::runtime::Runtime;
+use crate::runtime::{Resolved, Runtime};
 use sluice_template::Compiled;
 use sluice_template::Scope;
 use sluice_template::truthy;
@@ -55,6 +55,8 @@ pub(crate) struct StepEnv<'a> {
     pub(crate) inputs: &'a Value,
     pub(crate) flow: &'a Value,
     pub(crate) ctx: &'a Ctx,
+    /// The flow's connections' settings for this run, by index.
+    pub(crate) connections: &'a [Resolved],
 }
 
 /// How a step ended.
@@ -363,7 +365,12 @@ async fn run_body(
             paging,
         } => {
             let params = eval_params(with, scope, exec).map_err(|e| (e, 0))?;
-            let endpoint = env.rt.endpoint(&exec.connections[*connection]);
+            let resolved = env
+                .connections
+                .get(*connection)
+                .cloned()
+                .unwrap_or_default();
+            let endpoint = env.rt.endpoint(&exec.connections[*connection], &resolved);
             if let Some(paging) = paging {
                 let settings = call_settings(step, scope, exec).map_err(|e| (e, 0))?;
                 let paged = pages::Paged {

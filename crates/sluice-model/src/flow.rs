@@ -239,9 +239,15 @@ pub struct Connection {
     /// Start read-only, then enable writes.
     #[serde(default)]
     pub read_only: Option<Sp<bool>>,
-    /// Use another base URL, e.g. the sandbox `http://127.0.0.1:8080`.
+    /// Use another base URL, e.g. the sandbox `http://127.0.0.1:8080`. May be a template of
+    /// `inputs` and `secrets` (sluice.toml's `[secrets]`), e.g. `"{{ secrets.hook_url }}"`:
+    /// it must give an absolute http(s) URL when the run starts.
     #[serde(default)]
     pub base_url: Option<Sp<String>>,
+    /// Headers sent with every request of this connection, besides the connector's; values
+    /// may be templates of `inputs` and `secrets`.
+    #[serde(default)]
+    pub headers: IndexMap<String, Sp<String>>,
 }
 
 /// One step of a flow. A step does exactly one of: `action` (call an API operation),

@@ -25,6 +25,10 @@ pub struct Project {
     /// The runner service (`sluice serve`): its HTTP API and webhooks.
     #[serde(default)]
     pub serve: ServeSettings,
+    /// Secrets a flow's connection settings may read as `{{ secrets.NAME }}` (a webhook URL
+    /// with a token in it, a header value), each from the environment, a file or the store.
+    #[serde(default)]
+    pub secrets: IndexMap<String, SecretSource>,
 }
 
 /// `[serve]`: what `sluice serve` needs besides the flows.

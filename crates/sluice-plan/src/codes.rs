@@ -60,6 +60,10 @@ pub const UNUSED_STEP: &str = "sluice::plan::unused_step";
 pub const UNREACHABLE_STEP: &str = "sluice::plan::unreachable_step";
 /// Warning: a connection no step uses.
 pub const UNUSED_CONNECTION: &str = "sluice::plan::unused_connection";
+/// A template reads `secrets.NAME` that sluice.toml's `[secrets]` does not declare.
+pub const UNKNOWN_SECRET: &str = "sluice::plan::unknown_secret";
+/// A connection's literal `base_url` that is not an absolute http(s) URL.
+pub const INVALID_BASE_URL: &str = "sluice::plan::invalid_base_url";
 /// `pages:` or `max_items:` on an operation that does not page (or whose pagination is
 /// unusable).
 pub const NOT_PAGINATED: &str = "sluice::plan::not_paginated";

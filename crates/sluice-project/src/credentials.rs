@@ -37,6 +37,8 @@ pub struct Credentials {
     pub locations: Vec<(String, String)>,
     /// Every secret value read, to be redacted.
     pub secrets: Vec<SecretString>,
+    /// `[secrets]` the flows' connection settings read, by name.
+    pub named: Vec<(String, SecretString)>,
 }
 
 /// Reads the credentials of the connections of `execs` (each credential once).
@@ -58,6 +60,7 @@ pub async fn read(
         dir: files.project_dir(),
         stored: &stored,
     };
+    out.named = named(project, execs, &reader)?;
     for conn in execs.iter().flat_map(|e| e.connections.iter()) {
         let Some(name) = &conn.credential else {
             continue;
@@ -73,6 +76,55 @@ pub async fn read(
             out.locations.push((name.clone(), location.clone()));
         }
         out.auth.push((name.clone(), auth));
+    }
+    Ok(out)
+}
+
+/// Reads only the `[secrets]` the flows' connection settings read (a run against the sandbox
+/// uses no credential, but a connection's settings may still need a secret).
+///
+/// # Errors
+/// A secret that is not declared or cannot be read.
+pub async fn read_named(
+    files: &FlowSet,
+    execs: &[&Executable],
+    store: SecretStore<'_>,
+) -> Result<Credentials, ProjectError> {
+    let mut out = Credentials::default();
+    let Some(project) = files.project() else {
+        return Ok(out);
+    };
+    let stored = load_store_secrets(project, execs, store).await?;
+    let reader = Reader {
+        dir: files.project_dir(),
+        stored: &stored,
+    };
+    out.named = named(project, execs, &reader)?;
+    Ok(out)
+}
+
+/// The `[secrets]` the connections of `execs` read, each once.
+fn named(
+    project: &Project,
+    execs: &[&Executable],
+    reader: &Reader<'_>,
+) -> Result<Vec<(String, SecretString)>, ProjectError> {
+    let mut out: Vec<(String, SecretString)> = Vec::new();
+    for secret in execs
+        .iter()
+        .flat_map(|e| e.connections.iter())
+        .flat_map(|c| c.secrets.iter())
+    {
+        if out.iter().any(|(n, _)| n == secret) {
+            continue;
+        }
+        let source = project.secrets.get(secret).ok_or_else(|| {
+            ProjectError::Secret(format!(
+                "secret `{secret}` is not declared in sluice.toml's `[secrets]`"
+            ))
+        })?;
+        let value = reader.read(source, &format!("secret `{secret}`"))?;
+        out.push((secret.clone(), SecretString::from(value)));
     }
     Ok(out)
 }
@@ -145,6 +197,16 @@ async fn load_store_secrets(
             Some(SecretSource::Store(key)) => Some(key.as_str()),
             _ => None,
         })
+        .chain(
+            execs
+                .iter()
+                .flat_map(|e| e.connections.iter())
+                .flat_map(|c| c.secrets.iter())
+                .filter_map(|name| match project.secrets.get(name) {
+                    Some(SecretSource::Store(key)) => Some(key.as_str()),
+                    _ => None,
+                }),
+        )
         .collect();
     if keys.is_empty() {
         return Ok(HashMap::new());
@@ -265,7 +327,7 @@ fn oauth(
         };
         let base = overridden(&conn.name)
             .or_else(|| overridden(conn.connector.name.as_str()))
-            .or_else(|| conn.base_url.clone())
+            .or_else(|| conn.literal_base_url().map(str::to_string))
             .unwrap_or_else(|| conn.connector.base_url.clone());
         format!("{}{token_url}", base.trim_end_matches('/'))
     };
@@ -297,6 +359,9 @@ impl Credentials {
     pub fn apply(self, rt: &mut RuntimeBuilder) {
         for s in &self.secrets {
             rt.redact(s.expose_secret());
+        }
+        for (name, value) in &self.named {
+            rt.secret(name.clone(), value.expose_secret());
         }
         for (credential, location) in self.locations {
             rt.location(credential, location);

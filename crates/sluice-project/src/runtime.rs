@@ -70,6 +70,9 @@ impl RuntimeSettings {
                         .default_auth(connector.clone(), token.clone());
                 }
                 rt.clear_credentials();
+                credentials::read_named(flows.files, &flows.credentials_of, secrets)
+                    .await?
+                    .apply(&mut rt);
             }
             None => {
                 let read = credentials::read(

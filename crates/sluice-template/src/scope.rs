@@ -19,6 +19,8 @@ pub struct Scope<'a> {
     item: Option<(&'a str, &'a Value)>,
     /// `loop`: `{ "index": … }` of the `for_each` item.
     looping: Option<Value>,
+    /// `secrets`: readable only where connection settings are evaluated.
+    secrets: Option<&'a Value>,
     context: OnceLock<Context>,
 }
 
@@ -32,8 +34,16 @@ impl<'a> Scope<'a> {
             steps,
             item: None,
             looping: None,
+            secrets: None,
             context: OnceLock::new(),
         }
+    }
+
+    /// The same scope reading `secrets` (a connection's settings, evaluated when a run starts).
+    #[must_use]
+    pub fn with_secrets(mut self, secrets: &'a Value) -> Scope<'a> {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// The same scope with a `for_each` item under `name`, at position `index` of its list
@@ -46,6 +56,7 @@ impl<'a> Scope<'a> {
             steps: self.steps.clone(),
             item: Some((name, item)),
             looping: Some(serde_json::json!({ "index": index })),
+            secrets: self.secrets,
             context: OnceLock::new(),
         }
     }
@@ -72,6 +83,7 @@ impl<'a> Scope<'a> {
                 }
             }
             "loop" if self.looping.is_some() => (self.looping.as_ref().unwrap_or(&NULL), 1),
+            "secrets" if self.secrets.is_some() => (self.secrets.unwrap_or(&NULL), 1),
             other => match self.item {
                 Some((name, item)) if name == other => (item, 1),
                 _ => return Ok(&NULL),
@@ -127,6 +139,9 @@ impl<'a> Scope<'a> {
             }
             if let Some(looping) = &self.looping {
                 root.insert("loop".into(), looping.clone());
+            }
+            if let Some(secrets) = self.secrets {
+                root.insert("secrets".into(), secrets.clone());
             }
             Context::from(Value::Object(root))
         })

@@ -4,7 +4,7 @@
 use sluice_model::suggest::{did_you_mean, list_names};
 use sluice_model::{Connection, Diagnostic, Sp};
 
-use super::Checker;
+use super::{Checker, Scope};
 use crate::codes;
 
 impl<'a> Checker<'a> {
@@ -50,6 +50,32 @@ impl<'a> Checker<'a> {
                     .help(help),
                 );
             }
+            self.check_connection_settings(conn);
+        }
+    }
+
+    /// `base_url` and `headers`, which may be templates of `inputs` and `secrets`.
+    fn check_connection_settings(&mut self, conn: &Connection) {
+        let scope = Scope {
+            connection: true,
+            ..Scope::default()
+        };
+        if let Some(url) = &conn.base_url {
+            if sluice_template::detect::is_template(url) {
+                self.check_template_str(url, url.span, scope);
+            } else if !(url.starts_with("http://") || url.starts_with("https://")) {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::INVALID_BASE_URL,
+                        format!("`{}` is not an absolute http(s) URL", url.value),
+                    )
+                    .label(url.span, "")
+                    .help("write it whole, e.g. `https://hooks.example.com/T123`"),
+                );
+            }
+        }
+        for value in conn.headers.values() {
+            self.check_template_str(value, value.span, scope);
         }
     }
 

@@ -101,6 +101,9 @@ struct Scope<'a> {
     /// Whether the template is a condition (`if:`, `where:`): a `null` there is false, so what
     /// it reads is guarded.
     condition: bool,
+    /// Whether the template is a connection setting (`base_url`, `headers`): evaluated when the
+    /// run starts, it reads `inputs` and `secrets`, not `steps`.
+    connection: bool,
 }
 
 /// What the checks of one flow share: the flow, what is known around it, what has been read

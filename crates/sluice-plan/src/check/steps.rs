@@ -34,7 +34,7 @@ impl<'a> Checker<'a> {
                 .as_ref()
                 .and_then(|list| self.item_schema(list)),
             context: true,
-            condition: false,
+            ..Scope::default()
         };
         self.guards.clear();
         self.check_kind_count(name, step);

@@ -66,8 +66,9 @@ impl<'a> Checker<'a> {
             return;
         };
         match root {
-            "inputs" if scope.context => self.read_input(r),
+            "inputs" if scope.context || scope.connection => self.read_input(r),
             "steps" if scope.context => self.read_step(r, scope),
+            "secrets" if scope.connection => self.read_secret(r),
             _ if scope.item == Some(root) => self.read_item(r, scope),
             "loop" if scope.item.is_some() => self.read_loop(r),
             "flow" => {}
@@ -81,6 +82,31 @@ impl<'a> Checker<'a> {
             return;
         };
         self.check_path(schema, item, rest, r);
+    }
+
+    /// `secrets.NAME`: declared under `[secrets]` in sluice.toml (when the project is known).
+    fn read_secret(&mut self, r: &Reference) {
+        let (Some(name), Some(project)) = (r.segments.get(1), self.ctx.project) else {
+            return;
+        };
+        if project.secrets.contains_key(name.as_str()) {
+            return;
+        }
+        let names = project.secrets.keys().map(String::as_str);
+        let help = match did_you_mean(name, names.clone()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "declare it in sluice.toml: `[secrets]` then `{name} = {{ env = \"…\" }}` (or `file`, or `store`)"
+            ),
+        };
+        self.diags.push(
+            Diagnostic::error(
+                codes::UNKNOWN_SECRET,
+                format!("secret `{name}` is not declared in sluice.toml"),
+            )
+            .label(r.span, "")
+            .help(help),
+        );
     }
 
     /// `loop.index`: the item's position in the list, from 0.
@@ -246,11 +272,18 @@ impl<'a> Checker<'a> {
         if scope.context {
             roots.extend(["inputs", "steps"]);
         }
+        if scope.connection {
+            roots.extend(["inputs", "secrets"]);
+        }
         roots.push("flow");
         if let Some(item) = scope.item {
             roots.push(item);
         }
-        let help = if root == "item" && scope.item.is_none() {
+        let help = if scope.connection && root == "steps" {
+            "a connection's settings are worked out when the run starts, before any step: they can read `inputs` and `secrets`".to_string()
+        } else if root == "secrets" {
+            "`secrets` can be read only in a connection's `base_url` and `headers`".to_string()
+        } else if root == "item" && scope.item.is_none() {
             "`item` exists only in a step with `for_each`".to_string()
         } else if !scope.context && (root == "steps" || root == "inputs") {
             "this value is computed before the flow starts: it cannot read `steps` or `inputs`"
