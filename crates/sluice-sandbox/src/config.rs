@@ -42,12 +42,12 @@ impl Default for SandboxConfig {
                 TokenGrant::new(
                     "sandbox-token",
                     crate::seed::DEMO_LOCATION,
-                    &[SCOPE_READ, SCOPE_WRITE],
+                    &demo_scopes(true),
                 ),
                 TokenGrant::new(
                     "sandbox-readonly",
                     crate::seed::DEMO_LOCATION,
-                    &[SCOPE_READ],
+                    &demo_scopes(false),
                 ),
             ],
             strict_version: false,
@@ -57,6 +57,17 @@ impl Default for SandboxConfig {
             ipinfo: IpinfoConfig::default(),
         }
     }
+}
+
+/// The demo tokens' scopes: Contacts and the other APIs the sandbox serves, read (and write).
+fn demo_scopes(write: bool) -> Vec<&'static str> {
+    let mut scopes = vec![SCOPE_READ];
+    scopes.extend_from_slice(crate::apis::READ_SCOPES);
+    if write {
+        scopes.push(SCOPE_WRITE);
+        scopes.extend_from_slice(crate::apis::WRITE_SCOPES);
+    }
+    scopes
 }
 
 /// A static bearer token (a sub-account Private Integration token, FACTS §8) and what it may do.
@@ -176,7 +187,7 @@ impl OAuthClient {
             client_secret: "sandbox-secret".to_owned(),
             location_id: crate::seed::DEMO_LOCATION.to_owned(),
             user_id: "usr_sandbox".to_owned(),
-            scopes: vec![SCOPE_READ.to_owned(), SCOPE_WRITE.to_owned()],
+            scopes: demo_scopes(true).into_iter().map(str::to_owned).collect(),
             refresh_tokens: vec!["sandbox-refresh-token".to_owned()],
             auth_codes: vec!["sandbox-code".to_owned()],
             access_token_ttl: Duration::from_secs(86_399),
