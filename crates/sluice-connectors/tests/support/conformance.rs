@@ -19,7 +19,7 @@ fn apps() -> PathBuf {
 }
 
 /// Whether the documents are there (CI has them as `../shared/reference`).
-pub fn documents_present() -> bool {
+pub(crate) fn documents_present() -> bool {
     apps().join("contacts.json").is_file()
 }
 
@@ -331,7 +331,7 @@ fn place_word(place: ParamIn) -> &'static str {
 }
 
 /// Every difference between the built-in connector `name` and `apps/DOC`.
-pub fn problems(catalog: &Catalog, name: &str, doc: &str) -> Vec<String> {
+pub(crate) fn problems(catalog: &Catalog, name: &str, doc: &str) -> Vec<String> {
     let connector = catalog
         .get(name)
         .unwrap_or_else(|| panic!("no connector {name}"));
@@ -339,7 +339,7 @@ pub fn problems(catalog: &Catalog, name: &str, doc: &str) -> Vec<String> {
 }
 
 /// Every difference between `connector` and `apps/DOC`, in words.
-pub fn connector_problems(connector: &Connector, doc: &str) -> Vec<String> {
+pub(crate) fn connector_problems(connector: &Connector, doc: &str) -> Vec<String> {
     let file = normalize(&apps().join(doc));
     let mut docs = Docs {
         files: BTreeMap::new(),
