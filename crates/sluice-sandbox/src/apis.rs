@@ -49,19 +49,6 @@ pub(crate) const SCOPES: &[(&str, &str)] = &[
     ("PUT /opportunities/{id}", "opportunities.write"),
 ];
 
-/// The read scopes of these APIs (granted to the demo tokens).
-pub const READ_SCOPES: &[&str] = &[
-    "users.readonly",
-    "locations/tasks.readonly",
-    "locations/customFields.readonly",
-    "locations/customValues.readonly",
-    "businesses.readonly",
-    "opportunities.readonly",
-];
-
-/// The write scopes of these APIs (granted to the read-and-write demo token).
-pub const WRITE_SCOPES: &[&str] = &["conversations/message.write", "opportunities.write"];
-
 /// The most items the task search answers at once (GHL states none; UNCONFIRMED).
 pub const MAX_TASK_PAGE: usize = 100;
 

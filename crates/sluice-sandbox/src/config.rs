@@ -11,6 +11,19 @@ pub const SCOPE_READ: &str = "contacts.readonly";
 /// The scope that lets a token change contacts, tasks, notes, tags, followers and enrolments.
 pub const SCOPE_WRITE: &str = "contacts.write";
 
+/// The read scopes of these APIs (granted to the demo tokens).
+pub const READ_SCOPES: &[&str] = &[
+    "users.readonly",
+    "locations/tasks.readonly",
+    "locations/customFields.readonly",
+    "locations/customValues.readonly",
+    "businesses.readonly",
+    "opportunities.readonly",
+];
+
+/// The write scopes of these APIs (granted to the read-and-write demo token).
+pub const WRITE_SCOPES: &[&str] = &["conversations/message.write", "opportunities.write"];
+
 /// Everything a sandbox is started with.
 #[derive(Clone, Debug)]
 pub struct SandboxConfig {
@@ -62,10 +75,10 @@ impl Default for SandboxConfig {
 /// The demo tokens' scopes: Contacts and the other APIs the sandbox serves, read (and write).
 fn demo_scopes(write: bool) -> Vec<&'static str> {
     let mut scopes = vec![SCOPE_READ];
-    scopes.extend_from_slice(crate::apis::READ_SCOPES);
+    scopes.extend_from_slice(READ_SCOPES);
     if write {
         scopes.push(SCOPE_WRITE);
-        scopes.extend_from_slice(crate::apis::WRITE_SCOPES);
+        scopes.extend_from_slice(WRITE_SCOPES);
     }
     scopes
 }

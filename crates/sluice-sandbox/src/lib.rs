@@ -50,10 +50,10 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::Layer;
 
-pub use apis::{MAX_TASK_PAGE, READ_SCOPES, WRITE_SCOPES};
+pub use apis::MAX_TASK_PAGE;
 pub use config::{
-    IpinfoConfig, OAuthClient, RateLimitConfig, SCOPE_READ, SCOPE_WRITE, SandboxConfig, TokenGrant,
-    WebhookConfig,
+    IpinfoConfig, OAuthClient, READ_SCOPES, RateLimitConfig, SCOPE_READ, SCOPE_WRITE,
+    SandboxConfig, TokenGrant, WRITE_SCOPES, WebhookConfig,
 };
 pub use fault::Fault;
 pub use seed::{
