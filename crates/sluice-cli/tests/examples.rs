@@ -7,8 +7,6 @@ use std::process::Command;
 use serde_json::{Value, json};
 use sluice_sandbox::{Sandbox, SandboxConfig, Seed};
 use sluice_test_support::{TempProject, output, repo_root};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
