@@ -93,11 +93,11 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 bash tests/browser/run.sh
 
-step "generated files are fresh"
+step "generated files are fresh (the GHL connectors, imported from GHL's OpenAPI documents)"
 if [ -f ../shared/reference/ghl/highlevel-api-docs/apps/contacts.json ]; then
-  python3 scripts/gen-ghl-connector.py --check 2>/dev/null
+  bash scripts/import-connectors.sh --check
 else
-  echo "skipped: ../shared/reference (GHL's official OpenAPI document) is absent"
+  echo "skipped: ../shared/reference (GHL's official OpenAPI documents) is absent"
 fi
 
 echo

@@ -82,6 +82,48 @@ pub(crate) enum Command {
         #[arg(value_enum)]
         kind: SchemaKind,
     },
+    /// Connectors: `sluice connector import` makes one from an OpenAPI document.
+    Connector {
+        #[command(subcommand)]
+        command: ConnectorCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConnectorCommand {
+    /// Write `connectors/NAME.yaml` from an OpenAPI 3.0/3.1 document (a file or an http(s) URL):
+    /// one operation per operationId, with parameters, response schemas (templates are
+    /// type-checked against them), scopes and `writes`. Problems of the document are reported
+    /// at their JSON pointer; the rest is imported. A connector edited by hand is not
+    /// overwritten unless `--force`.
+    Import(ImportArgs),
+}
+
+/// Options of `sluice connector import`.
+#[derive(Args)]
+pub(crate) struct ImportArgs {
+    /// The OpenAPI document: a path or an http(s) URL (JSON or YAML).
+    pub(crate) source: String,
+    /// The connector's name: `connectors/NAME.yaml`, `connector: NAME` in flows.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// Keep only operations whose path matches a glob (`/contacts/**`) or that have a tag
+    /// (`Contacts`); repeatable. Default: every operation.
+    #[arg(long, value_name = "PATH_GLOB|TAG")]
+    pub(crate) include: Vec<String>,
+    /// An override file: names, descriptions, pagination, fixes, auth, rate limits, webhooks
+    /// (docs/connectors.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) overrides: Option<String>,
+    /// The folder the connector is written to.
+    #[arg(long, value_name = "DIR", default_value = "connectors")]
+    pub(crate) out_dir: PathBuf,
+    /// Write nothing: exit 1 when the connector file is not what an import would write.
+    #[arg(long)]
+    pub(crate) check: bool,
+    /// Overwrite a connector that was edited by hand (or not made by an import).
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Subcommand)]

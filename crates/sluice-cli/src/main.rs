@@ -26,7 +26,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command, SecretsCommand};
+use crate::args::{Cli, Command, ConnectorCommand, SecretsCommand};
 use crate::error::CliError;
 use crate::exit::Exit;
 
@@ -69,7 +69,9 @@ pub(crate) fn color() -> bool {
 }
 
 fn run(cli: Cli) -> Result<Exit, CliError> {
-    use commands::{init, plan, run, runs, sandbox, schema, secrets, serve, test, validate};
+    use commands::{
+        connector, init, plan, run, runs, sandbox, schema, secrets, serve, test, validate,
+    };
     match cli.command {
         Command::Validate {
             paths,
@@ -93,6 +95,9 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
             outln!("{}", schema::generate(kind)?);
             Ok(Exit::Success)
         }
+        Command::Connector {
+            command: ConnectorCommand::Import(args),
+        } => connector::import(&args),
     }
 }
 

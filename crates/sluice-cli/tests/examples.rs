@@ -7,8 +7,6 @@ use std::process::Command;
 use serde_json::{Value, json};
 use sluice_sandbox::{Sandbox, SandboxConfig, Seed};
 use sluice_test_support::{TempProject, output, repo_root};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -156,95 +154,51 @@ async fn contact_360_merges_profile_notes_and_open_tasks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn task_reminders_posts_the_reminder_to_the_webhook() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hooks/reminders"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-        .mount(&receiver)
-        .await;
+async fn task_reminders_sends_the_reminder_to_the_owner_through_conversations() {
     let task = json!({
         "id": "tk_grace_invoice", "title": "Check the invoice", "dueDate": "2026-07-01T14:30:00.000Z",
         "assignedTo": "usr_owner", "contactId": "ct_grace"
     });
-    let hook = format!("webhook.base_url={}/hooks/reminders", receiver.uri());
     let task_arg = format!("task={task}");
     let out = run_json(sandbox_run(
         "task-reminders",
         &[
-            "--connection",
-            &hook,
             "-i",
             &task_arg,
             "-i",
             "timezone=Europe/Berlin",
+            "-i",
+            "channel=SMS",
         ],
     ))
     .await;
     let expected = json!({
         "taskId": "tk_grace_invoice",
-        "owner": "usr_owner",
+        "owner": "Olivia Owner",
         "contactId": "ct_grace",
         "contactName": "Grace Hopper",
         "task": "Check the invoice",
         "dueDate": "2026-07-01T14:30:00.000Z",
         "dueLocal": "Wed 01 Jul 2026 16:30 CEST",
-        "text": "Due 16:30 CEST: Check the invoice (Grace Hopper)"
+        "text": "Olivia, due 16:30 CEST: Check the invoice (Grace Hopper)"
     });
     assert_eq!(out["reminder"], expected);
-    assert_eq!(out["receiverAnswer"], "ok");
-    let requests = receiver.received_requests().await.expect("recorded");
-    assert_eq!(requests.len(), 1);
-    let body: Value = serde_json::from_slice(&requests[0].body).expect("JSON body");
-    assert_eq!(body, expected, "the receiver got the reminder");
+    assert_eq!(out["conversationId"], "cv_ct_grace");
     assert!(
-        requests[0]
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json")),
-        "{:?}",
-        requests[0].headers
-    );
-
-    // The default time zone is New York's; an unassigned task says so.
-    let task = json!({"id": "t9", "title": "Call", "dueDate": "2026-01-15T15:00:00Z", "contactId": "ct_ada"});
-    let task_arg = format!("task={task}");
-    let out = run_json(sandbox_run(
-        "task-reminders",
-        &["--connection", &hook, "-i", &task_arg],
-    ))
-    .await;
-    assert_eq!(out["reminder"]["dueLocal"], "Thu 15 Jan 2026 10:00 EST");
-    assert_eq!(out["reminder"]["owner"], "unassigned");
-    assert_eq!(out["reminder"]["contactName"], "Ada Lovelace");
-    assert_eq!(
-        receiver.received_requests().await.map(|r| r.len()),
-        Some(2),
-        "one POST a run"
+        out["messageId"].as_str().is_some_and(|id| !id.is_empty()),
+        "{out}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn task_reminders_fails_when_the_webhook_refuses() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).set_body_string("down"))
-        .mount(&receiver)
-        .await;
-    let task = json!({"id": "t1", "title": "Call", "dueDate": "2026-01-15T15:00:00Z", "contactId": "ct_ada"});
-    let mut cmd = sandbox_run(
-        "task-reminders",
-        &["-i", &format!("task={task}"), "--connection"],
-    );
-    cmd.arg(format!("webhook.base_url={}", receiver.uri()));
+async fn task_reminders_fails_when_the_owner_is_unknown() {
+    let task = json!({"id": "t1", "title": "Call", "dueDate": "2026-01-15T15:00:00Z", "assignedTo": "usr_nobody", "contactId": "ct_ada"});
+    let cmd = sandbox_run("task-reminders", &["-i", &format!("task={task}")]);
     let out = output(cmd).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("step `deliver` failed"), "{stderr}");
-    assert!(stderr.contains("500"), "{stderr}");
-    // A POST is not idempotent: delivered at most once, never retried.
-    assert_eq!(receiver.received_requests().await.map(|r| r.len()), Some(1));
+    assert!(stderr.contains("step `owner` failed"), "{stderr}");
+    assert!(stderr.contains("404"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

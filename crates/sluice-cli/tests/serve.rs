@@ -132,7 +132,7 @@ on:
 inputs:
   task: { type: object }
 connections:
-  ghl: { connector: ghl-contacts, credential: ghl_main }
+  ghl: { connector: ghl-locations, credential: ghl_main }
 steps:
   title:
     value: "{{ inputs.task.title }}"

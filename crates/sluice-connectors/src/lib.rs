@@ -1,5 +1,7 @@
 //! The connectors built into Sluice, as data: the YAML files of `connectors/` are compiled
-//! into the binary, so a flow can use `ghl-contacts` or `ipinfo` without any file beside it.
+//! into the binary, so a flow can use `ghl-contacts`, the other GHL connectors (`ghl-users`,
+//! `ghl-locations`, `ghl-businesses`, `ghl-opportunities`, `ghl-calendars`,
+//! `ghl-conversations`) or `ipinfo` without any file beside it.
 //! Project connectors of the same name, loaded after these, replace them.
 //!
 //! Beside the catalog, what every call to a connector's API needs at run time, shared by
@@ -28,6 +30,30 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "connectors/ghl-contacts.yaml",
         include_str!("../../../connectors/ghl-contacts.yaml"),
+    ),
+    (
+        "connectors/ghl-users.yaml",
+        include_str!("../../../connectors/ghl-users.yaml"),
+    ),
+    (
+        "connectors/ghl-locations.yaml",
+        include_str!("../../../connectors/ghl-locations.yaml"),
+    ),
+    (
+        "connectors/ghl-businesses.yaml",
+        include_str!("../../../connectors/ghl-businesses.yaml"),
+    ),
+    (
+        "connectors/ghl-opportunities.yaml",
+        include_str!("../../../connectors/ghl-opportunities.yaml"),
+    ),
+    (
+        "connectors/ghl-calendars.yaml",
+        include_str!("../../../connectors/ghl-calendars.yaml"),
+    ),
+    (
+        "connectors/ghl-conversations.yaml",
+        include_str!("../../../connectors/ghl-conversations.yaml"),
     ),
     (
         "connectors/ipinfo.yaml",

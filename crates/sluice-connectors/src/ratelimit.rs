@@ -165,6 +165,15 @@ struct LimitSpec {
 }
 
 impl LimitSpec {
+    /// Whether two connectors state the same limit (a `shared` budget must be stated alike).
+    fn same_as(&self, other: &LimitSpec) -> bool {
+        self.requests == other.requests
+            && self.per == other.per
+            && self.per_credential == other.per_credential
+            && self.per_location == other.per_location
+            && self.gcra.is_some() == other.gcra.is_some()
+    }
+
     fn new(connector: &str, limit: &RateLimit) -> Result<Self, InvalidLimit> {
         let invalid = |reason: &str| InvalidLimit {
             connector: connector.to_string(),
@@ -200,8 +209,9 @@ impl LimitSpec {
                 limit.scope.contains(&LimitScope::Location),
             )
         };
+        let owner = limit.shared.as_deref().unwrap_or(connector);
         Ok(Self {
-            label: format!("{connector}/{}", limit.name),
+            label: format!("{owner}/{}", limit.name),
             requests: limit.requests,
             per,
             per_credential,
@@ -345,6 +355,9 @@ struct BudgetKey {
 #[derive(Debug, Default)]
 pub struct RateLimits {
     connectors: HashMap<String, Vec<Arc<LimitSpec>>>,
+    /// Connector → the budget it shares (`shared: NAME` in its limits), kept under `@NAME` in
+    /// `connectors`: every key of such a connector is counted as that budget's key.
+    shared: HashMap<String, String>,
     budgets: Mutex<HashMap<BudgetKey, Arc<Budget>>>,
     keys: Mutex<HashMap<LimitKey, Arc<KeyState>>>,
     /// Requests that had to wait (for a rate limit or a pause), and the time they waited.
@@ -395,8 +408,57 @@ impl RateLimits {
             .iter()
             .map(|limit| LimitSpec::new(connector, limit).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
+        let groups: Vec<Option<&str>> = limits.iter().map(|l| l.shared.as_deref()).collect();
+        let group = groups.first().copied().flatten();
+        if groups.iter().any(|g| *g != group) {
+            return Err(InvalidLimit {
+                connector: connector.to_string(),
+                limit: limits.first().map(|l| l.name.clone()).unwrap_or_default(),
+                reason: "either every limit of a connector is `shared` with the same name, or none"
+                    .into(),
+            });
+        }
+        match group {
+            Some(group) => {
+                let key = format!("@{group}");
+                if let Some(existing) = self.connectors.get(&key) {
+                    let alike = existing.len() == specs.len()
+                        && existing
+                            .iter()
+                            .zip(&specs)
+                            .all(|(a, b)| a.same_as(b) && a.label == b.label);
+                    if !alike {
+                        return Err(InvalidLimit {
+                            connector: connector.to_string(),
+                            limit: limits.first().map(|l| l.name.clone()).unwrap_or_default(),
+                            reason: format!(
+                                "the `shared: {group}` limits differ from those another connector states"
+                            ),
+                        });
+                    }
+                } else {
+                    self.connectors.insert(key, specs.clone());
+                }
+                self.shared.insert(connector.to_string(), group.to_string());
+            }
+            None => {
+                self.shared.remove(connector);
+            }
+        }
         self.connectors.insert(connector.to_string(), specs);
         Ok(())
+    }
+
+    /// The key a request is counted under: a connector with a `shared` budget counts as it.
+    fn budget_key<'k>(&self, key: &'k LimitKey) -> std::borrow::Cow<'k, LimitKey> {
+        match self.shared.get(&key.connector) {
+            Some(group) => std::borrow::Cow::Owned(LimitKey {
+                connector: format!("@{group}"),
+                credential: key.credential.clone(),
+                location: key.location.clone(),
+            }),
+            None => std::borrow::Cow::Borrowed(key),
+        }
     }
 
     /// Like [`add_connector`](Self::add_connector), by value.
@@ -449,7 +511,8 @@ impl RateLimits {
     /// [`LimitError::QuotaExhausted`] at once when a quota (`quota: true`) is spent, by
     /// Sluice's count or by the API's `X-RateLimit-Daily-Remaining: 0`.
     pub async fn acquire(&self, key: &LimitKey) -> Result<(), LimitError> {
-        let state = self.key_state(key);
+        let key = self.budget_key(key);
+        let state = self.key_state(&key);
         let _turn = state.turn.lock().await;
         loop {
             let now = Instant::now();
@@ -528,6 +591,7 @@ impl RateLimits {
     ///
     /// Pauses only ever grow: a late answer to an older request does not shorten one.
     pub fn observe(&self, key: &LimitKey, status: u16, headers: &HeaderMap) {
+        let key = &*self.budget_key(key);
         let now = Instant::now();
         let specs = self
             .connectors

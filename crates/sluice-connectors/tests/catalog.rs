@@ -1,5 +1,8 @@
-//! The built-in catalog: every connector loads cleanly, and the GHL connector matches GHL's
-//! official OpenAPI document.
+//! The built-in catalog: every connector loads cleanly, and each GHL connector matches GHL's
+//! official OpenAPI document it was imported from (`conformance.rs` beside this file).
+
+#[path = "support/conformance.rs"]
+mod conformance;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -48,7 +51,20 @@ fn every_builtin_connector_loads_without_diagnostics() {
     }
     let catalog = catalog();
     let names: Vec<&str> = catalog.names().collect();
-    assert_eq!(names, ["ghl-contacts", "ipinfo", "webhook"]);
+    assert_eq!(
+        names,
+        [
+            "ghl-contacts",
+            "ghl-users",
+            "ghl-locations",
+            "ghl-businesses",
+            "ghl-opportunities",
+            "ghl-calendars",
+            "ghl-conversations",
+            "ipinfo",
+            "webhook"
+        ]
+    );
 }
 
 #[test]
@@ -262,6 +278,8 @@ fn ghl_connector_conforms_to_the_official_openapi_document() {
         return;
     };
     let connector = ghl();
+    let deep = conformance::problems(&catalog(), "ghl-contacts", "contacts.json");
+    assert!(deep.is_empty(), "{}", deep.join("\n"));
     let problems = conformance_problems(&doc, &connector);
     assert!(
         problems.is_empty(),
@@ -467,4 +485,79 @@ fn ipinfo_connector_has_its_operations() {
         batch.params.get("ips").map(|p| p.location),
         Some(ParamIn::BodyRoot)
     );
+}
+
+/// Every GHL connector imported from a document has every operation of it, with the same
+/// method, path, parameters (name, place, required, type), scopes and response schema — except
+/// what its import settings (`connectors/import/NAME.yaml`) state on purpose.
+#[test]
+fn every_ghl_connector_conforms_to_its_openapi_document() {
+    let catalog = catalog();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (name, doc, ops) in [
+        ("ghl-contacts", "contacts.json", 32),
+        ("ghl-users", "users.json", 7),
+        ("ghl-locations", "locations.json", 29),
+        ("ghl-businesses", "businesses.json", 5),
+        ("ghl-opportunities", "opportunities.json", 12),
+        ("ghl-calendars", "calendars.json", 41),
+        ("ghl-conversations", "conversations.json", 29),
+    ] {
+        if !conformance::documents_present() {
+            eprintln!(
+                "SKIPPED: GHL's OpenAPI documents are missing; the conformance checks did not run."
+            );
+            return;
+        }
+        let connector = catalog.get(name).unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(connector.operations.len(), ops, "{name}: operations");
+        problems.extend(conformance::problems(&catalog, name, doc));
+        checked += 1;
+    }
+    assert_eq!(checked, 7);
+    assert!(
+        problems.is_empty(),
+        "{} difference(s):\n  - {}",
+        problems.len(),
+        problems.join("\n  - ")
+    );
+}
+
+/// The check itself: a changed parameter or response field is reported.
+#[test]
+fn the_deep_conformance_check_reports_changes() {
+    if !conformance::documents_present() {
+        eprintln!("SKIPPED: GHL's OpenAPI documents are missing.");
+        return;
+    }
+    let Some(mut users) = catalog().get("ghl-users").cloned() else {
+        panic!("no ghl-users");
+    };
+    for (name, op) in &mut users.operations {
+        match name.value.as_str() {
+            "get_user" => {
+                if let Some(serde_json::Value::Object(props)) =
+                    op.response.as_mut().and_then(|r| r.get_mut("properties"))
+                {
+                    props.shift_remove("email");
+                }
+            }
+            "search_users" => {
+                op.params.shift_remove("limit");
+            }
+            _ => {}
+        }
+    }
+    let problems = conformance::connector_problems(&users, "users.json");
+    let text = problems.join("\n");
+    assert!(
+        text.contains("get-user (`get_user`): response field `email`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("search-users (`search_users`): parameter `limit`"),
+        "{text}"
+    );
+    assert_eq!(problems.len(), 2, "{text}");
 }

@@ -19,6 +19,7 @@ fn limit(name: &str, requests: u64, per: Duration, quota: bool) -> RateLimit {
         per: sluice_model::Duration(per),
         scope: vec![LimitScope::Credential, LimitScope::Location],
         quota,
+        shared: None,
     }
 }
 
@@ -365,4 +366,80 @@ async fn uneven_spacing_rounds_up() {
         times.push(start.elapsed());
     }
     assert_no_window_exceeds(&mut times, Duration::from_secs(10), 3);
+}
+
+/// GHL counts its limits per app and location whichever of its APIs is called: connectors whose
+/// limits say `shared: ghl` spend one budget per location, and a 429 of one pauses the others.
+#[tokio::test(start_paused = true)]
+async fn shared_limits_are_one_budget_across_connectors() {
+    let shared = |daily: u64| {
+        [
+            RateLimit {
+                shared: Some("ghl".into()),
+                ..limit("burst", 100, Duration::from_secs(10), false)
+            },
+            RateLimit {
+                shared: Some("ghl".into()),
+                ..limit("daily", daily, DAY, true)
+            },
+        ]
+    };
+    let limits = RateLimits::new()
+        .with_connector("ghl-contacts", &shared(3))
+        .and_then(|l| l.with_connector("ghl-users", &shared(3)))
+        .expect("limits");
+    let key = |connector: &str, location: &str| {
+        LimitKey::new(connector, "app", Some(location.to_string()))
+    };
+    acquire(&limits, &key("ghl-contacts", "loc1")).await;
+    acquire(&limits, &key("ghl-users", "loc1")).await;
+    acquire(&limits, &key("ghl-contacts", "loc1")).await;
+    match limits.acquire(&key("ghl-users", "loc1")).await {
+        Err(LimitError::QuotaExhausted { limit, .. }) => assert_eq!(limit, "ghl/daily"),
+        other => panic!("the shared daily quota should be spent, got {other:?}"),
+    }
+    // Another location has its own budget.
+    acquire(&limits, &key("ghl-users", "loc2")).await;
+
+    // A 429 from one connector pauses the other at the same location.
+    let limits = RateLimits::new()
+        .with_connector("ghl-contacts", &shared(1000))
+        .and_then(|l| l.with_connector("ghl-users", &shared(1000)))
+        .expect("limits");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("retry-after", "5".parse().expect("header"));
+    limits.observe(&key("ghl-contacts", "loc1"), 429, &headers);
+    let start = Instant::now();
+    acquire(&limits, &key("ghl-users", "loc1")).await;
+    assert!(
+        start.elapsed() >= Duration::from_secs(5),
+        "waited {:?}",
+        start.elapsed()
+    );
+
+    // Connectors that say `shared: ghl` must state the same limits.
+    let err = RateLimits::new()
+        .with_connector("ghl-contacts", &shared(1000))
+        .and_then(|l| l.with_connector("ghl-users", &shared(5)))
+        .expect_err("different shared limits");
+    assert!(err.reason.contains("shared: ghl"), "{err}");
+}
+
+/// The built-in GHL connectors share one budget; IPinfo has its own.
+#[tokio::test(start_paused = true)]
+async fn builtin_ghl_connectors_share_their_budget() {
+    let catalog = sluice_connectors::builtin_catalog().expect("catalog");
+    let ghl: Vec<&str> = catalog.names().filter(|n| n.starts_with("ghl-")).collect();
+    assert_eq!(ghl.len(), 7, "{ghl:?}");
+    for name in &ghl {
+        let connector = catalog.get(name).expect("connector");
+        assert!(
+            connector
+                .rate_limits
+                .iter()
+                .all(|l| l.shared.as_deref() == Some("ghl")),
+            "{name} does not share the ghl budget"
+        );
+    }
+    RateLimits::from_catalog(&catalog).expect("the built-in limits agree");
 }

@@ -95,6 +95,11 @@ pub struct RateLimit {
     /// call with a clear error instead of waiting.
     #[serde(default)]
     pub quota: bool,
+    /// A budget shared across connectors: limits of the same name and `shared` value in
+    /// several connectors are one budget (GHL counts per app and location, whichever of its
+    /// APIs is called). Default: the connector's own.
+    #[serde(default)]
+    pub shared: Option<String>,
 }
 
 /// What a rate limit is counted per.

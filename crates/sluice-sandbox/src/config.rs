@@ -11,6 +11,19 @@ pub const SCOPE_READ: &str = "contacts.readonly";
 /// The scope that lets a token change contacts, tasks, notes, tags, followers and enrolments.
 pub const SCOPE_WRITE: &str = "contacts.write";
 
+/// The read scopes of these APIs (granted to the demo tokens).
+pub const READ_SCOPES: &[&str] = &[
+    "users.readonly",
+    "locations/tasks.readonly",
+    "locations/customFields.readonly",
+    "locations/customValues.readonly",
+    "businesses.readonly",
+    "opportunities.readonly",
+];
+
+/// The write scopes of these APIs (granted to the read-and-write demo token).
+pub const WRITE_SCOPES: &[&str] = &["conversations/message.write", "opportunities.write"];
+
 /// Everything a sandbox is started with.
 #[derive(Clone, Debug)]
 pub struct SandboxConfig {
@@ -42,12 +55,12 @@ impl Default for SandboxConfig {
                 TokenGrant::new(
                     "sandbox-token",
                     crate::seed::DEMO_LOCATION,
-                    &[SCOPE_READ, SCOPE_WRITE],
+                    &demo_scopes(true),
                 ),
                 TokenGrant::new(
                     "sandbox-readonly",
                     crate::seed::DEMO_LOCATION,
-                    &[SCOPE_READ],
+                    &demo_scopes(false),
                 ),
             ],
             strict_version: false,
@@ -57,6 +70,17 @@ impl Default for SandboxConfig {
             ipinfo: IpinfoConfig::default(),
         }
     }
+}
+
+/// The demo tokens' scopes: Contacts and the other APIs the sandbox serves, read (and write).
+fn demo_scopes(write: bool) -> Vec<&'static str> {
+    let mut scopes = vec![SCOPE_READ];
+    scopes.extend_from_slice(READ_SCOPES);
+    if write {
+        scopes.push(SCOPE_WRITE);
+        scopes.extend_from_slice(WRITE_SCOPES);
+    }
+    scopes
 }
 
 /// A static bearer token (a sub-account Private Integration token, FACTS §8) and what it may do.
@@ -176,7 +200,7 @@ impl OAuthClient {
             client_secret: "sandbox-secret".to_owned(),
             location_id: crate::seed::DEMO_LOCATION.to_owned(),
             user_id: "usr_sandbox".to_owned(),
-            scopes: vec![SCOPE_READ.to_owned(), SCOPE_WRITE.to_owned()],
+            scopes: demo_scopes(true).into_iter().map(str::to_owned).collect(),
             refresh_tokens: vec!["sandbox-refresh-token".to_owned()],
             auth_codes: vec!["sandbox-code".to_owned()],
             access_token_ttl: Duration::from_secs(86_399),

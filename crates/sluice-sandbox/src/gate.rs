@@ -20,6 +20,8 @@ use crate::state::SandboxState;
 
 /// The `Version` GHL's Contacts API declares (FACTS §1).
 pub(crate) const VERSION: &str = "2021-07-28";
+/// The `Version` of the Conversations and Calendars APIs (their documents' enum).
+pub(crate) const VERSION_2021_04_15: &str = "2021-04-15";
 /// The official SDK's default `Version`, accepted unless `strict_version` (FACTS §1).
 pub(crate) const SDK_DEFAULT_VERSION: &str = "2023-02-21";
 
@@ -45,6 +47,10 @@ pub(crate) fn route_key(req: &Request) -> String {
 /// everything else `contacts.write` (contacts.json `security`; the two bulk operations declare
 /// none and are treated as writes — a guess). A write scope does not imply the read scope.
 pub(crate) fn scope_for(method: &Method, route_path: &str) -> &'static str {
+    let route = format!("{method} {route_path}");
+    if let Some((_, scope)) = crate::apis::SCOPES.iter().find(|(r, _)| *r == route) {
+        return scope;
+    }
     if method == Method::GET || route_path == "/contacts/search" {
         SCOPE_READ
     } else {
@@ -104,7 +110,18 @@ pub(crate) async fn gate(State(st): State<SandboxState>, req: Request, next: Nex
             };
         }
     }
-    let resp = if path.starts_with("/contacts") {
+    let ghl = [
+        "/contacts",
+        "/users",
+        "/locations",
+        "/businesses",
+        "/conversations",
+        "/opportunities",
+        "/calendars",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix));
+    let resp = if ghl {
         ghl_checks(&st, req, next).await
     } else {
         next.run(req).await
@@ -134,7 +151,8 @@ async fn ghl_checks(st: &SandboxState, mut req: Request, next: Next) -> Response
         }
         None => None,
     };
-    let mut resp = match check_version(st, req.headers()) {
+    let path = req.uri().path().to_owned();
+    let mut resp = match check_version(st, req.headers(), &path) {
         Err(e) => e.into_response(),
         Ok(()) => {
             let route_path = req
@@ -159,19 +177,24 @@ async fn ghl_checks(st: &SandboxState, mut req: Request, next: Next) -> Response
     resp
 }
 
-fn check_version(st: &SandboxState, headers: &HeaderMap) -> Result<(), GhlError> {
+fn check_version(st: &SandboxState, headers: &HeaderMap, path: &str) -> Result<(), GhlError> {
+    let expected = if path.starts_with("/conversations") || path.starts_with("/calendars") {
+        VERSION_2021_04_15
+    } else {
+        VERSION
+    };
     let Some(v) = headers.get("version") else {
         return Err(GhlError::BadRequest(
             "Version header was not found".to_owned(),
         ));
     };
     let v = v.to_str().unwrap_or_default().trim();
-    let ok = v == VERSION || (!st.inner.config.strict_version && v == SDK_DEFAULT_VERSION);
+    let ok = v == expected || (!st.inner.config.strict_version && v == SDK_DEFAULT_VERSION);
     if ok {
         Ok(())
     } else {
         Err(GhlError::BadRequest(format!(
-            "Version header `{v}` is not supported; send `Version: {VERSION}`"
+            "Version header `{v}` is not supported; send `Version: {expected}`"
         )))
     }
 }

@@ -1,6 +1,8 @@
 //! A local server that answers like GoHighLevel's Contacts API v2 and IPinfo (tests, demos,
-//! dry runs): all 32 operations of `connectors/ghl-contacts.yaml`, auth, scopes, rate limits,
-//! OAuth rotation, signed webhooks and fault injection, built from `reference/*/FACTS.md`.
+//! dry runs): all 32 operations of `connectors/ghl-contacts.yaml`, the operations of the other
+//! GHL APIs flows use first (users, location task search, custom fields and values,
+//! businesses, sending messages, opportunities), auth, scopes, rate limits, OAuth rotation,
+//! signed webhooks and fault injection, built from `reference/*/FACTS.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -15,6 +17,7 @@
 //! ```
 
 mod admin;
+mod apis;
 mod config;
 mod contacts;
 mod errors;
@@ -47,9 +50,10 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::Layer;
 
+pub use apis::MAX_TASK_PAGE;
 pub use config::{
-    IpinfoConfig, OAuthClient, RateLimitConfig, SCOPE_READ, SCOPE_WRITE, SandboxConfig, TokenGrant,
-    WebhookConfig,
+    IpinfoConfig, OAuthClient, READ_SCOPES, RateLimitConfig, SCOPE_READ, SCOPE_WRITE,
+    SandboxConfig, TokenGrant, WRITE_SCOPES, WebhookConfig,
 };
 pub use fault::Fault;
 pub use seed::{
@@ -130,6 +134,27 @@ pub fn router(state: SandboxState) -> Router {
             "/contacts/{contactId}/workflow/{workflowId}",
             post(c::add_to_workflow).delete(c::remove_from_workflow),
         );
+    let more = Router::new()
+        .route("/users/", get(apis::users_of_location))
+        .route("/users/{userId}", get(apis::get_user))
+        .route(
+            "/locations/{locationId}/tasks/search",
+            post(apis::search_tasks),
+        )
+        .route(
+            "/locations/{locationId}/customFields",
+            get(apis::custom_fields),
+        )
+        .route(
+            "/locations/{locationId}/customValues",
+            get(apis::custom_values),
+        )
+        .route("/businesses/", get(apis::businesses))
+        .route("/businesses/{businessId}", get(apis::business))
+        .route("/conversations/messages", post(apis::send_message))
+        .route("/opportunities/search", get(apis::search_opportunities))
+        .route("/opportunities/", post(apis::create_opportunity))
+        .route("/opportunities/{id}", put(apis::update_opportunity));
     let ipinfo = Router::new()
         .route("/ipinfo", get(ipinfo::own))
         .route("/ipinfo/", get(ipinfo::own))
@@ -154,6 +179,7 @@ pub fn router(state: SandboxState) -> Router {
         );
     Router::new()
         .merge(ghl)
+        .merge(more)
         .merge(ipinfo)
         .merge(admin)
         .route("/oauth/token", post(oauth::token))
@@ -168,6 +194,18 @@ async fn not_found(req: Request) -> Response {
     let msg = format!("Cannot {} {}", req.method(), req.uri().path());
     errors::ghl_status(StatusCode::NOT_FOUND, &msg).into_response()
 }
+
+/// The GHL connectors the sandbox answers (all at its base URL). Of those past Contacts it
+/// serves the operations flows use first (see the `apis` module); others answer 404.
+pub const GHL_CONNECTORS: &[&str] = &[
+    "ghl-contacts",
+    "ghl-users",
+    "ghl-locations",
+    "ghl-businesses",
+    "ghl-opportunities",
+    "ghl-calendars",
+    "ghl-conversations",
+];
 
 /// The demo token with read and write scopes (see [`SandboxConfig::default`]).
 pub const DEMO_TOKEN: &str = "sandbox-token";
@@ -224,7 +262,9 @@ impl Sandbox {
     #[must_use]
     pub fn connector_urls(&self) -> Vec<(&'static str, String)> {
         let base = self.base_url();
-        vec![("ipinfo", format!("{base}/ipinfo")), ("ghl-contacts", base)]
+        let mut urls = vec![("ipinfo", format!("{base}/ipinfo"))];
+        urls.extend(GHL_CONNECTORS.iter().map(|name| (*name, base.clone())));
+        urls
     }
 
     /// The address bound.

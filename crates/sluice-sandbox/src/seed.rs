@@ -11,7 +11,7 @@ pub const DEMO_LOCATION: &str = "loc_sandbox";
 
 /// All the data of a sandbox.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Seed {
     /// Locations (sub-accounts).
     #[serde(default)]
@@ -28,6 +28,25 @@ pub struct Seed {
     /// Appointments (calendar events) of contacts.
     #[serde(default)]
     pub appointments: Vec<Appointment>,
+    /// Users (staff) as GHL's Users API answers them: `id`, `name`, `firstName`, `lastName`,
+    /// `email`, `phone`, `roles: { locationIds }`, ….
+    #[serde(default)]
+    pub users: Vec<Value>,
+    /// Businesses: `id`, `name`, `locationId`, ….
+    #[serde(default)]
+    pub businesses: Vec<Value>,
+    /// Custom fields of locations: `id`, `name`, `fieldKey`, `dataType`, `locationId`.
+    #[serde(default)]
+    pub custom_fields: Vec<Value>,
+    /// Custom values of locations: `id`, `name`, `fieldKey`, `value`, `locationId`.
+    #[serde(default)]
+    pub custom_values: Vec<Value>,
+    /// Opportunities: `id`, `name`, `pipelineId`, `status`, `contactId`, `locationId`, ….
+    #[serde(default)]
+    pub opportunities: Vec<Value>,
+    /// Messages sent through `POST /conversations/messages`.
+    #[serde(default)]
+    pub messages: Vec<Value>,
 }
 
 /// A location (sub-account).
@@ -608,7 +627,37 @@ impl Seed {
                     "@now+7d1h",
                 ),
             ],
+            ..Seed::default()
         };
+        seed.users = vec![
+            json!({
+                "id": "usr_owner", "name": "Olivia Owner", "firstName": "Olivia", "lastName": "Owner",
+                "email": "olivia@example.com", "phone": "+14155550199",
+                "roles": { "type": "account", "role": "admin", "locationIds": [DEMO_LOCATION] }
+            }),
+            json!({
+                "id": "usr_sandbox", "name": "Sandy Box", "firstName": "Sandy", "lastName": "Box",
+                "email": "sandy@example.com", "phone": "+14155550198",
+                "roles": { "type": "account", "role": "user", "locationIds": [DEMO_LOCATION] }
+            }),
+        ];
+        seed.businesses = vec![json!({
+            "id": "biz_engines", "name": "Analytical Engines Ltd", "locationId": DEMO_LOCATION,
+            "email": "hello@engines.example.com", "city": "London", "country": "GB"
+        })];
+        seed.custom_fields = vec![
+            json!({ "id": "ip_address", "name": "IP Address", "fieldKey": "contact.ip_address", "dataType": "TEXT", "locationId": DEMO_LOCATION, "model": "contact" }),
+            json!({ "id": "cf_ip_city", "name": "IP City", "fieldKey": "contact.ip_city", "dataType": "TEXT", "locationId": DEMO_LOCATION, "model": "contact" }),
+        ];
+        seed.custom_values = vec![json!({
+            "id": "cv_support_email", "name": "Support email", "fieldKey": "{{ custom_values.support_email }}",
+            "value": "support@example.com", "locationId": DEMO_LOCATION
+        })];
+        seed.opportunities = vec![json!({
+            "id": "op_ada_renewal", "name": "Ada renewal", "monetaryValue": 1200, "pipelineId": "pl_sales",
+            "pipelineStageId": "st_proposal", "status": "open", "contactId": "ct_ada",
+            "locationId": DEMO_LOCATION, "assignedTo": "usr_owner", "source": "api"
+        })];
         if let Err(e) = seed.resolve(Utc::now()) {
             // The demo data is fixed; the unit tests check that it resolves.
             debug_assert!(false, "demo seed: {e}");

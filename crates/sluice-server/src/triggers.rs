@@ -26,8 +26,12 @@ use crate::shared::Shared;
 const GRACE: Duration = Duration::from_secs(5);
 /// How far back missed fire times and due tasks are looked for.
 const LOOKBACK: Duration = Duration::from_secs(24 * 3600);
-/// Pages of contacts a `task_due` look reads at most (100 a page).
-const MAX_PAGES: usize = 50;
+/// Pages of the task search a `task_due` look reads at most (100,000 open tasks).
+const MAX_PAGES: usize = 1_000;
+/// Tasks asked for a page of the task search.
+const TASK_PAGE: usize = 100;
+/// The operation `task_due` pages through: `ghl-locations`' task search.
+pub(crate) const TASK_SEARCH: &str = "search_tasks";
 
 /// A set shared with the tasks a tick starts.
 type SharedSet<T> = Arc<Mutex<HashSet<T>>>;
@@ -413,7 +417,9 @@ async fn fire_if_due(
     Ok(())
 }
 
-/// Pages through the location's contacts and their tasks, firing each task that falls due.
+/// Pages through the location's task search (`search_tasks` of a `ghl-locations`
+/// connection: every open task of the location, whatever its contact), firing each task that
+/// falls due. One look is one paged query: `limit` 100, `skip` growing, until a short page.
 async fn task_due_look(
     shared: &Shared,
     entry: &FlowEntry,
@@ -448,51 +454,36 @@ async fn task_due_look(
         horizon: now + chrono::TimeDelta::from_std(within).unwrap_or_default(),
         include_completed: trigger.include_completed,
     };
-    let mut after: Option<Value> = None;
+    let mut skip = 0;
+    let mut calls = 0;
     for _ in 0..MAX_PAGES {
         let mut params = Map::new();
         params.insert("locationId".into(), json!(location));
-        params.insert("limit".into(), json!(100));
-        if let Some(a) = &after {
-            params.insert("startAfterId".into(), a.clone());
+        params.insert("limit".into(), json!(TASK_PAGE));
+        params.insert("skip".into(), json!(skip));
+        if !trigger.include_completed {
+            params.insert("completed".into(), json!(false));
         }
-        let page = sluice_engine::call_read(rt, conn, "get_contacts", &params)
+        let page = sluice_engine::call_read(rt, conn, TASK_SEARCH, &params)
             .await
             .map_err(|e| e.to_string())?;
-        let contacts = page
-            .get("contacts")
+        calls += 1;
+        let tasks = page
+            .get("tasks")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        for contact in &contacts {
-            let Some(id) = contact.get("id").and_then(Value::as_str) else {
-                continue;
-            };
-            let mut p = Map::new();
-            p.insert("contactId".into(), json!(id));
-            let tasks = sluice_engine::call_read(rt, conn, "list_tasks", &p)
-                .await
-                .map_err(|e| e.to_string())?;
-            for task in tasks
-                .get("tasks")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                fire_if_due(shared, entry, &window, id, task).await?;
-            }
+        for task in &tasks {
+            let contact = task.get("contactId").and_then(Value::as_str).unwrap_or("");
+            fire_if_due(shared, entry, &window, contact, task).await?;
         }
-        if contacts.len() < 100 {
-            break;
+        if tasks.len() < TASK_PAGE {
+            tracing::debug!(flow = %entry.exec.name, calls, tasks = skip + tasks.len(), "task_due look done");
+            return Ok(());
         }
-        after = page
-            .pointer("/meta/startAfterId")
-            .cloned()
-            .filter(|v| !v.is_null());
-        if after.is_none() {
-            break;
-        }
+        skip += tasks.len();
     }
+    tracing::warn!(flow = %entry.exec.name, calls, "task_due: stopped after {MAX_PAGES} pages of tasks; the rest is looked at next time");
     Ok(())
 }
 

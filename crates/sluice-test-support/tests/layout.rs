@@ -54,6 +54,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("sluice-sandbox", &[]),
+    ("sluice-openapi", &[]),
 ];
 
 /// Crates that may use clap, and the sandbox without a feature.

@@ -1,5 +1,6 @@
 //! One module per `sluice` subcommand.
 
+pub(crate) mod connector;
 pub(crate) mod init;
 pub(crate) mod plan;
 pub(crate) mod run;

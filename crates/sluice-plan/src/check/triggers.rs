@@ -1,7 +1,7 @@
 //! Triggers: cron lines and time zones of schedules, webhook events, and the action, items
 //! path and key template of polls.
 
-use sluice_model::flow::{Trigger, WebhookTrigger};
+use sluice_model::flow::{TaskDueTrigger, Trigger, WebhookTrigger};
 use sluice_model::suggest::{did_you_mean, list_names, shorten};
 use sluice_model::{Diagnostic, Sp, Span};
 
@@ -24,9 +24,7 @@ impl<'a> Checker<'a> {
                     }
                 }
                 Trigger::Webhook(w) => self.check_webhook(trigger.span, w),
-                Trigger::TaskDue(t) => {
-                    self.connection(&t.connection);
-                }
+                Trigger::TaskDue(t) => self.check_task_due(t),
                 Trigger::Poll(p) => {
                     if let Some((_, op)) = self.resolve_action(&p.action) {
                         let keys: Vec<&Sp<String>> = p.with.keys().collect();
@@ -84,6 +82,30 @@ impl<'a> Checker<'a> {
                 )
                 .label(tz.span, "")
                 .help(help),
+            );
+        }
+    }
+
+    /// `task_due` pages through the location's task search: its connection must be of a
+    /// connector with `search_tasks` (`ghl-locations`).
+    fn check_task_due(&mut self, t: &TaskDueTrigger) {
+        let Some(conn) = self.connection(&t.connection) else {
+            return;
+        };
+        let Some(connector) = self.ctx.catalog.get(&conn.connector) else {
+            return;
+        };
+        if connector.operation("search_tasks").is_none() {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_OPERATION,
+                    format!(
+                        "`task_due` reads the location's task search, which connector `{}` does not have",
+                        connector.name.value
+                    ),
+                )
+                .label(t.connection.span, "")
+                .help("use a connection of connector `ghl-locations`, e.g. `tasks: { connector: ghl-locations, credential: ghl_main }`"),
             );
         }
     }
