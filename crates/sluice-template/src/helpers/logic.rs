@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use chrono::DateTime;
 use serde_json::Value;
 
 use super::args::{arg, eq_loose, short};
@@ -11,7 +12,8 @@ use super::dates::text_date;
 use super::truthy;
 
 /// How two values compare: numbers by value; two texts that both read as dates as instants
-/// (whatever their offsets); other texts by character. `None` for anything else.
+/// (whatever their offsets), and a text date with a number as epoch milliseconds; other texts
+/// by character. `None` for anything else.
 pub(super) fn order(x: &Value, y: &Value) -> Option<Ordering> {
     match (x, y) {
         (Value::Number(p), Value::Number(q)) => p.as_f64()?.partial_cmp(&q.as_f64()?),
@@ -19,6 +21,10 @@ pub(super) fn order(x: &Value, y: &Value) -> Option<Ordering> {
             (Some(a), Some(b)) => Some(a.cmp(&b)),
             _ => Some(p.cmp(q)),
         },
+        (Value::String(p), Value::Number(q)) => {
+            Some(text_date(p)?.cmp(&DateTime::from_timestamp_millis(q.as_i64()?)?))
+        }
+        (Value::Number(_), Value::String(_)) => order(y, x).map(Ordering::reverse),
         _ => None,
     }
 }
@@ -104,13 +110,29 @@ mod tests {
         assert_eq!(lt(&[json!("apple"), json!("banana")]), Ok(json!(true)));
         assert_eq!(lt(&[json!("2026-07-01"), json!("soon")]), Ok(json!(true)));
         assert_eq!(gt(&[json!(10), json!(9.5)]), Ok(json!(true)));
+        // A number next to a text date is epoch milliseconds (1 767 261 600 000 is
+        // 2026-01-01T10:00:00Z).
+        assert_eq!(
+            lt(&[
+                json!(1_767_261_600_000_i64),
+                json!("2026-01-01T11:00:00+00:00")
+            ]),
+            Ok(json!(true))
+        );
+        assert_eq!(
+            gte(&[
+                json!("2026-01-01T11:00:00+01:00"),
+                json!(1_767_261_600_000_i64)
+            ]),
+            Ok(json!(true))
+        );
     }
 
     #[test]
     fn values_of_different_kinds_do_not_compare() {
         assert_eq!(
-            lt(&[json!("2026-07-01"), json!(3)]),
-            Err("cannot compare \"2026-07-01\" with 3".to_string())
+            lt(&[json!("soon"), json!(3)]),
+            Err("cannot compare \"soon\" with 3".to_string())
         );
         assert!(gt(&[json!(null), json!(1)]).is_err());
         assert_eq!(lt(&[json!(1)]), Err("argument 2 is missing".to_string()));

@@ -83,16 +83,6 @@ impl std::fmt::Debug for Function {
     }
 }
 
-impl Function {
-    /// Calls the helper with these arguments (what a template's call gives it).
-    ///
-    /// # Errors
-    /// The helper's message, e.g. `` `abc` is not a date ``.
-    pub fn call(&self, args: &[Value]) -> Result<Value, String> {
-        (self.0)(args)
-    }
-}
-
 /// Where a helper comes from.
 #[derive(Clone, Copy, Debug)]
 pub enum HelperKind {
