@@ -81,6 +81,7 @@ flows=$(ls workflows/*.yaml | grep -v '\.test\.yaml$')
 # shellcheck disable=SC2086
 "$venv/bin/check-jsonschema" --schemafile schemas/flow.schema.json $flows
 "$venv/bin/check-jsonschema" --schemafile schemas/connector.schema.json connectors/*.yaml
+"$venv/bin/check-jsonschema" --schemafile schemas/seed.schema.json docs/examples/seed.json
 
 step "the official GHL SDK (@gohighlevel/api-client, npm) against the sandbox"
 bash scripts/sdk-check/run.sh

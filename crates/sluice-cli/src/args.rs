@@ -75,8 +75,8 @@ pub(crate) enum Command {
         /// The project folder (created when missing).
         dir: PathBuf,
     },
-    /// Print a JSON Schema (for editors): `flow`, `connector`, `project`; or `openapi`, the
-    /// OpenAPI document of the runner's HTTP API.
+    /// Print a JSON Schema (for editors): `flow`, `connector`, `project`, `seed` (sandbox
+    /// data); or `openapi`, the OpenAPI document of the runner's HTTP API.
     Schema {
         /// Which schema.
         #[arg(value_enum)]
@@ -161,6 +161,8 @@ pub(crate) enum SchemaKind {
     Connector,
     /// The project file (`sluice.toml`).
     Project,
+    /// Sandbox data (`sluice sandbox --seed FILE`, a test case's `seed:`).
+    Seed,
     /// The OpenAPI document of `sluice serve`'s HTTP API (`schemas/openapi.json`).
     Openapi,
 }

@@ -379,7 +379,7 @@ async fn three_runners_share_postgres_every_tick_runs_once_even_when_one_dies() 
     tokio::time::sleep(Duration::from_secs(8)).await;
     // One runner dies mid-way, with runs in its hands.
     let watcher = sluice_store::Store::open(&store).await.expect("store");
-    eventually(Duration::from_secs(10), "runner-0 to hold a run", || {
+    eventually(Duration::from_secs(30), "runner-0 to hold a run", || {
         let w = watcher.clone();
         async move {
             let running = w
@@ -411,7 +411,7 @@ async fn three_runners_share_postgres_every_tick_runs_once_even_when_one_dies() 
     }
     // Whatever the last runner handed back, a fresh runner finishes.
     let last = start(&project, &store, &args);
-    let all = eventually(Duration::from_secs(30), "every run finished", || {
+    let all = eventually(Duration::from_secs(90), "every run finished", || {
         let s = detail_store.clone();
         async move {
             let runs = s

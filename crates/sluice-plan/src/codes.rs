@@ -20,13 +20,18 @@ pub const CYCLE: &str = "sluice::plan::cycle";
 pub const TEMPLATE_SYNTAX: &str = "sluice::plan::template_syntax";
 /// A template calls a helper that does not exist.
 pub const UNKNOWN_HELPER: &str = "sluice::plan::unknown_helper";
+/// A helper is called with too few or too many arguments.
+pub const HELPER_ARGUMENTS: &str = "sluice::plan::helper_arguments";
+/// A literal regular expression (or its flags) of a `regex_*` helper that does not compile.
+pub const INVALID_PATTERN: &str = "sluice::plan::invalid_pattern";
 /// A template reads an input the flow does not declare.
 pub const UNKNOWN_INPUT: &str = "sluice::plan::unknown_input";
 /// A template reads something that is neither `inputs`, `steps` nor the current item.
 pub const UNKNOWN_REFERENCE: &str = "sluice::plan::unknown_reference";
 /// A template reads a field that the step's answer does not have.
 pub const UNKNOWN_FIELD: &str = "sluice::plan::unknown_field";
-/// A `select` JSONPath is not valid RFC 9535 JSONPath, or does not say what it reads.
+/// A JSONPath (`select`, or the `jsonpath` helper's literal path) is not valid RFC 9535
+/// JSONPath, or a `select` does not say what it reads.
 pub const INVALID_JSONPATH: &str = "sluice::plan::invalid_jsonpath";
 /// A cron line cannot be read.
 pub const INVALID_CRON: &str = "sluice::plan::invalid_cron";

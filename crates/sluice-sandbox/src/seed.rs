@@ -3,16 +3,22 @@
 //! (`Seed::demo`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// The location of the demo seed and of the default tokens.
 pub const DEMO_LOCATION: &str = "loc_sandbox";
 
-/// All the data of a sandbox.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// All the data of a sandbox: what `sluice sandbox --seed FILE` and a test case's `seed:` read
+/// (schemas/seed.schema.json; docs/testing.md has an example). Every list may be left out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(title = "Sluice sandbox seed")]
 pub struct Seed {
+    /// The JSON Schema of this file, for editors (`../schemas/seed.schema.json`); not read.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// Locations (sub-accounts).
     #[serde(default)]
     pub locations: Vec<Location>,
@@ -50,7 +56,7 @@ pub struct Seed {
 }
 
 /// A location (sub-account).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Location {
     /// Its id, e.g. `loc_sandbox`.
@@ -65,14 +71,17 @@ pub struct Location {
 }
 
 /// A contact: `id`, `locationId` and any other GHL contact field as JSON.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = contact_fields)]
 pub struct Contact {
     /// Its id.
     pub id: String,
     /// Its location.
     pub location_id: String,
-    /// Every other field (`firstName`, `email`, `tags`, `customFields`, `businessId`, …).
+    /// Every other GHL contact field: `firstName`, `lastName`, `email`, `phone`, `tags` (a
+    /// list of text), `customFields` (a list of `{id, value}`), `businessId`, `dnd`, `source`,
+    /// `attributionSource`, `dateAdded` (ISO 8601 or `@now-30d`), ….
     #[serde(flatten)]
     pub fields: Map<String, Value>,
 }
@@ -91,8 +100,67 @@ impl Contact {
     }
 }
 
+/// The schema of a contact names the GHL fields people seed most (for completion and their
+/// types); any other field is allowed too.
+fn contact_fields(schema: &mut schemars::Schema) {
+    let text = |d: &str| json!({ "type": ["string", "null"], "description": d });
+    let date = "ISO 8601, or relative to when the seed is read: `@now`, `@now-30d`";
+    let fields = [
+        ("firstName", text("First name.")),
+        ("lastName", text("Last name.")),
+        ("name", text("Full name.")),
+        (
+            "email",
+            text("Email address (unique in a location that does not allow duplicates)."),
+        ),
+        ("phone", text("Phone number, e.g. `+4930123456`.")),
+        ("companyName", text("Company.")),
+        ("businessId", text("The business it belongs to.")),
+        ("source", text("Where it came from.")),
+        ("timezone", text("IANA time zone, e.g. `Europe/Berlin`.")),
+        ("country", text("Country code, e.g. `DE`.")),
+        ("city", text("City.")),
+        (
+            "dateAdded",
+            text(&format!(
+                "When it was created: {date}; default: when the seed is read."
+            )),
+        ),
+        (
+            "dateUpdated",
+            text(&format!("When it last changed: {date}.")),
+        ),
+        ("dateOfBirth", text(&format!("Birthday: {date}."))),
+        (
+            "dnd",
+            json!({ "type": "boolean", "description": "Do not disturb." }),
+        ),
+        (
+            "tags",
+            json!({ "type": "array", "items": { "type": "string" }, "description": "Tags." }),
+        ),
+        (
+            "customFields",
+            json!({
+                "type": "array",
+                "description": "Custom field values.",
+                "items": {
+                    "type": "object",
+                    "properties": { "id": { "type": "string" }, "value": {} },
+                    "required": ["id"]
+                }
+            }),
+        ),
+    ];
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        for (name, field) in fields {
+            props.insert(name.to_owned(), field);
+        }
+    }
+}
+
 /// A task of a contact (GHL TaskSchema, FACTS §4, plus `dateAdded` as in webhook payloads).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Task {
     /// Its id.
@@ -105,20 +173,20 @@ pub struct Task {
     /// The user it is assigned to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<String>,
-    /// When it is due (ISO 8601).
+    /// When it is due (ISO 8601, or relative to when the seed is read: `@now`, `@now+2h`, `@now-1d12h`).
     pub due_date: String,
     /// Whether it is done.
     #[serde(default)]
     pub completed: bool,
     /// The contact it belongs to.
     pub contact_id: String,
-    /// When it was created (ISO 8601).
+    /// When it was created (ISO 8601, or relative to when the seed is read: `@now`, `@now+2h`, `@now-1d12h`); default: when the seed is read.
     #[serde(default)]
     pub date_added: String,
 }
 
 /// A note of a contact (GHL GetNoteSchema, FACTS §4).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Note {
     /// Its id.
@@ -128,7 +196,7 @@ pub struct Note {
     /// The user who wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    /// When it was written (ISO 8601).
+    /// When it was written (ISO 8601, or relative to when the seed is read: `@now`, `@now+2h`, `@now-1d12h`); default: when the seed is read.
     #[serde(default)]
     pub date_added: String,
     /// The contact it belongs to.
@@ -145,7 +213,7 @@ pub struct Note {
 }
 
 /// An appointment of a contact (GHL GetEventSchema, FACTS §4).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Appointment {
     /// Its id.
@@ -165,9 +233,9 @@ pub struct Appointment {
     /// Notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
-    /// Start (ISO 8601 in seeds; stored like GHL's other dates).
+    /// Start (ISO 8601, or relative to when the seed is read: `@now`, `@now+2h`, `@now-1d12h`).
     pub start_time: String,
-    /// End.
+    /// End (ISO 8601, or relative to when the seed is read: `@now`, `@now+2h`, `@now-1d12h`).
     pub end_time: String,
     /// Where.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,10 +254,10 @@ pub struct Appointment {
     /// Users taking part.
     #[serde(default)]
     pub users: Vec<String>,
-    /// When it was created.
+    /// When it was created (ISO 8601, or relative to when the seed is read: `@now`, `@now+2h`, `@now-1d12h`); default: when the seed is read.
     #[serde(default)]
     pub date_added: String,
-    /// When it last changed.
+    /// When it last changed (ISO 8601, or relative to when the seed is read: `@now`, `@now+2h`, `@now-1d12h`); default: when the seed is read.
     #[serde(default)]
     pub date_updated: String,
     /// Rooms and equipment.
@@ -473,6 +541,7 @@ impl Seed {
                 assigned_resources: Vec::new(),
             };
         let mut seed = Seed {
+            schema: None,
             locations: vec![Location {
                 id: DEMO_LOCATION.to_owned(),
                 name: "Sluice Sandbox".to_owned(),

@@ -4,10 +4,11 @@
 
 use handlebars::template::{BlockParam, HelperTemplate, Parameter, Template, TemplateElement};
 use handlebars::{Path, PathSeg};
+use serde_json::Value;
 use sluice_model::Span;
 
 use crate::detect::{self, Piece};
-use crate::helpers;
+use crate::{helpers, literals, mistakes};
 
 /// One path a template reads, e.g. `steps.contact.contact.id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +55,22 @@ pub struct HelperCall {
     pub name: String,
     /// Where it is written.
     pub span: Span,
+    /// Its arguments, in order (`key=value` pairs are not counted).
+    pub args: Vec<Argument>,
+}
+
+/// One argument of a helper call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Argument {
+    /// A literal written in the template: `"i"`, `3`, `true`, `[1, 2]`.
+    Literal {
+        /// Its value.
+        value: Value,
+        /// Where it is written (the template's node when it cannot be found in the source).
+        span: Span,
+    },
+    /// A path or a `( … )` call: its value is known only when the step runs.
+    Expression,
 }
 
 /// What a template string refers to.
@@ -75,6 +92,8 @@ pub struct SyntaxError {
     pub message: String,
     /// Where.
     pub span: Span,
+    /// The right spelling, when the mistake is a known one.
+    pub help: Option<String>,
 }
 
 /// Compiles `text` (the value of the YAML node at `node_span` in `source`) and collects
@@ -88,16 +107,30 @@ pub fn analyze(text: &str, node_span: Span, source: &str) -> Result<Analysis, Sy
         node_span,
         search_from: std::cell::Cell::new(0),
     };
+    if let Some(d) = mistakes::date_arithmetic(text) {
+        return Err(SyntaxError {
+            message: format!(
+                "`{}` is date arithmetic, which templates do not do",
+                d.written
+            ),
+            span: locator.find(&d.written),
+            help: Some(format!(
+                "move a date with `date_add`: `{}` (units: s, m, h, d, w)",
+                d.corrected
+            )),
+        });
+    }
     // Most templates are text and plain paths (`{{ steps.a.b }}`): read those directly; the
     // Handlebars parser (several µs a template) is for the rest.
     if let Some(analysis) = plain_analysis(text, &locator) {
         return Ok(analysis);
     }
-    let template = Template::compile(text).map_err(|e| {
+    let template = Template::compile(&literals::keep_backslashes(text)).map_err(|e| {
         let message = describe_syntax_error(text, &e);
         SyntaxError {
             message,
             span: node_span,
+            help: None,
         }
     })?;
     let mut analysis = Analysis {
@@ -185,12 +218,10 @@ fn walk_template(template: &Template, out: &mut Analysis, at: &Locator<'_>, walk
 
 fn walk_helper(h: &HelperTemplate, out: &mut Analysis, at: &Locator<'_>, walk: &Walk, block: bool) {
     let mut helper_name = None;
+    let mut call = None;
     match &h.name {
         Parameter::Name(name) => {
-            out.helpers.push(HelperCall {
-                name: name.clone(),
-                span: at.find(name),
-            });
+            call = Some(push_call(out, name, at));
             helper_name = Some(name.as_str());
         }
         Parameter::Path(path) => {
@@ -203,18 +234,12 @@ fn walk_helper(h: &HelperTemplate, out: &mut Analysis, at: &Locator<'_>, walk: &
             };
             if lone_helper {
                 if let Path::Relative((_, raw)) = path {
-                    out.helpers.push(HelperCall {
-                        name: raw.clone(),
-                        span: at.find(raw),
-                    });
+                    call = Some(push_call(out, raw, at));
                 }
             } else if h.params.is_empty() && h.hash.is_empty() && !block {
                 push_path(path, out, at, walk);
             } else if let Path::Relative((_, raw)) = path {
-                out.helpers.push(HelperCall {
-                    name: raw.clone(),
-                    span: at.find(raw),
-                });
+                call = Some(push_call(out, raw, at));
                 helper_name = Some(raw.as_str());
             }
         }
@@ -222,12 +247,28 @@ fn walk_helper(h: &HelperTemplate, out: &mut Analysis, at: &Locator<'_>, walk: &
         _ => {}
     }
     let null_safe = helper_name.is_some_and(|n| NULL_SAFE.contains(&n));
-    let args = Walk {
+    let arg_walk = Walk {
         guard_all: walk.guard_all || null_safe,
         ..walk.clone()
     };
-    for p in h.params.iter().chain(h.hash.values()) {
-        walk_parameter(p, out, at, &args);
+    let mut args = Vec::with_capacity(h.params.len());
+    for p in &h.params {
+        match p {
+            Parameter::Literal(value) => args.push(Argument::Literal {
+                value: value.clone(),
+                span: at.find(&literal_text(value)),
+            }),
+            other => {
+                walk_parameter(other, out, at, &arg_walk);
+                args.push(Argument::Expression);
+            }
+        }
+    }
+    if let Some(c) = call.and_then(|i| out.helpers.get_mut(i)) {
+        c.args = args;
+    }
+    for p in h.hash.values() {
+        walk_parameter(p, out, at, &arg_walk);
     }
     let mut inner = walk.clone();
     // Inside `each` / `with` the context is the item: only block params and `@root` paths
@@ -259,6 +300,24 @@ fn walk_helper(h: &HelperTemplate, out: &mut Analysis, at: &Locator<'_>, walk: &
     }
     for template in [&h.template, &h.inverse].into_iter().flatten() {
         walk_template(template, out, at, &inner);
+    }
+}
+
+/// Records a call of `name` (its arguments follow); returns its index.
+fn push_call(out: &mut Analysis, name: &str, at: &Locator<'_>) -> usize {
+    out.helpers.push(HelperCall {
+        name: name.to_string(),
+        span: at.find(name),
+        args: Vec::new(),
+    });
+    out.helpers.len() - 1
+}
+
+/// How a literal is most likely written in the source: text without its quotes.
+fn literal_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -486,6 +545,50 @@ mod tests {
             guarded("{{ and (eq steps.a.x 1) (not steps.b) }}"),
             [("steps.a.x".into(), true), ("steps.b".into(), true)]
         );
+    }
+
+    #[test]
+    fn helper_calls_carry_their_arguments() {
+        let text = r#"{{ regex_match (lower inputs.x) "a\d" 'i' }} {{ now }}"#;
+        let source = format!("v: '{text}'");
+        let a = analyze(text, Span::new(3, text.len() + 2), &source).expect("valid");
+        let calls: Vec<(&str, usize)> = a
+            .helpers
+            .iter()
+            .map(|c| (c.name.as_str(), c.args.len()))
+            .collect();
+        assert_eq!(calls, [("regex_match", 3), ("lower", 1), ("now", 0)]);
+        let args = &a.helpers[0].args;
+        assert_eq!(args[0], Argument::Expression);
+        let Argument::Literal { value, span } = &args[1] else {
+            panic!("a literal: {args:?}");
+        };
+        assert_eq!(value, &Value::String(r"a\d".to_string()));
+        assert_eq!(source.get(span.offset..span.end()), Some(r"a\d"));
+        assert!(matches!(&args[2], Argument::Literal { value, .. } if value == "i"));
+    }
+
+    #[test]
+    fn date_arithmetic_is_a_located_syntax_error() {
+        let text = "due {{ now + 2 days }}";
+        let source = format!("v: \"{text}\"");
+        let e = analyze(text, Span::new(3, text.len() + 2), &source).expect_err("arithmetic");
+        assert_eq!(
+            e.message,
+            "`now + 2 days` is date arithmetic, which templates do not do"
+        );
+        assert_eq!(
+            source.get(e.span.offset..e.span.end()),
+            Some("now + 2 days")
+        );
+        assert_eq!(
+            e.help.as_deref(),
+            Some(
+                "move a date with `date_add`: `{{ date_add (now) \"2d\" }}` (units: s, m, h, d, w)"
+            )
+        );
+        // `now-1d` reads as a name to Handlebars: it is caught all the same.
+        assert!(analyze("{{ now-1d }}", Span::UNKNOWN, "").is_err());
     }
 
     #[test]

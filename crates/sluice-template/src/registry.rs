@@ -1,5 +1,8 @@
 //! The flow's Handlebars registry: every template string compiled once, rendered by name, a
-//! missing value read as `null` (empty text), no HTML escaping, and the helpers of [`HELPERS`].
+//! missing value read as `null` (empty text), no HTML escaping, the helpers of [`HELPERS`], and
+//! backslashes in text literals kept as written ([`keep_backslashes`]).
+//!
+//! [`keep_backslashes`]: crate::literals::keep_backslashes
 //!
 //! [`HELPERS`]: crate::helpers::HELPERS
 
@@ -37,8 +40,8 @@ impl Templates {
     /// # Errors
     /// The compile error (validation reports these with a location first).
     pub fn register(&mut self, text: &str) -> Result<String, TemplateError> {
-        let template =
-            Template::compile(text).map_err(|e| TemplateError::Compile(e.to_string()))?;
+        let template = Template::compile(&crate::literals::keep_backslashes(text))
+            .map_err(|e| TemplateError::Compile(e.to_string()))?;
         self.count += 1;
         let name = format!("t{}", self.count);
         self.registry.register_template(&name, template);

@@ -1,4 +1,5 @@
-//! The JSON Schemas of flow, connector and project files, generated from the Rust types.
+//! The JSON Schemas of flow, connector, project and sandbox seed files, generated from the
+//! Rust types.
 //!
 //! `sluice schema flow > schemas/flow.schema.json`; a test fails when the committed files are stale.
 
@@ -24,6 +25,9 @@ pub(crate) fn generate(kind: SchemaKind) -> Result<String, CliError> {
             serde_json::to_value(schemars::schema_for!(sluice_model::Connector))
                 .map_err(json_error)?
         }
+        SchemaKind::Seed => {
+            serde_json::to_value(schemars::schema_for!(sluice_sandbox::Seed)).map_err(json_error)?
+        }
         SchemaKind::Project | SchemaKind::Openapi => {
             serde_json::to_value(schemars::schema_for!(sluice_model::Project))
                 .map_err(json_error)?
@@ -33,6 +37,7 @@ pub(crate) fn generate(kind: SchemaKind) -> Result<String, CliError> {
         let id = match kind {
             SchemaKind::Flow => "flow",
             SchemaKind::Connector => "connector",
+            SchemaKind::Seed => "seed",
             SchemaKind::Project | SchemaKind::Openapi => "project",
         };
         obj.insert(
@@ -242,7 +247,8 @@ mod tests {
     use super::*;
 
     /// The committed schemas are what the code generates; regenerate with
-    /// `cargo run -p sluice-cli -- schema flow > schemas/flow.schema.json` (and `connector`, `project`).
+    /// `cargo run -p sluice-cli -- schema flow > schemas/flow.schema.json` (and `connector`,
+    /// `project`, `seed`).
     #[test]
     fn committed_schemas_are_fresh() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
@@ -251,6 +257,7 @@ mod tests {
             (SchemaKind::Flow, "flow.schema.json"),
             (SchemaKind::Connector, "connector.schema.json"),
             (SchemaKind::Project, "project.schema.json"),
+            (SchemaKind::Seed, "seed.schema.json"),
         ] {
             let generated = generate(kind).expect("schema generates");
             let committed = std::fs::read_to_string(dir.join(file)).unwrap_or_default();

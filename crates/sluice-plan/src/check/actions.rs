@@ -42,6 +42,20 @@ impl<'a> Checker<'a> {
                 conn_span
             },
         );
+        if !self.flow.connections.contains_key(conn_name)
+            && !self.dropped.contains("connections")
+            && let Some(suggestion) = self.similar_action(&action.value, op_name)
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_CONNECTION,
+                    format!("connection `{conn_name}` is not defined"),
+                )
+                .label(conn_sp.span, "")
+                .help(format!("did you mean `{suggestion}`?")),
+            );
+            return None;
+        }
         let conn = self.connection(&conn_sp)?;
         let connector = self.ctx.catalog.get(&conn.connector)?;
         let op_span = if action.span.is_unknown() {
@@ -49,32 +63,106 @@ impl<'a> Checker<'a> {
         } else {
             Span::new(action.span.offset + conn_name.len() + 1, op_name.len())
         };
-        match connector.operation(op_name) {
-            Some(op) => Some((conn, op)),
-            None => {
-                let names = connector.operations.keys().map(|k| k.value.as_str());
-                let help = match did_you_mean(op_name, names.clone()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "operations of `{}`: {}",
-                        connector.name.value,
-                        list_names(names)
-                    ),
-                };
-                self.diags.push(
-                    Diagnostic::error(
-                        codes::UNKNOWN_OPERATION,
-                        format!(
-                            "connector `{}` has no operation `{op_name}`",
-                            connector.name.value
-                        ),
-                    )
-                    .label(op_span, "")
-                    .help(help),
-                );
-                None
+        if let Some(op) = connector.operation(op_name) {
+            return Some((conn, op));
+        }
+        let names = connector.operations.keys().map(|k| k.value.as_str());
+        let help = match did_you_mean(op_name, names.clone()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => match self.operation_elsewhere(conn_name, op_name) {
+                Some(help) => help,
+                None => format!(
+                    "operations of `{}`: {}",
+                    connector.name.value,
+                    list_names(names)
+                ),
+            },
+        };
+        self.diags.push(
+            Diagnostic::error(
+                codes::UNKNOWN_OPERATION,
+                format!(
+                    "connector `{}` has no operation `{op_name}`",
+                    connector.name.value
+                ),
+            )
+            .label(op_span, "")
+            .help(help),
+        );
+        None
+    }
+
+    /// Every `connection.operation` the flow's connections offer.
+    fn flow_actions(&self) -> Vec<(String, &'a str)> {
+        let mut out = Vec::new();
+        for (name, conn) in &self.flow.connections {
+            if let Some(connector) = self.ctx.catalog.get(&conn.connector) {
+                for op in connector.operations.keys() {
+                    out.push((format!("{}.{}", name.value, op.value), op.value.as_str()));
+                }
             }
         }
+        out
+    }
+
+    /// For an action whose connection is not defined: the action of a defined connection it
+    /// most likely means — the one connection offering `op_name`, or the closest spelling.
+    fn similar_action(&self, action: &str, op_name: &str) -> Option<String> {
+        let actions = self.flow_actions();
+        let exact: Vec<&String> = actions
+            .iter()
+            .filter(|(_, op)| *op == op_name)
+            .map(|(full, _)| full)
+            .collect();
+        if let [only] = exact.as_slice() {
+            return Some((*only).clone());
+        }
+        did_you_mean(action, actions.iter().map(|(full, _)| full.as_str())).map(str::to_string)
+    }
+
+    /// For an operation the connection's connector lacks: where it (or its closest spelling)
+    /// is — another connection of the flow, or an installed connector no connection uses.
+    fn operation_elsewhere(&self, conn_name: &str, op_name: &str) -> Option<String> {
+        let others: Vec<(String, &str)> = self
+            .flow_actions()
+            .into_iter()
+            .filter(|(full, _)| full.split_once('.').is_some_and(|(c, _)| c != conn_name))
+            .collect();
+        let found = others
+            .iter()
+            .find(|(_, op)| *op == op_name)
+            .map(|(full, _)| full.as_str())
+            .or_else(|| {
+                let ops = others.iter().map(|(_, op)| *op);
+                let close = did_you_mean(op_name, ops)?;
+                others
+                    .iter()
+                    .find(|(_, op)| *op == close)
+                    .map(|(full, _)| full.as_str())
+            });
+        if let Some(full) = found {
+            let (other, op) = full.split_once('.').unwrap_or((full, ""));
+            return Some(format!(
+                "did you mean `{full}`? (`{op}` is an operation of connection `{other}`)"
+            ));
+        }
+        let used: Vec<&str> = self
+            .flow
+            .connections
+            .values()
+            .map(|c| c.connector.value.as_str())
+            .collect();
+        let connector = self
+            .ctx
+            .catalog
+            .iter()
+            .find(|c| !used.contains(&c.name.as_str()) && c.operation(op_name).is_some())?;
+        Some(format!(
+            "`{op_name}` is an operation of connector `{name}`, which no connection of this flow \
+             uses: add one under `connections:`, e.g. `{name}: {{ connector: {name} }}`, and write \
+             `{name}.{op_name}`",
+            name = connector.name.value
+        ))
     }
 
     pub(super) fn check_params(

@@ -4,6 +4,7 @@
 
 mod actions;
 mod connections;
+mod helpers;
 mod names;
 mod select;
 mod steps;

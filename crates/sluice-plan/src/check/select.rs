@@ -1,5 +1,6 @@
-//! `select` steps: the JSONPath must parse and must start at `$.steps.NAME` or `$.inputs`,
-//! which makes the step need NAME or marks the input read.
+//! `select` steps: the JSONPath must parse (a function RFC 9535 lacks, such as `now()`, is
+//! named) and must start at `$.steps.NAME` or `$.inputs`, which makes the step need NAME or
+//! marks the input read (also when the rest of the path does not parse).
 
 use sluice_model::{Diagnostic, Sp, Span};
 
@@ -8,16 +9,24 @@ use crate::codes;
 
 impl<'a> Checker<'a> {
     pub(super) fn check_select(&mut self, path: &Sp<String>, step: usize) {
-        if let Err(e) = serde_json_path::JsonPath::parse(&path.value) {
-            self.diags.push(
-                Diagnostic::error(
-                    codes::INVALID_JSONPATH,
-                    format!("`{}` is not valid JSONPath (RFC 9535)", path.value),
-                )
-                .label(path.span, e.to_string())
-                .help("a path starts at `$`, e.g. `$.steps.tasks.tasks[?@.completed == false]`"),
-            );
-            return;
+        let parsed = serde_json_path::JsonPath::parse(&path.value);
+        if let Err(e) = &parsed {
+            match sluice_template::jsonpath::unknown_function(&path.value) {
+                Some(f) => {
+                    let span = self.span_in_path(path, f.offset, f.name.len());
+                    self.diags.push(super::helpers::unknown_function(&f, span));
+                }
+                None => self.diags.push(
+                    Diagnostic::error(
+                        codes::INVALID_JSONPATH,
+                        format!("`{}` is not valid JSONPath (RFC 9535)", path.value),
+                    )
+                    .label(path.span, e.to_string())
+                    .help(
+                        "a path starts at `$`, e.g. `$.steps.tasks.tasks[?@.completed == false]`",
+                    ),
+                ),
+            }
         }
         match jsonpath_root(&path.value) {
             Some(JsonPathRoot::Step(name, offset)) => {
@@ -43,6 +52,8 @@ impl<'a> Checker<'a> {
                         .extend(self.flow.inputs.keys().map(|k| k.value.clone()));
                 }
             }
+            // (A path that does not parse is reported once, above.)
+            None if parsed.is_err() => {}
             None => self.diags.push(
                 Diagnostic::error(
                     codes::INVALID_JSONPATH,
@@ -51,6 +62,26 @@ impl<'a> Checker<'a> {
                 .label(path.span, "")
                 .help("start the path with `$.steps.NAME` or `$.inputs`"),
             ),
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// `len` bytes at `offset` into a path written at `path.span` (its whole span when the
+    /// path is not written there as is, e.g. with escapes).
+    fn span_in_path(&self, path: &Sp<String>, offset: usize, len: usize) -> Span {
+        if path.span.is_unknown() {
+            return path.span;
+        }
+        let start = path.span.offset + quote_offset(self.source, path.span);
+        let written = self
+            .source
+            .get(start..)
+            .is_some_and(|s| s.starts_with(path.value.as_str()));
+        if written {
+            Span::new(start + offset, len)
+        } else {
+            path.span
         }
     }
 }

@@ -8,8 +8,8 @@ use sluice_model::{Diagnostic, Node, NodeKind, Sp, Span};
 
 use super::{Checker, Scope};
 use crate::codes;
+use sluice_template::Reference;
 use sluice_template::detect::is_template;
-use sluice_template::{Reference, helpers};
 
 impl<'a> Checker<'a> {
     /// Checks every template string in a value tree.
@@ -31,30 +31,18 @@ impl<'a> Checker<'a> {
         let analysis = match sluice_template::analyze(text, span, self.source) {
             Ok(a) => a,
             Err(e) => {
+                let help = e.help.unwrap_or_else(|| {
+                    "a template looks like `{{ steps.contact.contact.id }}`; write `\\{{` for literal braces".into()
+                });
                 self.diags.push(
                     Diagnostic::error(codes::TEMPLATE_SYNTAX, e.message)
                         .label(e.span, "")
-                        .help("a template looks like `{{ steps.contact.contact.id }}`; write `\\{{` for literal braces"),
+                        .help(help),
                 );
                 return;
             }
         };
-        for h in &analysis.helpers {
-            if !helpers::is_helper(&h.name) {
-                let help = match did_you_mean(&h.name, helpers::names()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("helpers: {}", list_names(helpers::names())),
-                };
-                self.diags.push(
-                    Diagnostic::error(
-                        codes::UNKNOWN_HELPER,
-                        format!("there is no helper `{}`", h.name),
-                    )
-                    .label(h.span, "")
-                    .help(help),
-                );
-            }
-        }
+        self.check_helper_calls(&analysis.helpers);
         for r in &analysis.references {
             self.check_reference(r, scope);
         }
