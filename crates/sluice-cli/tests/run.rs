@@ -523,3 +523,62 @@ async fn a_connections_base_url_and_headers_come_from_secrets_and_inputs() {
         "{stderr}"
     );
 }
+
+/// A task is created, then a note reads the new task's id: a dry run goes on past the write.
+const WRITES_FLOW: &str = r#"
+name: writes
+inputs:
+  contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main }
+steps:
+  task:
+    action: ghl.create_task
+    with: { contactId: "{{ inputs.contactId }}", title: Call back, dueDate: "2030-01-01T00:00:00Z", completed: false }
+  note:
+    action: ghl.create_note
+    with: { contactId: "{{ inputs.contactId }}", body: "Task {{ steps.task.task.id }} is due" }
+output:
+  task: "{{ steps.task }}"
+  note: "{{ steps.note.note.body }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_goes_on_past_writes_with_placeholders() {
+    let project =
+        TempProject::new(sluice_test_support::GHL_MAIN_FROM_ENV).with_flow("writes", WRITES_FLOW);
+    let mut cmd = project.sluice(SLUICE);
+    cmd.args([
+        "run",
+        "flows/writes.yaml",
+        "--sandbox",
+        "--dry-run",
+        "-i",
+        "contactId=ct_ada",
+    ]);
+    let out = output(cmd).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Both writes are shown, neither is sent; the second renders with the first's placeholder.
+    assert!(stdout.contains("1. task: POST "), "{stdout}");
+    assert!(stdout.contains("2. note: POST "), "{stdout}");
+    assert_eq!(
+        stdout.matches("(write: not sent in a dry run)").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#""body":"Task (dry run) is due""#),
+        "{stdout}"
+    );
+    let output_json = stdout.split("output:\n").nth(1).expect("the output");
+    let value: Value = serde_json::from_str(output_json).expect("JSON output");
+    assert_eq!(value["task"]["dry_run"], true);
+    assert_eq!(value["task"]["task"]["id"], "(dry run)");
+    assert_eq!(value["note"], "(dry run)");
+}

@@ -124,7 +124,7 @@ pub(crate) async fn call_with_retries(
         attempt += 1;
         if rt.options().dry_run && s.writes {
             s.hold_back(attempt);
-            return Ok((Value::Null, attempt));
+            return Ok((dry_run_answer(call.operation), attempt));
         }
         if let Err(LimitError::QuotaExhausted { limit, resets_in }) = s.limiter.acquire().await {
             let message = format!(
@@ -152,6 +152,58 @@ pub(crate) async fn call_with_retries(
             () = tokio::time::sleep(wait) => {}
             () = rt.cancel_token().cancelled() => return Err((StepError::new(ErrorKind::Cancelled, "the run was cancelled".into()), attempt)),
         }
+    }
+}
+
+/// What a write "answers" in a dry run (it is not sent): a value shaped by the operation's
+/// response schema — text `"(dry run)"`, numbers 0, `false`, empty lists, dates now — marked
+/// `"dry_run": true`, so the steps after it render and show their requests too.
+pub(crate) fn dry_run_answer(operation: &sluice_model::Operation) -> Value {
+    let mut answer = operation
+        .response
+        .as_ref()
+        .map_or(Value::Null, |schema| placeholder(schema, 0));
+    match &mut answer {
+        Value::Object(map) => {
+            map.insert("dry_run".into(), Value::Bool(true));
+        }
+        other => *other = serde_json::json!({ "dry_run": true }),
+    }
+    answer
+}
+
+/// A value of `schema`'s shape (at most 8 levels deep).
+fn placeholder(schema: &Value, depth: usize) -> Value {
+    if depth > 8 {
+        return Value::Null;
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        return Value::Object(
+            props
+                .iter()
+                .map(|(k, s)| (k.clone(), placeholder(s, depth + 1)))
+                .collect(),
+        );
+    }
+    let ty = match schema.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("null"),
+        _ => "",
+    };
+    match ty {
+        "string" if schema.get("format").and_then(Value::as_str) == Some("date-time") => {
+            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        }
+        "string" => Value::String("(dry run)".into()),
+        "number" | "integer" => Value::from(0),
+        "boolean" => Value::Bool(false),
+        "array" => Value::Array(Vec::new()),
+        "object" => Value::Object(serde_json::Map::new()),
+        _ => Value::Null,
     }
 }
 
