@@ -237,6 +237,92 @@ async fn a_paged_read_killed_mid_way_resumes_at_its_next_page() {
     assert_eq!(after.last(), Some(&6));
 }
 
+const STREAMED_FLOW: &str = r#"
+name: paged
+inputs:
+  locationId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main }
+steps:
+  all:
+    action: ghl.search_contacts_advanced
+    pages: all
+    with: { locationId: "{{ inputs.locationId }}", pageLimit: 2, page: 1 }
+  noted:
+    for_each: "{{ steps.all.contacts }}"
+    action: ghl.create_note
+    with: { contactId: "{{ item.id }}", body: "Hello {{ item.firstName }}" }
+output:
+  count: "{{ len steps.noted }}"
+"#;
+
+/// The paths of the notes `server` was asked to make.
+async fn note_paths(server: &wiremock::MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/notes"))
+        .map(|r| r.url.path().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_for_each_over_a_paged_read_killed_mid_way_writes_each_item_once() {
+    use wiremock::matchers::{method, path_regex};
+    let slow = paged_search(Duration::from_millis(400)).await;
+    wiremock::Mock::given(method("POST"))
+        .and(path_regex("^/contacts/c[0-9]+/notes$"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(201).set_body_json(json!({"note": {"id": "n"}})),
+        )
+        .mount(&slow)
+        .await;
+    let project = Project::new("paged", STREAMED_FLOW, slow.uri());
+    let mut cmd = project.sluice("t");
+    cmd.args([
+        "run",
+        "flows/paged.yaml",
+        "-i",
+        "locationId=loc_1",
+        "--connection",
+    ])
+    .arg(project.connection());
+    let mut child = cmd.spawn().expect("spawn");
+    // Killed once a few pages' items have been written.
+    let id = sluice_test_support::eventually(Duration::from_secs(30), "notes written", || {
+        let project = &project;
+        let slow = &slow;
+        async move {
+            let (id, _) = latest_run(project).await?;
+            (note_paths(slow).await.len() >= 4).then_some(id)
+        }
+    })
+    .await;
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let written_before = note_paths(&slow).await.len();
+    assert!(
+        written_before < 12,
+        "the run was killed before its last page"
+    );
+
+    let mut resume = project.sluice("t");
+    resume
+        .args(["runs", "resume", &id, "--connection"])
+        .arg(project.connection());
+    let out = output(resume).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let resumed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(resumed["count"], 12);
+    let mut written = note_paths(&slow).await;
+    written.sort();
+    let mut expected: Vec<String> = (1..=12).map(|n| format!("/contacts/c{n}/notes")).collect();
+    expected.sort();
+    assert_eq!(written, expected, "every contact got one note, none twice");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_resume_and_every_write_is_made_once() {
     let sandbox = Sandbox::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())

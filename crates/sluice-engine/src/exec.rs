@@ -160,6 +160,12 @@ pub struct ExecStep {
     pub timeout: Setting<Duration>,
     /// What a failure does.
     pub on_error: OnError,
+    /// A paged step whose items go straight to this `for_each` step as pages arrive (it is
+    /// their only reader): nothing holds them all.
+    pub stream_into: Option<usize>,
+    /// Whether the step's result is kept: false for a `for_each` over a stream that nothing
+    /// reads (its items' results are not gathered).
+    pub keep_result: bool,
 }
 
 /// A flow, ready to run.
@@ -250,6 +256,8 @@ impl Executable {
                 steps[j].dependants.push(i);
             }
         }
+        let output_needs: Vec<usize> = plan.output_needs.iter().copied().collect();
+        plan_streams(&mut steps, flow, &output_needs);
         let output = flow
             .output
             .as_ref()
@@ -267,7 +275,7 @@ impl Executable {
             connections,
             steps,
             output,
-            output_needs: plan.output_needs.iter().copied().collect(),
+            output_needs,
             timeout: flow.timeout.as_ref().map(|t| t.value.0),
             concurrency: flow
                 .concurrency
@@ -454,6 +462,75 @@ fn build_step(
             templates,
         )?,
         on_error: step.on_error.unwrap_or(OnError::Fail),
+        stream_into: None,
+        keep_result: true,
+    })
+}
+
+/// Finds the paged steps whose only reader is a `for_each` over their items (and nothing else
+/// of theirs): their items flow into it as pages arrive. A `for_each` fed that way whose result
+/// nothing reads keeps no result.
+fn plan_streams(steps: &mut [ExecStep], flow: &Flow, output_needs: &[usize]) {
+    for p in 0..steps.len() {
+        let ExecKind::Action {
+            paging: Some(_),
+            operation,
+            ..
+        } = &steps[p].kind
+        else {
+            continue;
+        };
+        let Some(items) = operation.pagination.as_ref().and_then(|s| s.items_path()) else {
+            continue;
+        };
+        let [f] = steps[p].dependants[..] else {
+            continue;
+        };
+        if steps[p].on_error != OnError::Fail || output_needs.contains(&p) {
+            continue;
+        }
+        let consumer = &steps[f];
+        let mut expected = vec!["steps".to_string(), steps[p].name.clone()];
+        expected.extend(items);
+        let reads_items =
+            matches!(&consumer.for_each, Some(Compiled::Path(path)) if *path == expected);
+        let only_need = consumer.needs == [p];
+        let model = flow.steps.get_index(f).map(|(_, s)| s);
+        if reads_items
+            && only_need
+            && model.is_some_and(|s| !reads_step_elsewhere(s, &steps[p].name))
+        {
+            steps[p].stream_into = Some(f);
+            steps[f].keep_result = !steps[f].dependants.is_empty() || output_needs.contains(&f);
+        }
+    }
+}
+
+/// Whether a step's templates, but its `for_each`, read step `name`.
+fn reads_step_elsewhere(step: &Step, name: &str) -> bool {
+    let mut texts: Vec<String> = Vec::new();
+    let mut collect = |node: &sluice_model::Node| {
+        node.walk(&mut |n| {
+            if let sluice_model::NodeKind::Str(s) = &n.kind {
+                texts.push(s.clone());
+            }
+        });
+    };
+    step.with.values().for_each(|v| collect(&v.0));
+    if let Some(v) = &step.value {
+        collect(&v.0);
+    }
+    for t in [&step.condition, &step.filter].into_iter().flatten() {
+        if let Templated::Template(text) = &t.value {
+            texts.push(text.clone());
+        }
+    }
+    texts.iter().any(|text| {
+        sluice_template::analyze(text, sluice_model::Span::UNKNOWN, "").is_ok_and(|a| {
+            a.references.iter().any(
+                |r| matches!(r.segments.as_slice(), [root, n, ..] if root == "steps" && n == name),
+            )
+        })
     })
 }
 

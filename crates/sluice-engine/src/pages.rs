@@ -30,7 +30,19 @@ pub(crate) struct Paged<'a> {
     pub(crate) journal: Option<&'a RunJournal>,
     /// Whether pages are recorded and resumed (the run's own steps, outside `for_each`).
     pub(crate) record: bool,
+    /// Where the items go as pages arrive (a `for_each` step that reads them), instead of
+    /// into the answer: nothing holds them all.
+    pub(crate) sink: Option<tokio::sync::mpsc::Sender<Streamed>>,
     pub(crate) prefix: &'a str,
+}
+
+/// What a paged step sends the `for_each` step reading its items.
+#[derive(Debug)]
+pub(crate) enum Streamed {
+    /// The next item.
+    Item(Value),
+    /// Every item has been sent (the stream closing without it means the read failed).
+    End,
 }
 
 /// Where the next page is.
@@ -62,15 +74,16 @@ impl Next {
 
 /// What has been read so far.
 struct Progress {
+    /// The items kept for the answer (none when they go to a sink).
     items: Vec<Value>,
+    /// How many items have been read.
+    count: usize,
     /// The last answer, without its items.
     answer: Value,
     /// Pages read (recorded or fetched).
     pages: u32,
     /// Where the next page is; `None` once there are no more.
     next: Option<Next>,
-    /// How many items the last page added.
-    last_page: usize,
     attempts: u32,
 }
 
@@ -91,14 +104,20 @@ pub(crate) async fn read(
             0,
         )
     })?;
-    let mut progress = paged.recorded().unwrap_or(Progress {
-        items: Vec::new(),
-        answer: Value::Null,
-        pages: 0,
-        next: Some(Next::Params(params)),
-        last_page: 0,
-        attempts: 0,
+    let (mut progress, replayed) = paged.recorded().unwrap_or_else(|| {
+        let fresh = Progress {
+            items: Vec::new(),
+            count: 0,
+            answer: Value::Null,
+            pages: 0,
+            next: Some(Next::Params(params)),
+            attempts: 0,
+        };
+        (fresh, Vec::new())
     });
+    if !paged.deliver(&mut progress, replayed).await {
+        progress.next = None;
+    }
     while let Some(next) = progress.next.take() {
         if paged.done(&progress) {
             break;
@@ -111,15 +130,21 @@ pub(crate) async fn read(
             .paging
             .max_items
             .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX))
-            .saturating_sub(progress.items.len());
-        let before = progress.items.len();
-        progress.items.extend(items.into_iter().take(room));
-        progress.last_page = progress.items.len() - before;
+            .saturating_sub(progress.count);
+        let page: Vec<Value> = items.into_iter().take(room).collect();
+        progress.count += page.len();
         progress.pages += 1;
-        progress.next = next_page(spec, &next, &answer, count, &progress)
+        progress.next = next_page(spec, &next, &answer, count, progress.count)
             .map_err(|e| (e, progress.attempts))?;
-        paged.record(progress.pages - 1, &answer, &progress);
+        paged.record(progress.pages - 1, &answer, &page, progress.next.as_ref());
         progress.answer = answer;
+        if !paged.deliver(&mut progress, page).await {
+            break; // the step reading the items has stopped
+        }
+    }
+    if let Some(sink) = &paged.sink {
+        // A reader that has stopped has nothing left to hear.
+        let _ = sink.send(Streamed::End).await;
     }
     let mut answer = progress.answer;
     put_items(&mut answer, &items_path, progress.items);
@@ -141,7 +166,7 @@ impl Paged<'_> {
             || self
                 .paging
                 .max_items
-                .is_some_and(|m| progress.items.len() as u64 >= m)
+                .is_some_and(|m| progress.count as u64 >= m)
     }
 
     /// One page: the operation with `next`'s parameters, or `next`'s URL.
@@ -181,9 +206,28 @@ impl Paged<'_> {
         .await
     }
 
+    /// Gives a page's items to the sink, or keeps them for the answer. False when the sink's
+    /// reader has stopped.
+    async fn deliver(&self, progress: &mut Progress, page: Vec<Value>) -> bool {
+        match &self.sink {
+            Some(sink) => {
+                for item in page {
+                    if sink.send(Streamed::Item(item)).await.is_err() {
+                        return false;
+                    }
+                }
+                true
+            }
+            None => {
+                progress.items.extend(page);
+                true
+            }
+        }
+    }
+
     /// The pages a run that stopped had already read (consecutive from the first, each kept
-    /// whole), and where it was to go on.
-    fn recorded(&self) -> Option<Progress> {
+    /// whole): where it was to go on, and their items.
+    fn recorded(&self) -> Option<(Progress, Vec<Value>)> {
         let journal = self.journal.filter(|_| self.record)?;
         let pages = journal.pages(&self.step.name);
         let last = pages.last()?;
@@ -193,27 +237,26 @@ impl Paged<'_> {
             items.extend(list.iter().cloned());
         }
         tracing::info!(step = %self.step.name, pages = pages.len(), "Resuming a paged read after its recorded pages.");
-        Some(Progress {
-            items,
+        let progress = Progress {
+            items: Vec::new(),
+            count: items.len(),
             answer: last.get("answer").cloned().unwrap_or(Value::Null),
             pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
             next: last.get("next").and_then(Next::from_json),
-            last_page: 0,
             attempts: 0,
-        })
+        };
+        Some((progress, items))
     }
 
     /// Records page `page`: its items, the answer around them, and where the next page is.
-    fn record(&self, page: u32, answer: &Value, progress: &Progress) {
+    fn record(&self, page: u32, answer: &Value, items: &[Value], next: Option<&Next>) {
         let Some(journal) = self.journal.filter(|_| self.record) else {
             return;
         };
-        let start = progress.items.len().saturating_sub(progress.last_page);
-        let items = progress.items.get(start..).unwrap_or_default();
         let output = json!({
             "items": items,
             "answer": answer,
-            "next": progress.next.as_ref().map(Next::to_json),
+            "next": next.map(Next::to_json),
         });
         journal.page_finished(&self.step.name, page, &output, self.rt.redactor());
     }
@@ -226,15 +269,13 @@ fn next_page(
     this: &Next,
     answer: &Value,
     count: usize,
-    progress: &Progress,
+    read: usize,
 ) -> Result<Option<Next>, StepError> {
     if count == 0 {
         return Ok(None);
     }
     if let Some(total) = spec.total.as_deref().and_then(|p| first_node(answer, p))
-        && total
-            .as_u64()
-            .is_some_and(|t| progress.items.len() as u64 >= t)
+        && total.as_u64().is_some_and(|t| read as u64 >= t)
     {
         return Ok(None);
     }
@@ -373,15 +414,8 @@ mod tests {
         serde_json::from_value(yaml).expect("pagination")
     }
 
-    fn progress(items: usize) -> Progress {
-        Progress {
-            items: vec![Value::Null; items],
-            answer: Value::Null,
-            pages: 1,
-            next: None,
-            last_page: items,
-            attempts: 0,
-        }
+    fn progress(items: usize) -> usize {
+        items
     }
 
     fn params(v: Value) -> Next {
@@ -397,21 +431,21 @@ mod tests {
         let this = params(json!({"limit": 2}));
         let full = json!({"meta": {"startAfterId": "c2"}});
         assert_eq!(
-            next_page(&cursor, &this, &full, 2, &progress(2))
+            next_page(&cursor, &this, &full, 2, progress(2))
                 .ok()
                 .flatten(),
             Some(params(json!({"limit": 2, "startAfterId": "c2"})))
         );
         // Fewer items than the page size: the last page.
         assert_eq!(
-            next_page(&cursor, &this, &full, 1, &progress(1))
+            next_page(&cursor, &this, &full, 1, progress(1))
                 .ok()
                 .flatten(),
             None
         );
         // No cursor in the answer: the last page.
         assert_eq!(
-            next_page(&cursor, &this, &json!({"meta": {}}), 2, &progress(2))
+            next_page(&cursor, &this, &json!({"meta": {}}), 2, progress(2))
                 .ok()
                 .flatten(),
             None
@@ -423,14 +457,14 @@ mod tests {
         );
         let first = params(json!({"pageLimit": 2}));
         assert_eq!(
-            next_page(&page, &first, &json!({"total": 5}), 2, &progress(2))
+            next_page(&page, &first, &json!({"total": 5}), 2, progress(2))
                 .ok()
                 .flatten(),
             Some(params(json!({"pageLimit": 2, "page": 2})))
         );
         // The total is reached.
         assert_eq!(
-            next_page(&page, &first, &json!({"total": 4}), 2, &progress(4))
+            next_page(&page, &first, &json!({"total": 4}), 2, progress(4))
                 .ok()
                 .flatten(),
             None
@@ -443,14 +477,14 @@ mod tests {
                 &params(json!({"skip": 10})),
                 &json!({}),
                 3,
-                &progress(3)
+                progress(3)
             )
             .ok()
             .flatten(),
             Some(params(json!({"skip": 13})))
         );
         assert_eq!(
-            next_page(&offset, &params(json!({})), &json!({}), 0, &progress(0))
+            next_page(&offset, &params(json!({})), &json!({}), 0, progress(0))
                 .ok()
                 .flatten(),
             None
@@ -463,7 +497,7 @@ mod tests {
                 &params(json!({})),
                 &json!({"links": {"next": "/x?p=2"}}),
                 1,
-                &progress(1)
+                progress(1)
             )
             .ok()
             .flatten(),
@@ -476,7 +510,7 @@ mod tests {
                 &Next::Url("/x?p=2".into()),
                 &json!({"links": {"next": "/x?p=2"}}),
                 1,
-                &progress(1)
+                progress(1)
             )
             .ok()
             .flatten(),

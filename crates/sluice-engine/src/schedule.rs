@@ -19,7 +19,7 @@ use crate::journal::{RunJournal, StepDone};
 use crate::observer::{Event, StepStatus};
 use crate::report::{FlowOutcome, RunReport, RunStatus, StepReport, elapsed_ms};
 use crate::runtime::{Resolved, Runtime};
-use crate::step::{Ctx, Outcome, StepEnv, run_step};
+use crate::step::{Ctx, Feed, Outcome, StepEnv, run_step};
 use sluice_template::Compiled;
 use sluice_template::Scope;
 
@@ -97,6 +97,8 @@ struct Progress {
     readers: Vec<usize>,
     /// What each step did.
     reports: Vec<StepReport>,
+    /// Whether each step has started (a `for_each` fed by a paged step starts with it).
+    started: Vec<bool>,
 }
 
 impl Progress {
@@ -111,6 +113,7 @@ impl Progress {
             remaining: exec.steps.iter().map(|s| s.needs.len()).collect(),
             outputs: vec![None; exec.steps.len()],
             readers,
+            started: vec![false; exec.steps.len()],
             reports: exec
                 .steps
                 .iter()
@@ -192,6 +195,11 @@ async fn run_steps(
             let failure = format!("step `{}` failed: {why}", step.name);
             return FlowOutcome::stopped(RunStatus::Failed, failure, progress.reports);
         }
+        if outcome.status == StepStatus::Cancelled {
+            // A step cut short by the failure of the paged step feeding it: that failure is
+            // on its way and ends the run; nothing after this step may start meanwhile.
+            continue;
+        }
         progress.outputs[i] = Some(Arc::new(outcome.output));
         for &d in &step.dependants {
             progress.remaining[d] -= 1;
@@ -247,17 +255,46 @@ fn flow_output(env: StepEnv<'_>, outputs: &mut [Option<Arc<Value>>]) -> Result<V
     }
 }
 
-/// Starts step `i` (polled in the run's task), handing it the results it needs: the last
-/// reader of a result takes it, the others share it. A step a resumed run already finished is
-/// taken from the journal.
+/// How many streamed items wait between a paged step and the `for_each` reading them.
+const STREAM_ITEMS: usize = 256;
+
+/// Starts step `i` (polled in the run's task), handing it the results it needs. A step a
+/// resumed run already finished is taken from the journal. A paged step that streams into a
+/// `for_each` starts that step with it, joined by a bounded channel.
 fn push_step<'a>(
     set: &mut FuturesUnordered<StepFuture<'a>>,
     env: StepEnv<'a>,
     i: usize,
     progress: &mut Progress,
 ) {
+    if std::mem::replace(&mut progress.started[i], true) {
+        return;
+    }
+    let deps = take_deps(env, i, progress);
+    // The items of a paged step are in no record: it reads (or replays) its pages again
+    // unless the step reading them had finished.
+    let stream = env.exec.steps[i]
+        .stream_into
+        .filter(|&f| replayed(env, f).is_none() && !progress.started[f]);
+    if let Some(f) = stream {
+        progress.started[f] = true;
+        let f_deps = take_deps(env, f, progress);
+        let (tx, rx) = tokio::sync::mpsc::channel(STREAM_ITEMS);
+        spawn(set, env, f, f_deps, Feed::Source(rx));
+        spawn(set, env, i, deps, Feed::Sink(tx));
+        return;
+    }
+    if let Some(outcome) = replayed(env, i) {
+        set.push(Box::pin(std::future::ready((i, outcome))));
+        return;
+    }
+    spawn(set, env, i, deps, Feed::None);
+}
+
+/// The results step `i` needs: the last reader of a result takes it, the others share it.
+fn take_deps(env: StepEnv<'_>, i: usize, progress: &mut Progress) -> Vec<(usize, Arc<Value>)> {
     let (outputs, readers) = (&mut progress.outputs, &mut progress.readers);
-    let deps: Vec<(usize, Arc<Value>)> = env.exec.steps[i]
+    env.exec.steps[i]
         .needs
         .iter()
         .map(|&j| {
@@ -269,27 +306,34 @@ fn push_step<'a>(
             };
             (j, value.unwrap_or_else(|| Arc::new(Value::Null)))
         })
-        .collect();
+        .collect()
+}
+
+/// How step `i` ended in the run this one resumes, if it finished there.
+fn replayed(env: StepEnv<'_>, i: usize) -> Option<Outcome> {
     let ctx = env.ctx;
-    if ctx.top
-        && let Some((status, output)) = ctx
-            .journal
-            .as_ref()
-            .and_then(|j| j.finished(&env.exec.steps[i].name))
-    {
-        let outcome = Outcome {
-            status: *status,
-            output: output.clone(),
-            attempts: 0,
-            error: None,
-            elapsed: Duration::ZERO,
-            trace: Trace::default(),
-        };
-        set.push(Box::pin(std::future::ready((i, outcome))));
-        return;
-    }
+    let journal = ctx.journal.as_ref().filter(|_| ctx.top)?;
+    let (status, output) = journal.finished(&env.exec.steps[i].name)?;
+    Some(Outcome {
+        status: *status,
+        output: output.clone(),
+        attempts: 0,
+        error: None,
+        elapsed: Duration::ZERO,
+        trace: Trace::default(),
+    })
+}
+
+/// Runs step `i` in the run's task and records how it ended.
+fn spawn<'a>(
+    set: &mut FuturesUnordered<StepFuture<'a>>,
+    env: StepEnv<'a>,
+    i: usize,
+    deps: Vec<(usize, Arc<Value>)>,
+    feed: Feed,
+) {
     set.push(Box::pin(async move {
-        let outcome = run_step(env, i, deps).await;
+        let outcome = run_step(env, i, deps, feed).await;
         (i, record_step(env, i, outcome).await)
     }));
 }

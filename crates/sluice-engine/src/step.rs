@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
@@ -18,7 +19,7 @@ use crate::http;
 use crate::inputs::prepare_inputs;
 use crate::journal::RunJournal;
 use crate::observer::{Event, StepStatus};
-use crate::pages;
+use crate::pages::{self, Streamed};
 use crate::report::{FlowOutcome, RunStatus};
 use crate::runtime::{Resolved, Runtime};
 use sluice_template::Compiled;
@@ -113,11 +114,22 @@ impl Ending<'_> {
     }
 }
 
+/// How a step is wired to a paged step that streams its items into it.
+pub(crate) enum Feed {
+    /// Neither.
+    None,
+    /// The paged step: its items go here as pages arrive.
+    Sink(tokio::sync::mpsc::Sender<Streamed>),
+    /// The `for_each` step: its items come from here.
+    Source(tokio::sync::mpsc::Receiver<Streamed>),
+}
+
 /// Runs step `i` with the results of the steps it needs (`deps`, by index).
 pub(crate) async fn run_step(
     env: StepEnv<'_>,
     i: usize,
     deps: Vec<(usize, Arc<Value>)>,
+    feed: Feed,
 ) -> Outcome {
     let exec = env.exec;
     let step = &exec.steps[i];
@@ -147,38 +159,90 @@ pub(crate) async fn run_step(
             Err(e) => ending.fail(e.into(), 1),
         };
     }
-    let Some(list) = &step.for_each else {
-        let mut trace = Trace::default();
-        // Only the run's own steps are recorded with their request.
-        let traced = (env.ctx.top && env.ctx.journal.is_some()).then_some(&mut trace);
-        let mut outcome = ending.finish(run_body(env, step, &scope, None, traced).await);
-        outcome.trace = trace;
-        return outcome;
+    let list = match (&step.for_each, feed) {
+        (Some(_), Feed::Source(rx)) => {
+            let ended = AtomicBool::new(false);
+            let result = run_for_each(env, step, &scope, Items::Stream(rx, &ended)).await;
+            if result.is_ok() && !ended.load(Ordering::Relaxed) {
+                // The paged step failed part-way: its own failure ends the run, and this step
+                // runs again, over every item, when the run resumes.
+                let why = "the step reading its items stopped before the last page";
+                let error = StepError::new(ErrorKind::Cancelled, why.into());
+                return Outcome {
+                    status: StepStatus::Cancelled,
+                    error: Some(error),
+                    ..ending.done(StepStatus::Cancelled, Value::Null, 0)
+                };
+            }
+            return ending.finish(result);
+        }
+        (Some(list), _) => match eval_list(list, &scope, exec) {
+            Ok(items) => items,
+            Err(e) => return ending.fail(e, 0),
+        },
+        (None, feed) => {
+            let sink = match feed {
+                Feed::Sink(tx) => Some(tx),
+                Feed::None | Feed::Source(_) => None,
+            };
+            let mut trace = Trace::default();
+            // Only the run's own steps are recorded with their request.
+            let traced = (env.ctx.top && env.ctx.journal.is_some()).then_some(&mut trace);
+            let mut outcome = ending.finish(run_body(env, step, &scope, None, traced, sink).await);
+            outcome.trace = trace;
+            return outcome;
+        }
     };
-    ending.finish(run_for_each(env, step, &scope, list).await)
+    ending.finish(run_for_each(env, step, &scope, Items::List(list)).await)
 }
 
-/// Runs what the step does once per item of its `for_each` list, `concurrency` at a time; the
-/// result is the list of the items' results, the attempts the most any item made.
+/// A `for_each` step's items: a list, or a paged step's items as they arrive (and whether
+/// their end has come).
+enum Items<'e> {
+    List(Vec<Value>),
+    Stream(tokio::sync::mpsc::Receiver<Streamed>, &'e AtomicBool),
+}
+
+/// A `for_each` list evaluated.
+fn eval_list(
+    list: &Compiled,
+    scope: &Scope<'_>,
+    exec: &Executable,
+) -> Result<Vec<Value>, StepError> {
+    match list.eval(scope, &exec.templates) {
+        Ok(Value::Array(items)) => Ok(items),
+        Ok(Value::Null) => Ok(Vec::new()),
+        Ok(other) => Err(StepError::new(
+            ErrorKind::Other,
+            format!(
+                "`for_each` needs a list, found {}",
+                truncate(&other.to_string())
+            ),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What became of one `for_each` item.
+enum ItemOutcome {
+    /// `where:` left it out.
+    Left,
+    /// Its result (null when a per-item `if:` skipped it), and the attempts it took.
+    Done(Value, u32),
+    /// Its failure.
+    Failed(StepError, u32),
+}
+
+/// Runs what the step does once per item of its `for_each` list (or stream), `concurrency` at
+/// a time, in the items' order; the result is the list of the items' results (not gathered when
+/// nothing reads it), the attempts the most any item made.
 async fn run_for_each(
     env: StepEnv<'_>,
     step: &ExecStep,
     scope: &Scope<'_>,
-    list: &Compiled,
+    items: Items<'_>,
 ) -> BodyResult {
     let exec = env.exec;
-    let items = match list.eval(scope, &exec.templates) {
-        Ok(Value::Array(items)) => items,
-        Ok(Value::Null) => Vec::new(),
-        Ok(other) => {
-            let message = format!(
-                "`for_each` needs a list, found {}",
-                truncate(&other.to_string())
-            );
-            return Err((StepError::new(ErrorKind::Other, message), 0));
-        }
-        Err(e) => return Err((e.into(), 0)),
-    };
     let limit = eval_setting(&step.concurrency, scope, exec, |v| {
         v.as_u64()
             .and_then(|n| u32::try_from(n).ok())
@@ -186,80 +250,83 @@ async fn run_for_each(
     })
     .map_err(|e| (e, 0))?
     .max(1) as usize;
-    let scopes: Vec<Scope<'_>> = items
-        .iter()
-        .enumerate()
-        .map(|(k, item)| scope.with_item(&step.item_name, item, k))
-        .collect();
-    let chosen = choose_items(step, &scopes, exec)?;
-    // Futures are lazy: building them all first runs nothing; `buffered` runs `limit` at a time.
-    let pending: Vec<_> = chosen
-        .iter()
-        .map(|&(k, runs)| {
-            let s = &scopes[k];
-            async move {
-                if runs {
-                    run_body(env, step, s, Some(k), None).await
-                } else {
-                    Ok((Value::Null, 0))
+    let items: std::pin::Pin<Box<dyn futures::Stream<Item = Value> + Send + '_>> = match items {
+        Items::List(list) => Box::pin(futures::stream::iter(list)),
+        Items::Stream(rx, ended) => {
+            Box::pin(futures::stream::unfold(rx, move |mut rx| async move {
+                match rx.recv().await? {
+                    Streamed::Item(v) => Some((v, rx)),
+                    Streamed::End => {
+                        ended.store(true, Ordering::Relaxed);
+                        None
+                    }
                 }
-            }
-        })
-        .collect();
-    let results: Vec<BodyResult> = futures::stream::iter(pending)
-        .buffered(limit)
-        .collect()
-        .await;
-    let mut out = Vec::with_capacity(results.len());
+            }))
+        }
+    };
+    let mut results = items
+        .enumerate()
+        .map(|(k, item)| run_item(env, step, scope, k, item))
+        .buffered(limit);
+    let mut out = Vec::new();
     let mut max_attempts = 0;
-    for ((k, _), r) in chosen.iter().zip(results) {
-        match r {
-            Ok((v, a)) => {
+    while let Some((k, outcome)) = results.next().await {
+        let value = match outcome {
+            ItemOutcome::Left => continue,
+            ItemOutcome::Done(v, a) => {
                 max_attempts = max_attempts.max(a);
-                out.push(v);
+                v
             }
-            Err((mut e, a)) => {
+            ItemOutcome::Failed(mut e, a) => {
                 max_attempts = max_attempts.max(a);
-                if step.on_error == OnError::Continue {
-                    out.push(serde_json::json!({ "error": e }));
-                } else {
+                if step.on_error != OnError::Continue {
                     e.message = format!("item {k}: {}", e.message);
                     return Err((e, max_attempts));
                 }
+                serde_json::json!({ "error": e })
             }
+        };
+        if step.keep_result {
+            out.push(value);
         }
     }
-    Ok((Value::Array(out), max_attempts))
+    let result = if step.keep_result {
+        Value::Array(out)
+    } else {
+        Value::Null
+    };
+    Ok((result, max_attempts))
 }
 
-/// The items a `for_each` step runs for, by position: those its `where:` keeps, each with
-/// whether its per-item `if:` lets it run (a skipped item's result is `null`).
-fn choose_items(
+/// One `for_each` item: its `where:` and per-item `if:`, then what the step does.
+async fn run_item(
+    env: StepEnv<'_>,
     step: &ExecStep,
-    scopes: &[Scope<'_>],
-    exec: &Executable,
-) -> Result<Vec<(usize, bool)>, (StepError, u32)> {
-    let per_item = step.condition.as_ref().filter(|_| step.condition_per_item);
-    let mut chosen = Vec::with_capacity(scopes.len());
-    for (k, s) in scopes.iter().enumerate() {
-        let ask = |c: &Setting<bool>| {
-            eval_setting(c, s, exec, |v| Ok(truthy(v))).map_err(|mut e| {
-                e.message = format!("item {k}: {}", e.message);
-                (e, 0)
-            })
-        };
-        if let Some(filter) = &step.filter
-            && !ask(filter)?
-        {
-            continue;
+    scope: &Scope<'_>,
+    k: usize,
+    item: Value,
+) -> (usize, ItemOutcome) {
+    let exec = env.exec;
+    let s = scope.with_item(&step.item_name, &item, k);
+    let ask = |c: &Setting<bool>| eval_setting(c, &s, exec, |v| Ok(truthy(v)));
+    if let Some(filter) = &step.filter {
+        match ask(filter) {
+            Ok(true) => {}
+            Ok(false) => return (k, ItemOutcome::Left),
+            Err(e) => return (k, ItemOutcome::Failed(e, 0)),
         }
-        let runs = match per_item {
-            Some(cond) => ask(cond)?,
-            None => true,
-        };
-        chosen.push((k, runs));
     }
-    Ok(chosen)
+    if let Some(cond) = step.condition.as_ref().filter(|_| step.condition_per_item) {
+        match ask(cond) {
+            Ok(true) => {}
+            Ok(false) => return (k, ItemOutcome::Done(Value::Null, 0)),
+            Err(e) => return (k, ItemOutcome::Failed(e, 0)),
+        }
+    }
+    match run_body(env, step, &s, Some(k), None, None).await {
+        Ok((v, a)) => (k, ItemOutcome::Done(v, a)),
+        Err((e, a)) => (k, ItemOutcome::Failed(e, a)),
+    }
 }
 
 /// The first 80 bytes of `s` (on a character boundary), with `…` when cut.
@@ -339,12 +406,14 @@ fn eval_params(
 }
 
 /// Runs what the step does, once (with retries for API calls). Returns the value and attempts.
+/// A paged step with a `sink` sends its items there instead of answering with them.
 async fn run_body(
     env: StepEnv<'_>,
     step: &ExecStep,
     scope: &Scope<'_>,
     item: Option<usize>,
     trace: Option<&mut Trace>,
+    sink: Option<tokio::sync::mpsc::Sender<Streamed>>,
 ) -> BodyResult {
     let exec = env.exec;
     match &step.kind {
@@ -384,6 +453,7 @@ async fn run_body(
                     journal: env.ctx.journal.as_deref(),
                     // Pages are recorded (and resumed) for the run's own steps, not per item.
                     record: env.ctx.top && item.is_none(),
+                    sink,
                     prefix: &env.ctx.prefix,
                 };
                 return pages::read(&paged, params).await;

@@ -917,6 +917,21 @@ output:
   some: "{{ steps.some.items }}"
   first: "{{ steps.first.items }}"
 "#;
+    let report = run_paged(flow, &server, Arc::new(Recorder::default())).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        report.output,
+        Some(json!({
+            "rows": [1, 2, 3],
+            "items": [1, 2, 3, 4, 5],
+            "some": [1, 2, 3],
+            "first": [1, 2]
+        }))
+    );
+}
+
+/// Runs `flow` (which may use [`PAGED_API`]) against `server`.
+async fn run_paged(flow: &str, server: &MockServer, observer: Arc<dyn Observer>) -> RunReport {
     let mut catalog = sluice_connectors::builtin_catalog().expect("catalog");
     let extra = sluice_model::Catalog::from_sources([("paged-api.yaml", PAGED_API)])
         .expect("test connector");
@@ -934,18 +949,103 @@ output:
         flow,
     )
     .expect("build");
-    let mut rt = Runtime::builder(Arc::new(Recorder::default()), RunOptions::default());
+    let mut rt = Runtime::builder(observer, RunOptions::default());
     rt.base_url("paged-api", server.uri());
-    let report =
-        sluice_engine::run(Arc::new(exec), Arc::new(rt.build().expect("rt")), json!({})).await;
+    sluice_engine::run(Arc::new(exec), Arc::new(rt.build().expect("rt")), json!({})).await
+}
+
+/// Which steps started and finished, in order.
+#[derive(Default)]
+struct Order(Mutex<Vec<String>>);
+
+impl Observer for Order {
+    fn event(&self, event: &Event<'_>) {
+        let line = match event {
+            Event::StepStarted { step } => format!("start {step}"),
+            Event::StepFinished { step, status, .. } => format!("end {step} {status:?}"),
+            _ => return,
+        };
+        self.0.lock().expect("lock").push(line);
+    }
+}
+
+/// Offset pages of two items: `pages` pages whose items are 1, 2, 3…; page `fail` (if any)
+/// answers 400, and each page after the first takes 100 ms.
+async fn mount_offset_pages(server: &MockServer, pages: u64, fail: Option<u64>) {
+    use wiremock::matchers::query_param;
+    for page in 0..pages {
+        let items: Vec<u64> = (page * 2 + 1..=page * 2 + 2).collect();
+        let answer = if fail == Some(page) {
+            ResponseTemplate::new(400).set_body_json(json!({"message": "no"}))
+        } else {
+            ResponseTemplate::new(200).set_body_json(json!({ "items": items }))
+        };
+        let delay = Duration::from_millis(if page == 0 { 0 } else { 100 });
+        Mock::given(path("/items"))
+            .and(query_param("skip", (page * 2).to_string()))
+            .respond_with(answer.set_delay(delay))
+            .mount(server)
+            .await;
+    }
+    Mock::given(path("/items"))
+        .and(query_param("skip", (pages * 2).to_string()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "items": [] })))
+        .mount(server)
+        .await;
+}
+
+const STREAMED: &str = r#"
+name: streamed
+connections:
+  api: { connector: paged-api }
+steps:
+  items: { action: api.by_offset, pages: all, with: { limit: 2, skip: 0 } }
+  doubled:
+    for_each: "{{ steps.items.items }}"
+    where: "{{ ne item 3 }}"
+    concurrency: 3
+    value: { n: "{{ item }}", at: "{{ loop.index }}" }
+output: "{{ steps.doubled }}"
+"#;
+
+#[tokio::test]
+async fn a_for_each_over_paged_items_starts_with_the_first_page_and_keeps_their_order() {
+    let server = MockServer::start().await;
+    mount_offset_pages(&server, 4, None).await;
+    let order = Arc::new(Order::default());
+    let report = run_paged(STREAMED, &server, order.clone()).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    let got: Vec<(u64, u64)> = report
+        .output
+        .as_ref()
+        .and_then(Value::as_array)
+        .expect("a list")
+        .iter()
+        .map(|v| (v["n"].as_u64().unwrap_or(0), v["at"].as_u64().unwrap_or(99)))
+        .collect();
+    // Item 3 is left out by `where:`; the others keep their place in the stream.
     assert_eq!(
-        report.output,
-        Some(json!({
-            "rows": [1, 2, 3],
-            "items": [1, 2, 3, 4, 5],
-            "some": [1, 2, 3],
-            "first": [1, 2]
-        }))
+        got,
+        [(1, 0), (2, 1), (4, 3), (5, 4), (6, 5), (7, 6), (8, 7)]
+    );
+    let order = order.0.lock().expect("lock").clone();
+    let at = |line: &str| order.iter().position(|l| l == line);
+    // The items flow into `doubled` as pages arrive: it starts before the read ends.
+    assert!(at("start doubled") < at("end items Succeeded"), "{order:?}");
+}
+
+#[tokio::test]
+async fn a_paged_read_that_fails_part_way_fails_the_run_and_its_reader_does_not_succeed() {
+    let server = MockServer::start().await;
+    mount_offset_pages(&server, 4, Some(2)).await;
+    let order = Arc::new(Order::default());
+    let report = run_paged(STREAMED, &server, order.clone()).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let error = report.error.clone().unwrap_or_default();
+    assert!(error.contains("step `items` failed"), "{error}");
+    let order = order.0.lock().expect("lock").clone();
+    assert!(
+        !order.iter().any(|l| l == "end doubled Succeeded"),
+        "{order:?}"
     );
 }
