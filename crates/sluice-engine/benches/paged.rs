@@ -205,8 +205,7 @@ fn child(variant: &str, total: usize) {
     let rss_before = status_kb("VmRSS");
     let started = Instant::now();
     let report = runtime.block_on(async {
-        let report =
-            sluice_engine::run_with(exec, rt.clone(), json!({}), journal.clone()).await;
+        let report = sluice_engine::run_with(exec, rt.clone(), json!({}), journal.clone()).await;
         if let Some(j) = &journal {
             j.finish(&report, rt.redactor()).await.expect("finish");
         }
@@ -256,7 +255,9 @@ fn main() {
             continue;
         };
         let n: Vec<u64> = line.split(' ').filter_map(|x| x.parse().ok()).collect();
-        let [wall, before, peak] = n[..] else { continue };
+        let [wall, before, peak] = n[..] else {
+            continue;
+        };
         println!(
             "| {variant} | {wall} | {:.0} | {:.1} | {:.1} |",
             total as f64 / (wall as f64 / 1000.0),
