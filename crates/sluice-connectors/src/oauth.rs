@@ -682,7 +682,9 @@ impl Inner {
         Ok(TokenPair {
             access_token: SecretString::from(answer.access_token),
             refresh_token,
-            expires_at: SystemTime::now() + lifetime,
+            expires_at: SystemTime::now()
+                .checked_add(lifetime)
+                .ok_or_else(|| invalid("`expires_in` is too large".to_string()))?,
         })
     }
 

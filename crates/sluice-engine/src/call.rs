@@ -132,11 +132,13 @@ pub(crate) async fn call_with_retries(
             );
             return Err((StepError::new(ErrorKind::RateLimited, message), attempt));
         }
-        let (sent, result) = {
+        let (sent, result, took) = {
             let _permits = s.admit().await.map_err(|e| (e, attempt))?;
-            s.send(attempt).await
+            let started = std::time::Instant::now();
+            let (sent, result) = s.send(attempt).await;
+            (sent, result, started.elapsed())
         };
-        s.note_attempt(attempt, sent, &result, trace.as_deref_mut());
+        s.note_attempt(attempt, sent, &result, took, trace.as_deref_mut());
         let e = match result {
             Ok(answer) => {
                 let body = s
@@ -283,6 +285,7 @@ impl Sender<'_> {
         attempt: u32,
         sent: Option<RequestRecord>,
         result: &Result<Answer, StepError>,
+        took: Duration,
         trace: Option<&mut Trace>,
     ) {
         let status = match result {
@@ -296,9 +299,11 @@ impl Sender<'_> {
         if let Some(j) = self.journal
             && let Some(request) = sent
         {
+            // A failed attempt (a timeout, a refused connection, an error status) took time
+            // too: the audit record says how long it waited, not 0 ms.
             let (elapsed, error) = match result {
                 Ok(a) => (a.elapsed, None),
-                Err(e) => (Duration::ZERO, Some(e.message.as_str())),
+                Err(e) => (took, Some(e.message.as_str())),
             };
             j.http_call(HttpDone {
                 step: &self.step_path,
@@ -364,6 +369,35 @@ impl Sender<'_> {
                 elapsed: Duration::ZERO,
             });
         }
+        // An API asking to wait longer than the connector allows is not waited for: the call
+        // fails now, saying so (a hostile or broken `Retry-After` must not hang the run).
+        let max_wait = call
+            .endpoint
+            .conn
+            .connector
+            .max_retry_after
+            .as_ref()
+            .map_or(sluice_connectors::ratelimit::DEFAULT_MAX_RETRY_AFTER, |d| {
+                d.0
+            });
+        let e = match e.retry_after {
+            Some(asked) if e.retryable && asked > max_wait => {
+                let mut refused = StepError::new(
+                    e.kind,
+                    format!(
+                        "{}; it asks to wait {} before trying again (Retry-After), longer than the `max_retry_after` of connector `{}` ({}), so the call fails instead of waiting",
+                        e.message,
+                        describe_wait(asked),
+                        call.endpoint.conn.connector.name.value,
+                        humantime::format_duration(max_wait),
+                    ),
+                );
+                refused.status = e.status;
+                refused.request_id.clone_from(&e.request_id);
+                refused
+            }
+            _ => e,
+        };
         // A 429 was refused before it was processed: safe to repeat even for a POST.
         // Anything else is repeated only when the operation is idempotent.
         let safe = call.operation.is_idempotent() || e.status == Some(429);
@@ -380,13 +414,16 @@ impl Sender<'_> {
             return Err((e, attempt));
         }
         let settings = &call.settings;
+        // The real wait: the backoff, or longer when the API's answers paused the key (the
+        // next attempt waits that out in the limiter); observers and logs are told this one.
         let wait = backoff(
             settings.backoff,
             settings.delay,
             settings.max_delay,
             attempt,
             e.retry_after,
-        );
+        )
+        .max(self.limiter.paused_for());
         rt.observer().event(&Event::Retry {
             step: &call.step.name,
             attempt,
@@ -453,6 +490,15 @@ pub async fn call_read(
     )
     .await
     .map(|answer| answer.body)
+}
+
+/// A wait as people read it, whole seconds (`31years 8months …`, `1h`), or "longer than can
+/// be said" for one past any date.
+fn describe_wait(wait: Duration) -> String {
+    if wait >= Duration::from_secs(u64::from(u32::MAX)) {
+        return "longer than a century".to_string();
+    }
+    humantime::format_duration(Duration::from_secs(wait.as_secs())).to_string()
 }
 
 /// The wait before attempt `attempt + 1`: the API's `Retry-After` when it gave one, else

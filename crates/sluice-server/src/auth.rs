@@ -31,13 +31,19 @@ pub(crate) fn token_matches(expected: &SecretString, presented: &str) -> bool {
     presented.len() == expected.len() && bool::from(presented.ct_eq(expected))
 }
 
-/// The token of an `Authorization: Bearer TOKEN` header, if the request has one.
+/// The token of an `Authorization: Bearer TOKEN` header, if the request has one. The scheme
+/// is matched without regard to case (RFC 9110 §11.1: `bearer`, `BEARER` are `Bearer`).
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+    let value = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim_start();
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Logged-in browser sessions: SHA-256 of the cookie's random value → the session.

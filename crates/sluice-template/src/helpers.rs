@@ -630,21 +630,24 @@ fn join(a: &[Value]) -> Result<Value, String> {
 
 /// `sort_by LIST FIELD`: the items ordered by a field (numbers numerically, the rest as text;
 /// items without the field last). Stable.
+///
+/// The order is total whatever the data (numbers before the rest when a list mixes them), as
+/// the standard sort requires: a list of numbers and texts must not make it panic.
 fn sort_by(a: &[Value]) -> Result<Value, String> {
+    use std::cmp::Ordering;
     let field = text(arg(a, 1)?);
     let mut items = as_list(arg(a, 0)?)?.clone();
-    items.sort_by(|x, y| {
-        let (p, q) = (x.get(&field), y.get(&field));
-        match (p, q) {
-            (Some(Value::Number(m)), Some(Value::Number(n))) => m
-                .as_f64()
-                .partial_cmp(&n.as_f64())
-                .unwrap_or(std::cmp::Ordering::Equal),
-            (Some(m), Some(n)) => text(m).cmp(&text(n)),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        }
+    items.sort_by(|x, y| match (x.get(&field), y.get(&field)) {
+        (Some(Value::Number(m)), Some(Value::Number(n))) => m
+            .as_f64()
+            .unwrap_or_default()
+            .total_cmp(&n.as_f64().unwrap_or_default()),
+        (Some(Value::Number(_)), Some(_)) => Ordering::Less,
+        (Some(_), Some(Value::Number(_))) => Ordering::Greater,
+        (Some(m), Some(n)) => text(m).cmp(&text(n)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
     });
     Ok(Value::Array(items))
 }
@@ -709,8 +712,19 @@ fn date_add(a: &[Value]) -> Result<Value, String> {
     };
     let d = humantime::parse_duration(&magnitude)
         .map_err(|e| format!("`{amount}` is not a duration ({e})"))?;
-    let d = ChronoDuration::from_std(d).map_err(|e| e.to_string())?;
-    let result = if negative { date - d } else { date + d };
+    let out_of_range = || {
+        format!(
+            "`{amount}` from {} is outside the dates Sluice can represent",
+            date.to_rfc3339_opts(SecondsFormat::Millis, true)
+        )
+    };
+    let d = ChronoDuration::from_std(d).map_err(|_| out_of_range())?;
+    let result = if negative {
+        date.checked_sub_signed(d)
+    } else {
+        date.checked_add_signed(d)
+    };
+    let result = result.ok_or_else(out_of_range)?;
     Ok(Value::String(
         result.to_rfc3339_opts(SecondsFormat::Millis, true),
     ))
@@ -749,6 +763,103 @@ fn jsonpath(a: &[Value]) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::{HELPERS, HelperKind};
+
+    /// Values at the edges of what a flow's data may hold.
+    fn extreme_values() -> Vec<serde_json::Value> {
+        use serde_json::json;
+        vec![
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(-1),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(1e308),
+            json!(-1e308),
+            json!(""),
+            json!("-"),
+            json!("%"),
+            json!("%Y-%m-%d %"),
+            json!("99999999d"),
+            json!("-99999999d"),
+            json!("18446744073709551615s"),
+            json!("9999-12-31T23:59:59Z"),
+            json!("-262143-01-01T00:00:00Z"),
+            json!("+262143-12-31T23:59:59Z"),
+            json!("2026-02-30"),
+            json!("Mars/Olympus"),
+            json!("$[?(@.a"),
+            json!("$..*"),
+            json!("é".repeat(70)),
+            json!([]),
+            json!([1, "10", "1a", 2, null, {"a": 1}, [2]]),
+            json!([{"a": 2}, {"a": "10"}, {"a": "1a"}, {"a": 10}, {"b": 1}, {"a": null}]),
+            json!({}),
+            json!({"a": "1a"}),
+        ]
+    }
+
+    /// Every helper of the table, with every combination of up to three extreme arguments,
+    /// returns a value or an error — never a panic.
+    #[test]
+    fn no_helper_panics_on_extreme_values() {
+        let values = extreme_values();
+        let mut calls = 0usize;
+        for helper in HELPERS {
+            let HelperKind::Function(super::Function(f)) = helper.kind else {
+                continue;
+            };
+            let mut arg_lists: Vec<Vec<serde_json::Value>> = vec![vec![]];
+            for a in &values {
+                arg_lists.push(vec![a.clone()]);
+                for b in &values {
+                    arg_lists.push(vec![a.clone(), b.clone()]);
+                    for c in values.iter().step_by(3) {
+                        arg_lists.push(vec![a.clone(), b.clone(), c.clone()]);
+                    }
+                }
+            }
+            for args in arg_lists {
+                calls += 1;
+                let result = std::panic::catch_unwind(|| f(&args));
+                assert!(
+                    result.is_ok(),
+                    "`{}` panicked on {}",
+                    helper.name,
+                    serde_json::Value::Array(args.clone())
+                );
+            }
+        }
+        assert!(calls > 10_000, "only {calls} calls were made");
+    }
+
+    #[test]
+    fn date_add_out_of_range_is_an_error_not_a_panic() {
+        use serde_json::json;
+        let Some(helper) = super::find("date_add") else {
+            panic!("date_add is in the table");
+        };
+        let HelperKind::Function(super::Function(f)) = helper.kind else {
+            panic!("date_add is a function");
+        };
+        let err = f(&[json!("2026-01-01T00:00:00Z"), json!("99999999d")])
+            .expect_err("99999999 days is past the last date");
+        assert!(err.contains("outside the dates"), "{err}");
+        assert_eq!(
+            f(&[json!("2026-01-01T00:00:00Z"), json!("-1d")]),
+            Ok(json!("2025-12-31T00:00:00.000Z"))
+        );
+    }
+
+    #[test]
+    fn sort_by_mixed_numbers_and_texts_is_ordered_numbers_first() {
+        use serde_json::json;
+        let list = json!([{"a": "1a"}, {"a": 10}, {"a": "b"}, {"a": 2}, {}]);
+        assert_eq!(
+            super::sort_by(&[list, json!("a")]),
+            Ok(json!([{"a": 2}, {"a": 10}, {"a": "1a"}, {"a": "b"}, {}]))
+        );
+    }
 
     #[test]
     fn the_list_is_whole() {

@@ -661,3 +661,46 @@ fn the_api_answers_as_its_openapi_document_says() {
         }
     });
 }
+
+/// Issue 17: the `Bearer` scheme was matched case-sensitively; RFC 9110 §11.1 says an
+/// authentication scheme is case-insensitive. Any case is accepted with the right token,
+/// and a wrong token or another scheme is still refused.
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    harness::run(|logs| async move {
+        let project = project("sandbox-token");
+        let s = Runner::start(&project, &logs, Apis::Sandbox, None).await;
+        let call = |value: String| {
+            let url = s.url("/api/runs");
+            async move {
+                client()
+                    .get(url)
+                    .header("authorization", value)
+                    .send()
+                    .await
+                    .expect("send")
+                    .status()
+            }
+        };
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            assert_eq!(
+                call(format!("{scheme} {TOKEN}")).await,
+                StatusCode::OK,
+                "{scheme}"
+            );
+        }
+        assert_eq!(call(format!("bearer  {TOKEN} ")).await, StatusCode::OK);
+        for refused in [
+            format!("bearer {WRONG_TOKEN}"),
+            format!("Basic {TOKEN}"),
+            format!("Bearer{TOKEN}"),
+            "bearer ".to_string(),
+        ] {
+            assert_eq!(
+                call(refused.clone()).await,
+                StatusCode::UNAUTHORIZED,
+                "{refused}"
+            );
+        }
+    });
+}

@@ -1,0 +1,346 @@
+//! Regressions of issue 17 ("reliability and security"), each named after the defect it
+//! pins and run through the `sluice` binary where a user met it: data that panicked, waits
+//! an API could make endless, a demo contact the main example failed for, audit records that
+//! were not exact, secrets readable at rest.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sluice_test_support::{GHL_MAIN_FROM_ENV, TempProject, output};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+/// A project with the `ghl_main` credential from `$GHL_TOKEN` and these flows.
+fn project(flows: &[(&str, &str)]) -> TempProject {
+    let project = TempProject::new(GHL_MAIN_FROM_ENV);
+    for (name, text) in flows {
+        project.write_flow(name, text);
+    }
+    project
+}
+
+/// `sluice ARGS` in the project, with a GHL token in its environment.
+fn sluice(project: &TempProject, args: &[&str]) -> Command {
+    let mut cmd = project.sluice(SLUICE);
+    cmd.env("GHL_TOKEN", "test-token-0123456789").args(args);
+    cmd
+}
+
+/// Runs `cmd`, bounded so that a regression that hangs fails instead of blocking the suite.
+async fn run(cmd: Command, bound: Duration) -> (Option<i32>, String, String) {
+    let out = tokio::time::timeout(bound, output(cmd))
+        .await
+        .unwrap_or_else(|_| panic!("still running after {bound:?}: it hangs"));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn no_panic(stderr: &str) {
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic reached the user:\n{stderr}"
+    );
+}
+
+/// The id in `run ID (see …)` of `sluice run`'s last lines.
+fn run_id(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("run "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no run id in:\n{stderr}"))
+        .to_string()
+}
+
+async fn show_run(project: &TempProject, id: &str) -> Value {
+    let (code, stdout, stderr) = run(
+        sluice(project, &["runs", "show", id, "--format", "json"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+// ---- 2. A panic from data leaves a run stuck ----------------------------------------------
+
+const DATE_ADD_FLOW: &str = r#"
+name: far-date
+inputs:
+  offset: { type: string }
+steps:
+  due:
+    value: "{{ date_add (now) inputs.offset }}"
+output: "{{ steps.due }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn date_add_with_a_huge_offset_fails_the_run_instead_of_panicking() {
+    let project = project(&[("far-date", DATE_ADD_FLOW)]);
+    let cmd = sluice(
+        &project,
+        &["run", "flows/far-date.yaml", "-i", "offset=99999999d"],
+    );
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    no_panic(&stderr);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`99999999d` from") && stderr.contains("outside the dates"),
+        "{stderr}"
+    );
+    // The run is recorded as failed, not left running.
+    let detail = show_run(&project, &run_id(&stderr)).await;
+    assert_eq!(detail["status"], "failed", "{detail}");
+    assert_eq!(detail["steps"][0]["status"], "failed", "{detail}");
+
+    // A reasonable offset still works.
+    let cmd = sluice(
+        &project,
+        &["run", "flows/far-date.yaml", "-i", "offset=-1d"],
+    );
+    let (code, stdout, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.trim().starts_with("\"20"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_seed_with_a_far_relative_date_is_refused_not_a_panic() {
+    let project = project(&[]);
+    project.write(
+        "seed.json",
+        json!({
+            "locations": [{"id": "loc_x", "name": "X"}],
+            "contacts": [{"id": "c1", "locationId": "loc_x"}],
+            "tasks": [{"id": "t1", "contactId": "c1", "title": "x", "dueDate": "@now+99999999d"}]
+        })
+        .to_string(),
+    );
+    let cmd = sluice(
+        &project,
+        &["sandbox", "--seed", "seed.json", "--addr", "127.0.0.1:0"],
+    );
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    no_panic(&stderr);
+    assert_ne!(code, Some(101), "{stderr}");
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("`@now+99999999d` is further from now than any date"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixture_with_a_far_relative_date_is_an_error_not_a_panic() {
+    let flow = r#"
+name: tasks-of
+inputs:
+  contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main, read_only: true }
+steps:
+  tasks:
+    action: ghl.list_tasks
+    with: { contactId: "{{ inputs.contactId }}" }
+output: "{{ steps.tasks.tasks }}"
+"#;
+    let project = project(&[("tasks-of", flow)]);
+    project.write(
+        "flows/far-seed.json",
+        json!({
+            "locations": [{"id": "loc_sandbox", "name": "X"}],
+            "contacts": [{"id": "c1", "locationId": "loc_sandbox"}],
+            "tasks": [{"id": "t1", "contactId": "c1", "title": "x", "dueDate": "@now+99999999d"}]
+        })
+        .to_string(),
+    );
+    project.write(
+        "flows/tasks-of.test.yaml",
+        r#"
+cases:
+  - name: far
+    inputs: { contactId: c1 }
+    sandbox: true
+    seed: far-seed.json
+    expect:
+      status: succeeded
+"#,
+    );
+    let cmd = sluice(&project, &["test", "flows/tasks-of.yaml"]);
+    let (code, stdout, stderr) = run(cmd, Duration::from_secs(120)).await;
+    no_panic(&stderr);
+    assert_ne!(code, Some(101), "{stdout}\n{stderr}");
+    assert_ne!(code, Some(0), "{stdout}\n{stderr}");
+    let all = format!("{stdout}\n{stderr}");
+    assert!(all.contains("@now+99999999d"), "{all}");
+}
+
+// ---- 3. A hostile Retry-After hangs a run --------------------------------------------------
+
+const GET_CONTACT_FLOW: &str = r#"
+name: one-contact
+inputs:
+  contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main, read_only: true }
+steps:
+  contact:
+    action: ghl.get_contact
+    with: { contactId: "{{ inputs.contactId }}" }
+    retry: { attempts: 3 }
+output: "{{ steps.contact.contact.id }}"
+"#;
+
+async fn run_against(
+    server: &MockServer,
+    project: &TempProject,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    let mut cmd = sluice(
+        project,
+        &["run", "flows/one-contact.yaml", "-i", "contactId=c1"],
+    );
+    cmd.arg("--connection")
+        .arg(format!("ghl.base_url={}", server.uri()))
+        .args(extra);
+    run(cmd, Duration::from_secs(120)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_retry_after_fails_the_call_instead_of_hanging() {
+    for retry_after in ["999999999", "Thu, 01 Jan 2099 00:00:00 GMT", "1e300"] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/contacts/c1"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", retry_after)
+                    .set_body_json(json!({"message": "Too many requests"})),
+            )
+            .mount(&server)
+            .await;
+        let project = project(&[("one-contact", GET_CONTACT_FLOW)]);
+        let (code, _, stderr) = run_against(&server, &project, &[]).await;
+        no_panic(&stderr);
+        assert_eq!(code, Some(1), "{retry_after}: {stderr}");
+        assert!(
+            stderr.contains("longer than the `max_retry_after` of connector `ghl-contacts` (5m)"),
+            "{retry_after}: {stderr}"
+        );
+        // Asked once: the call failed at the first such answer, without retries.
+        let asked = server.received_requests().await.map_or(0, |r| r.len());
+        assert_eq!(asked, 1, "{retry_after}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_429_the_log_states_the_wait_the_api_asked_for() {
+    let server = MockServer::start().await;
+    // The first answer is a 429 that also says the window is spent (10 s windows); its
+    // Retry-After says 1 s: the pause is what the API said, and the log says so.
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-max", "100")
+                .insert_header("x-ratelimit-interval-milliseconds", "10000")
+                .set_body_json(json!({"message": "Too many requests"})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"contact": {"id": "c1"}})))
+        .mount(&server)
+        .await;
+    let project = project(&[("one-contact", GET_CONTACT_FLOW)]);
+    let (code, stdout, stderr) = run_against(&server, &project, &["-v"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "\"c1\"");
+    let pause = stderr
+        .lines()
+        .find(|l| l.contains("the API answered 429, pausing the key"))
+        .unwrap_or_else(|| panic!("no pause logged:\n{stderr}"));
+    assert!(pause.contains("wait=1s"), "{pause}");
+    let retry = stderr
+        .lines()
+        .find(|l| l.contains("Retrying."))
+        .unwrap_or_else(|| panic!("no retry logged:\n{stderr}"));
+    assert!(retry.contains("delay_ms=1000"), "{retry}");
+}
+
+// ---- 5. The main example fails for most demo contacts --------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_360_succeeds_for_every_demo_contact() {
+    let project = project(&[("contact-360", &sluice_test_support::workflow("contact-360"))]);
+    for contact in ["ct_ada", "ct_grace", "ct_alan", "ct_katherine", "ct_linus"] {
+        let cmd = sluice(
+            &project,
+            &[
+                "run",
+                "flows/contact-360.yaml",
+                "--sandbox",
+                "-i",
+                &format!("contactId={contact}"),
+            ],
+        );
+        let (code, stdout, stderr) = run(cmd, Duration::from_secs(60)).await;
+        assert_eq!(code, Some(0), "{contact}: {stderr}");
+        let out: Value = serde_json::from_str(&stdout).expect("JSON output");
+        assert_eq!(out["id"], contact, "{out}");
+        for field in ["email", "phone", "company", "tags"] {
+            let value = &out[field];
+            assert!(
+                value.is_null() || value.is_string() || value.is_array(),
+                "{contact}.{field}: {value}"
+            );
+        }
+        if contact == "ct_linus" {
+            // Linus has no email and no company in the demo data: null, not a failure.
+            assert_eq!(out["email"], Value::Null, "{out}");
+            assert_eq!(out["company"], Value::Null, "{out}");
+        }
+    }
+}
+
+// ---- 9. Audit gaps ------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_times_out_is_recorded_with_the_time_it_took() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(5))
+                .set_body_json(json!({"contact": {"id": "c1"}})),
+        )
+        .mount(&server)
+        .await;
+    let flow = GET_CONTACT_FLOW.replace(
+        "retry: { attempts: 3 }",
+        "timeout: 700ms\n    retry: { attempts: 1 }",
+    );
+    let project = project(&[("one-contact", &flow)]);
+    let (code, _, stderr) = run_against(&server, &project, &[]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    let detail = show_run(&project, &run_id(&stderr)).await;
+    let calls = detail["http_calls"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no http_calls: {detail}"));
+    assert_eq!(calls.len(), 1, "{detail}");
+    let elapsed = calls[0]["elapsed_ms"].as_u64().unwrap_or_default();
+    assert!(
+        elapsed >= 650,
+        "a 700 ms timeout recorded as {elapsed} ms: {detail}"
+    );
+}
