@@ -344,3 +344,242 @@ async fn a_call_that_times_out_is_recorded_with_the_time_it_took() {
         "a 700 ms timeout recorded as {elapsed} ms: {detail}"
     );
 }
+
+// ---- 1. OAuth credentials break with more than one runner, and a redeploy loses them -------
+
+const OAUTH_TOML: &str = "[serve]\ntoken = { env = \"SERVE_TOKEN\" }\n\n[credentials.ghl_oauth]\nkind = \"oauth2\"\nclient_id = { env = \"T_CLIENT_ID\" }\nclient_secret = { env = \"T_CLIENT_SECRET\" }\nrefresh_token = { env = \"T_REFRESH\" }\nlocation_id = \"loc_sandbox\"\n";
+const SERVE_TOKEN: &str = "issue17-serve-token-0123456789";
+const SECRET_KEY: &str = "m0hR3lFq6Xb0d2nQ2oQy9v1mZ7S8w4kT5uJ3aH6cL1E=";
+
+/// A project whose contact-360 uses the OAuth credential `ghl_oauth`.
+fn oauth_project() -> TempProject {
+    let project = TempProject::new(OAUTH_TOML);
+    project.write_flow(
+        "contact-360",
+        &sluice_test_support::workflow("contact-360")
+            .replace("credential: ghl_main", "credential: ghl_oauth"),
+    );
+    project
+}
+
+/// `sluice ARGS` in an OAuth project: the sandbox app's id and secret, the configured
+/// refresh token, the API token and the store's key in its environment.
+fn oauth_sluice(project: &TempProject, refresh: &str, args: &[&str]) -> Command {
+    let mut cmd = project.sluice(SLUICE);
+    cmd.env("T_CLIENT_ID", "sandbox-client")
+        .env("T_CLIENT_SECRET", "sandbox-secret")
+        .env("T_REFRESH", refresh)
+        .env("SERVE_TOKEN", SERVE_TOKEN)
+        .env("SLUICE_SECRET_KEY", SECRET_KEY)
+        .args(args);
+    cmd
+}
+
+/// A sandbox whose demo app issues access tokens that live `ttl` and accepts `refresh`.
+async fn oauth_sandbox(ttl: Duration, refresh: &[&str]) -> sluice_sandbox::Sandbox {
+    let mut app = sluice_sandbox::OAuthClient::demo();
+    app.access_token_ttl = ttl;
+    app.refresh_tokens = refresh.iter().map(|r| (*r).to_string()).collect();
+    let config = sluice_sandbox::SandboxConfig {
+        oauth_clients: vec![app],
+        ..Default::default()
+    };
+    sluice_sandbox::Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_tokens_move_from_tokens_json_into_the_store_and_the_file_is_gone() {
+    // The configured refresh token was used up long ago; the live one is in the old file.
+    let sandbox = oauth_sandbox(Duration::from_secs(3600), &["live-refresh-from-file"]).await;
+    let project = oauth_project();
+    project.write(
+        ".sluice/tokens.json",
+        json!({"credentials": {"ghl_oauth": {
+            "access_token": "expired-access", "refresh_token": "live-refresh-from-file", "expires_at": 0
+        }}})
+        .to_string(),
+    );
+    let base = sandbox.base_url();
+    let args = [
+        "run",
+        "flows/contact-360.yaml",
+        "-i",
+        "contactId=ct_ada",
+        "--connection",
+    ];
+    let mut cmd = oauth_sluice(&project, "used-up-configured-refresh", &args);
+    cmd.arg(format!("ghl.base_url={base}"));
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !project.path().join(".sluice/tokens.json").exists(),
+        "the old token file is still there"
+    );
+    assert_eq!(sandbox.state().oauth_refresh_count(), 1);
+    // The next run (a new process) uses the pair in the store: no refresh, no file.
+    let mut cmd = oauth_sluice(&project, "used-up-configured-refresh", &args);
+    cmd.arg(format!("ghl.base_url={base}"));
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(sandbox.state().oauth_refresh_count(), 1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_refresh_says_how_to_give_a_new_refresh_token() {
+    let sandbox = oauth_sandbox(Duration::from_secs(3600), &[]).await;
+    let project = oauth_project();
+    let mut cmd = oauth_sluice(
+        &project,
+        "already-used-refresh-token",
+        &[
+            "run",
+            "flows/contact-360.yaml",
+            "-i",
+            "contactId=ct_ada",
+            "--connection",
+        ],
+    );
+    cmd.arg(format!("ghl.base_url={}", sandbox.base_url()));
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("authorize the app again and put the new refresh token in `$T_REFRESH`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("already-used-refresh-token"), "{stderr}");
+    sandbox.shutdown().await;
+}
+
+/// A PostgreSQL schema of its own for one test (`SLUICE_TEST_POSTGRES`).
+async fn pg_schema(name: &str) -> String {
+    use sqlx::Connection as _;
+    let base = std::env::var("SLUICE_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!("SLUICE_TEST_POSTGRES is not set: this test needs PostgreSQL (scripts/test.sh starts one); it fails rather than skips")
+    });
+    let schema = format!("{name}_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("PostgreSQL");
+    sqlx::Executor::execute(
+        &mut conn,
+        format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}").as_str(),
+    )
+    .await
+    .expect("schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+fn start_runner(
+    project: &TempProject,
+    store: &str,
+    base: &str,
+    name: &str,
+) -> sluice_test_support::ServeProcess {
+    let mut cmd = oauth_sluice(
+        project,
+        "sandbox-refresh-token",
+        &["serve", "flows", "--store", store],
+    );
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--tick",
+        "200ms",
+        "--lease",
+        "3s",
+        "--name",
+        name,
+        "--connection",
+    ])
+    .arg(format!("ghl.base_url={base}"));
+    sluice_test_support::ServeProcess::start(cmd, Duration::from_secs(30))
+}
+
+/// Two runners share one PostgreSQL store and one OAuth credential whose access tokens live
+/// 65 s (refreshed 60 s before they expire: every few seconds) and whose refresh tokens the
+/// sandbox rotates and refuses to take twice. 200 runs are queued through both; half-way one
+/// runner is killed and started again from an empty folder (a redeploy). Every run succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runners_share_one_oauth_credential_through_the_store_and_a_redeploy() {
+    let store = pg_schema("oauth_fleet").await;
+    let sandbox = oauth_sandbox(Duration::from_secs(65), &["sandbox-refresh-token"]).await;
+    let base = sandbox.base_url();
+    let folder_a = oauth_project();
+    let folder_b = oauth_project();
+    let mut a = start_runner(&folder_a, &store, &base, "runner-a");
+    let b = start_runner(&folder_b, &store, &base, "runner-b");
+    let mut ids = Vec::new();
+    let contacts = ["ct_ada", "ct_grace", "ct_alan", "ct_katherine", "ct_linus"];
+    let mut folder_a2 = None;
+    for i in 0..200 {
+        if i == 100 {
+            // A redeploy: runner A dies and comes back with an empty folder.
+            a.kill();
+            let fresh = oauth_project();
+            a = start_runner(&fresh, &store, &base, "runner-a2");
+            folder_a2 = Some(fresh);
+        }
+        let runner = if i % 2 == 0 { &a } else { &b };
+        let api = sluice_test_support::ApiClient::new(runner.base(), SERVE_TOKEN);
+        let (status, body) = api
+            .call(
+                reqwest::Method::POST,
+                "/api/flows/contact-360/runs",
+                Some(json!({"contactId": contacts[i % contacts.len()]})),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["id"].as_str().expect("id").to_string());
+        if i % 10 == 9 {
+            // Spread the runs over time, so that tokens expire and are refreshed meanwhile.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    let watcher = sluice_store::Store::open(&store).await.expect("store");
+    let finals =
+        sluice_test_support::eventually(Duration::from_secs(180), "every run ended", || {
+            let w = watcher.clone();
+            let ids = ids.clone();
+            async move {
+                let mut out = Vec::new();
+                for id in &ids {
+                    let run_id: sluice_store::RunId = id.parse().ok()?;
+                    let d = w.get_run(&run_id).await.ok()??;
+                    if !d.status.is_final() {
+                        return None;
+                    }
+                    out.push(d);
+                }
+                Some(out)
+            }
+        })
+        .await;
+    let failed: Vec<String> = finals
+        .iter()
+        .filter(|d| d.status != sluice_store::RunStatus::Succeeded)
+        .map(|d| format!("{}: {:?} {:?}", d.id, d.status, d.error))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 200 failed: {failed:#?}",
+        failed.len()
+    );
+    assert_eq!(finals.len(), 200);
+    let refreshes = sandbox.state().oauth_refresh_count();
+    assert!(
+        refreshes >= 2,
+        "only {refreshes} refresh(es): the test did not exercise rotation"
+    );
+    let (_, _, log_b) = b.stop(Duration::from_secs(30));
+    let (_, _, log_a) = a.stop(Duration::from_secs(30));
+    for log in [&log_a, &log_b] {
+        assert!(!log.contains("invalid_grant"), "{log}");
+        assert!(!log.contains("sandbox-secret"), "{log}");
+    }
+    drop(folder_a2);
+    sandbox.shutdown().await;
+}
