@@ -52,7 +52,10 @@ fn no_panic(stderr: &str) {
 fn run_id(stderr: &str) -> String {
     stderr
         .lines()
-        .find_map(|l| l.strip_prefix("run "))
+        .find_map(|l| {
+            l.strip_prefix("run ")
+                .or_else(|| l.split("Run recorded. run=").nth(1))
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no run id in:\n{stderr}"))
         .to_string()
@@ -582,4 +585,183 @@ async fn two_runners_share_one_oauth_credential_through_the_store_and_a_redeploy
     }
     drop(folder_a2);
     sandbox.shutdown().await;
+}
+
+// ---- 4. Secrets at rest, and a secret echoed back hex-encoded ------------------------------
+
+/// Every form a secret may be echoed back in.
+fn encodings(secret: &str) -> Vec<String> {
+    use base64::Engine as _;
+    use std::fmt::Write as _;
+    let hex = |upper: bool| {
+        secret.bytes().fold(String::new(), |mut s, b| {
+            let _ = if upper {
+                write!(s, "{b:02X}")
+            } else {
+                write!(s, "{b:02x}")
+            };
+            s
+        })
+    };
+    let e = base64::engine::general_purpose::STANDARD;
+    vec![
+        secret.to_string(),
+        e.encode(secret),
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(secret),
+        base64::engine::general_purpose::URL_SAFE.encode(secret),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+        hex(false),
+        hex(true),
+    ]
+}
+
+/// The bytes of every file under `dir`, as text (lossy).
+fn files_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.push_str(&files_text(&path));
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_echoed_back_in_any_encoding_is_found_nowhere_and_the_store_is_sealed() {
+    // A token with characters that encodings change (`/`, `+`, `=`).
+    let secret = "pit-7f3a/9c+e1=d42b";
+    let forms = encodings(secret);
+    let server = MockServer::start().await;
+    let echo: serde_json::Map<String, Value> = forms
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (format!("echo{i}"), Value::String(f.clone())))
+        .collect();
+    let mut contact = json!({"id": "c1", "firstName": "Ada"});
+    contact["customFields"] = json!([{"id": "debug", "value": Value::Object(echo.clone())}]);
+    Mock::given(method("GET"))
+        .and(path("/contacts/c1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"contact": contact})))
+        .mount(&server)
+        .await;
+    let flow = GET_CONTACT_FLOW.replace(
+        "output: \"{{ steps.contact.contact.id }}\"",
+        "output: \"{{ steps.contact.contact }}\"",
+    );
+    let project = TempProject::new(
+        "[credentials.ghl_main]\nkind = \"bearer\"\ntoken = { store = \"ghl_pit\" }\nlocation_id = \"loc_sandbox\"\n",
+    )
+    .with_flow("one-contact", &flow);
+    // The secret goes into the store from standard input.
+    let mut set = project.sluice(SLUICE);
+    set.args(["secrets", "set", "ghl_pit"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = set.spawn().expect("spawn");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(secret.as_bytes()).expect("write");
+    }
+    assert!(child.wait().expect("wait").success());
+
+    let mut cmd = project.sluice(SLUICE);
+    cmd.args([
+        "run",
+        "flows/one-contact.yaml",
+        "-i",
+        "contactId=c1",
+        "-vv",
+        "--connection",
+    ])
+    .arg(format!("ghl.base_url={}", server.uri()));
+    let (code, stdout, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    // The API really received the secret (so the test would see a leak).
+    let received = server.received_requests().await.unwrap_or_default();
+    let auth = received[0]
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(auth, format!("Bearer {secret}"));
+    let id = run_id(&stderr);
+    let show = run(
+        sluice(&project, &["runs", "show", &id, "--format", "json"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    let text_show = run(
+        sluice(&project, &["runs", "show", &id]),
+        Duration::from_secs(60),
+    )
+    .await;
+    let export = run(
+        sluice(&project, &["runs", "export", "--since", "1d"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    let store = files_text(&project.path().join("state"));
+    let places = [
+        ("stdout", stdout.as_str()),
+        ("stderr and logs", stderr.as_str()),
+        ("runs show --format json", show.1.as_str()),
+        ("runs show", text_show.1.as_str()),
+        ("runs export", export.1.as_str()),
+        ("the store's files", store.as_str()),
+    ];
+    let mut hits = Vec::new();
+    for (place, text) in places {
+        for form in &forms {
+            if text.contains(form.as_str()) {
+                hits.push(format!("{place}: {form}"));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "secrets found: {hits:#?}");
+    assert!(stdout.contains("[REDACTED]"), "{stdout}");
+
+    // The store file and its key are the owner's only.
+    use std::os::unix::fs::PermissionsExt as _;
+    for file in ["state/sluice.db", "state/secret.key"] {
+        let mode = std::fs::metadata(project.path().join(file))
+            .expect(file)
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    // Without the key (the database copied elsewhere), the secret cannot be read.
+    let thief = TempProject::new(
+        "[credentials.ghl_main]\nkind = \"bearer\"\ntoken = { store = \"ghl_pit\" }\nlocation_id = \"loc_sandbox\"\n",
+    )
+    .with_flow("one-contact", &flow);
+    std::fs::create_dir_all(thief.path().join("state")).expect("mkdir");
+    std::fs::copy(
+        project.path().join("state/sluice.db"),
+        thief.path().join("state/sluice.db"),
+    )
+    .expect("copy");
+    let _ = std::fs::copy(
+        project.path().join("state/sluice.db-wal"),
+        thief.path().join("state/sluice.db-wal"),
+    );
+    let mut cmd = thief.sluice(SLUICE);
+    cmd.args([
+        "run",
+        "flows/one-contact.yaml",
+        "-i",
+        "contactId=c1",
+        "--connection",
+    ])
+    .arg(format!("ghl.base_url={}", server.uri()));
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("no key is set"), "{stderr}");
 }
