@@ -765,3 +765,66 @@ async fn a_secret_echoed_back_in_any_encoding_is_found_nowhere_and_the_store_is_
     assert_ne!(code, Some(0), "{stderr}");
     assert!(stderr.contains("no key is set"), "{stderr}");
 }
+
+// ---- 7. Unbounded input -------------------------------------------------------------------
+
+const COUNT_FLOW: &str = r#"
+name: count
+inputs:
+  n: { type: integer }
+steps:
+  twice:
+    value: "{{ inputs.n }}"
+output: "{{ steps.twice }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_or_huge_inputs_file_is_refused_at_8_mib() {
+    let project = project(&[("count", COUNT_FLOW)]);
+    // /dev/zero never ends: refused after 8 MiB, not read until memory runs out.
+    let cmd = sluice(
+        &project,
+        &["run", "flows/count.yaml", "--inputs", "/dev/zero"],
+    );
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    no_panic(&stderr);
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("an inputs file may hold at most 8 MiB"),
+        "{stderr}"
+    );
+    // An 18 MB file likewise, and nothing of it is echoed back.
+    let value = "9".repeat(18 * 1024 * 1024);
+    project.write("big.json", format!("{{\"n\": \"{value}\"}}"));
+    let cmd = sluice(
+        &project,
+        &["run", "flows/count.yaml", "--inputs", "big.json"],
+    );
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.len() < 4096, "{} bytes of error text", stderr.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_about_a_long_input_value_quotes_only_its_start() {
+    let project = project(&[("count", COUNT_FLOW)]);
+    // 6 MB inside the file limit, of the wrong type: the error quotes 80 characters of it.
+    let value = "x".repeat(6 * 1024 * 1024);
+    project.write("long.json", format!("{{\"n\": \"{value}\"}}"));
+    let cmd = sluice(
+        &project,
+        &["run", "flows/count.yaml", "--inputs", "long.json"],
+    );
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("must be of type `integer`"), "{stderr}");
+    assert!(stderr.contains("bytes in all)"), "{stderr}");
+    assert!(stderr.len() < 4096, "{} bytes of error text", stderr.len());
+    // And through `--input` too.
+    let long = format!("n={}", "y".repeat(100_000));
+    let cmd = sluice(&project, &["run", "flows/count.yaml", "--input", &long]);
+    let (code, _, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("must be a whole number"), "{stderr}");
+    assert!(stderr.len() < 4096, "{} bytes of error text", stderr.len());
+}
