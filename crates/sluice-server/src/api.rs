@@ -79,7 +79,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 /// Every `/api/…` route and `/metrics` need `Authorization: Bearer TOKEN` (or the web view's
 /// session cookie, with its CSRF token in `x-sluice-csrf` for anything but GET).
 async fn require_token(State(shared): State<Shared_>, req: Request, next: Next) -> Response {
-    if auth::session_allows(&shared.sessions, req.method(), req.headers()) {
+    if auth::session_allows(&shared.sessions, req.method(), req.headers()).await {
         return next.run(req).await;
     }
     match auth::bearer(req.headers()) {

@@ -158,6 +158,7 @@ impl Server {
             .map_or(Duration::from_secs(300), |d| d.0);
         let shared = Arc::new(Shared {
             recorder: Recorder::start(store.clone()),
+            sessions: auth::Sessions::new(store.clone()),
             store,
             owner,
             registry,
@@ -172,7 +173,6 @@ impl Server {
             workers: config.workers.max(1),
             shutdown_timeout: config.shutdown_timeout,
             default_location: config.default_location.clone(),
-            sessions: auth::Sessions::default(),
             notices: config.notices.clone(),
         });
         shared.registry.report(&shared.notices);

@@ -704,3 +704,40 @@ fn the_bearer_scheme_is_case_insensitive() {
         }
     });
 }
+
+/// Issue 17: web sessions lived in the runner's memory, so a restart (or a second runner
+/// behind one address) logged everyone out. They live in the store now: a session made by
+/// one runner is honoured by the next one on the same store, and logging out ends it there.
+#[test]
+fn a_web_session_survives_a_restart_of_the_runner() {
+    harness::run(|logs| async move {
+        let project = project("sandbox-token");
+        let first = Runner::start(&project, &logs, Apis::Sandbox, None).await;
+        let cookie = login(&first).await;
+        let _ = first.stop(Duration::from_secs(20)).await;
+        let second = Runner::start(&project, &logs, Apis::Sandbox, None).await;
+        let page = client()
+            .get(second.url("/runs"))
+            .header(COOKIE, session(&cookie))
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(page.status(), StatusCode::OK, "the session was lost");
+        let token = csrf(&second, &cookie).await;
+        let out = client()
+            .post(second.url("/logout"))
+            .header(COOKIE, session(&cookie))
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .expect("logout");
+        assert_eq!(out.status(), StatusCode::SEE_OTHER);
+        let after = client()
+            .get(second.url("/runs"))
+            .header(COOKIE, session(&cookie))
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(after.status(), StatusCode::SEE_OTHER, "logged out");
+    });
+}
