@@ -828,3 +828,48 @@ async fn an_error_about_a_long_input_value_quotes_only_its_start() {
     assert!(stderr.contains("must be a whole number"), "{stderr}");
     assert!(stderr.len() < 4096, "{} bytes of error text", stderr.len());
 }
+
+// ---- 6. `validate` and `run` disagree -----------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_refuses_what_run_would_refuse() {
+    let flow = r#"
+name: shapes
+inputs:
+  x: { type: string }
+  list: { type: array }
+steps:
+  over_text:
+    for_each: "{{ inputs.x }}"
+    value: "{{ item }}"
+  arity:
+    value: "{{ date_add inputs.x }}"
+  path:
+    value: "{{ jsonpath inputs.list \"$[?(\" }}"
+  hidden:
+    for_each: "{{ inputs.list }}"
+    as: inputs
+    value: "{{ inputs }}"
+  never:
+    value: "{{ inputs.x }}"
+    timeout: 0s
+output: [ "{{ steps.over_text }}", "{{ steps.arity }}", "{{ steps.path }}", "{{ steps.hidden }}", "{{ steps.never }}" ]
+"#;
+    let project = project(&[("shapes", flow)]);
+    let (code, _, stderr) = run(
+        sluice(&project, &["validate", "flows/shapes.yaml"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    for expected in [
+        "`for_each` needs a list, and this is input `x`, declared `type: string`",
+        "`date_add` takes 2 arguments, not 1",
+        "`$[?(` is not a JSONPath",
+        "`as: inputs` would hide what `inputs` means in templates",
+        "a `timeout` of zero",
+    ] {
+        assert!(stderr.contains(expected), "{expected}:\n{stderr}");
+    }
+    assert!(stderr.contains("5 errors"), "{stderr}");
+}

@@ -20,6 +20,14 @@ pub const CYCLE: &str = "sluice::plan::cycle";
 pub const TEMPLATE_SYNTAX: &str = "sluice::plan::template_syntax";
 /// A template calls a helper that does not exist.
 pub const UNKNOWN_HELPER: &str = "sluice::plan::unknown_helper";
+/// A helper called with the wrong number of arguments, or a literal argument it refuses.
+pub const HELPER_CALL: &str = "sluice::plan::helper_call";
+/// `for_each` over something that is not a list (a literal, or an input of another type).
+pub const FOR_EACH_NOT_A_LIST: &str = "sluice::plan::for_each_not_a_list";
+/// `as:` names what templates already mean (`inputs`, `steps`, `flow`, `item`'s fields…).
+pub const RESERVED_AS: &str = "sluice::plan::reserved_as";
+/// A `timeout:` of zero: nothing could ever finish.
+pub const ZERO_TIMEOUT: &str = "sluice::plan::zero_timeout";
 /// A template reads an input the flow does not declare.
 pub const UNKNOWN_INPUT: &str = "sluice::plan::unknown_input";
 /// A template reads something that is neither `inputs`, `steps` nor the current item.

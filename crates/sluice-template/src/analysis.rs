@@ -27,6 +27,20 @@ pub struct HelperCall {
     pub name: String,
     /// Where it is written.
     pub span: Span,
+    /// Its positional arguments: the value of each literal one (`"90m"`, `3`), `None` for
+    /// one computed at run time (a path, a sub-expression).
+    pub args: Vec<Option<serde_json::Value>>,
+}
+
+/// The positional arguments of a helper call, literal ones with their values.
+fn call_args(h: &HelperTemplate) -> Vec<Option<serde_json::Value>> {
+    h.params
+        .iter()
+        .map(|p| match p {
+            Parameter::Literal(v) => Some(v.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// What a template string refers to.
@@ -174,6 +188,7 @@ fn walk_helper(
             out.helpers.push(HelperCall {
                 name: name.clone(),
                 span: at.find(name),
+                args: call_args(h),
             });
             helper_name = Some(name.as_str());
         }
@@ -190,6 +205,7 @@ fn walk_helper(
                     out.helpers.push(HelperCall {
                         name: raw.clone(),
                         span: at.find(raw),
+                        args: call_args(h),
                     });
                 }
             } else if h.params.is_empty() && h.hash.is_empty() && !block {
@@ -198,6 +214,7 @@ fn walk_helper(
                 out.helpers.push(HelperCall {
                     name: raw.clone(),
                     span: at.find(raw),
+                    args: call_args(h),
                 });
             }
         }

@@ -65,7 +65,7 @@ pub struct Helper {
     pub name: &'static str,
     /// How it is called, for people: `date_add DATE OFFSET`.
     pub signature: &'static str,
-    /// How many arguments it takes (not checked by validation yet).
+    /// How many arguments it takes (checked by validation: [`check_call`]).
     pub arity: Arity,
     /// What it gives, in one line.
     pub description: &'static str,
@@ -128,8 +128,8 @@ pub const HELPERS: &[Helper] = &[
         lenient: true,
         ..function(
             "default",
-            "default VALUE FALLBACK…",
-            Arity::at_least(2),
+            "default VALUE [FALLBACK…]",
+            Arity::at_least(1),
             "the first argument that is neither missing, null nor empty text",
             "{{ default steps.contact.contact.phone \"no phone\" }}",
             default,
@@ -435,6 +435,73 @@ impl HelperDef for Registered {
             .into()
         })
     }
+}
+
+/// What `validate` can see wrong in a call of helper `name` whose positional arguments are
+/// `args` (`Some(value)` for a literal, `None` for one computed at run time): the wrong number
+/// of arguments, or a literal argument the helper refuses at run time — a JSONPath that does
+/// not parse, an offset that is not a duration, an unknown time zone. `None`: nothing wrong can
+/// be seen before a run (or the helper is not Sluice's own).
+#[must_use]
+pub fn check_call(name: &str, args: &[Option<Value>]) -> Option<String> {
+    let helper = find(name)?;
+    let HelperKind::Function(_) = helper.kind else {
+        return None;
+    };
+    let arity = helper.arity;
+    let n = args.len();
+    if n < arity.min || arity.max.is_some_and(|max| n > max) {
+        let count = |k: usize| {
+            if k == 1 {
+                "1 argument".to_string()
+            } else {
+                format!("{k} arguments")
+            }
+        };
+        let wants = match arity.max {
+            Some(max) if max == arity.min => count(max),
+            Some(max) => format!("{} to {}", arity.min, count(max)),
+            None => format!("at least {}", count(arity.min)),
+        };
+        return Some(format!(
+            "`{name}` takes {wants}, not {n}: `{}`",
+            helper.signature
+        ));
+    }
+    let literal = |i: usize| args.get(i).and_then(Option::as_ref);
+    match name {
+        "jsonpath" => {
+            if let Some(Value::String(path)) = literal(1)
+                && let Err(e) = crate::jsonpath::compile(path)
+            {
+                return Some(format!("`{path}` is not a JSONPath: {e}"));
+            }
+        }
+        "date_add" => {
+            if let Some(amount) = literal(1) {
+                let amount = text(amount);
+                let magnitude = amount.trim().trim_start_matches('-').trim();
+                if humantime::parse_duration(magnitude).is_err() {
+                    return Some(format!(
+                        "`{amount}` is not a duration (write e.g. `90m`, `-1d`, `2h 30m`)"
+                    ));
+                }
+            }
+        }
+        "date_format" => {
+            if let Some(Value::String(tz)) = literal(2)
+                && !tz.is_empty()
+                && tz != "UTC"
+                && tz.parse::<chrono_tz::Tz>().is_err()
+            {
+                return Some(format!(
+                    "`{tz}` is not a time zone (write e.g. `Europe/Berlin`)"
+                ));
+            }
+        }
+        _ => {}
+    }
+    None
 }
 
 /// Registers Sluice's helpers (Handlebars registers its built-ins itself).

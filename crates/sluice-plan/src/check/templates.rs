@@ -40,6 +40,15 @@ impl<'a> Checker<'a> {
             }
         };
         for h in &analysis.helpers {
+            if let Some(problem) = helpers::check_call(&h.name, &h.args) {
+                self.diags.push(
+                    Diagnostic::error(codes::HELPER_CALL, problem)
+                        .label(h.span, "")
+                        .help(
+                            "the helpers and their arguments are listed in docs/flow-language.md",
+                        ),
+                );
+            }
             if !helpers::is_helper(&h.name) {
                 let help = match did_you_mean(&h.name, helpers::names()) {
                     Some(s) => format!("did you mean `{s}`?"),
