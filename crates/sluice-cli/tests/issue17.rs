@@ -873,3 +873,92 @@ output: [ "{{ steps.over_text }}", "{{ steps.arity }}", "{{ steps.path }}", "{{ 
     }
     assert!(stderr.contains("5 errors"), "{stderr}");
 }
+
+// ---- 10. Schedules at daylight-saving changes ---------------------------------------------
+
+fn schedule_flow(cron: &str, zone: &str) -> String {
+    format!(
+        "name: tick\non:\n  - schedule: {{ cron: \"{cron}\", timezone: {zone} }}\nsteps:\n  a:\n    value: 1\noutput: \"{{{{ steps.a }}}}\"\n"
+    )
+}
+
+/// The UTC times of `sluice schedule`'s lines.
+fn utc_times(stdout: &str) -> Vec<chrono::DateTime<chrono::Utc>> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter_map(|t| t.parse().ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_30_minutes_stays_every_30_minutes_at_fall_back() {
+    for (cron, zone, from, step) in [
+        (
+            "*/30 * * * *",
+            "America/New_York",
+            "2026-11-01T04:00:00Z",
+            30,
+        ),
+        ("0 * * * *", "Europe/Berlin", "2026-10-24T22:00:00Z", 60),
+    ] {
+        let project = project(&[("tick", &schedule_flow(cron, zone))]);
+        let cmd = sluice(
+            &project,
+            &["schedule", "flows/tick.yaml", "--from", from, "--next", "8"],
+        );
+        let (code, stdout, stderr) = run(cmd, Duration::from_secs(60)).await;
+        assert_eq!(code, Some(0), "{stderr}");
+        let times = utc_times(&stdout);
+        assert_eq!(times.len(), 8, "{stdout}");
+        for pair in times.windows(2) {
+            assert_eq!(
+                pair[1] - pair[0],
+                chrono::TimeDelta::minutes(step),
+                "`{cron}` in {zone}:\n{stdout}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_time_in_the_spring_forward_gap_fires_right_after_it() {
+    let project = project(&[("tick", &schedule_flow("*/20 2 * * *", "America/New_York"))]);
+    let cmd = sluice(
+        &project,
+        &[
+            "schedule",
+            "flows/tick.yaml",
+            "--from",
+            "2026-03-08T00:00:00Z",
+            "--next",
+            "2",
+        ],
+    );
+    let (code, stdout, stderr) = run(cmd, Duration::from_secs(60)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let times = utc_times(&stdout);
+    assert_eq!(
+        times.first().map(ToString::to_string).as_deref(),
+        Some("2026-03-08 07:00:00 UTC"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_line_with_a_year_field_is_refused() {
+    let project = project(&[("tick", &schedule_flow("0 0 0 * * * 2020", "UTC"))]);
+    let (code, _, stderr) = run(
+        sluice(&project, &["validate", "flows/tick.yaml"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("has a seventh field (a year)"), "{stderr}");
+    let (code, stdout, stderr) = run(
+        sluice(&project, &["schedule", "flows/tick.yaml"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_ne!(code, Some(0), "{stdout}{stderr}");
+}
