@@ -962,3 +962,52 @@ async fn a_cron_line_with_a_year_field_is_refused() {
     .await;
     assert_ne!(code, Some(0), "{stdout}{stderr}");
 }
+
+// ---- 8. Misleading YAML messages ----------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undefined_or_forward_alias_is_named_as_such() {
+    let undefined = "name: a\nsteps:\n  s:\n    value: *nope\noutput: 1\n";
+    let forward =
+        "name: b\nsteps:\n  s:\n    value: *later\n  t:\n    value: &later 3\noutput: 1\n";
+    let project = project(&[("a", undefined), ("b", forward)]);
+    let (code, _, stderr) = run(
+        sluice(&project, &["validate", "flows/a.yaml"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the alias `*nope` names no anchor `&nope` above it"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("expand to more than"), "{stderr}");
+    let (code, _, stderr) = run(
+        sluice(&project, &["validate", "flows/b.yaml"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`&later` is defined further down"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unclosed_quote_is_reported_where_it_opens() {
+    let text = "name: a\ndescription: x\nsteps:\n  s:\n    value: 1\n  t:\n    value: 2\n  u:\n    value: 3\n  v:\n    value: 4\n  w:\n    value: \"open {{ inputs.x }}\n  x:\n    value: \"closed\"\noutput: 1\n";
+    let project = project(&[("a", text)]);
+    let (code, _, stderr) = run(
+        sluice(&project, &["validate", "flows/a.yaml"]),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("flows/a.yaml:13:12"), "{stderr}");
+    assert!(
+        stderr.contains("this quote is not closed on its line"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("more values than"), "{stderr}");
+}
