@@ -74,7 +74,7 @@ async fn require_login(State(shared): State<Shared_>, mut req: Request, next: Ne
     let auth = match shared.sessions.of_request(req.headers()).await {
         Some(csrf) => Some(Auth::Session(csrf)),
         None => auth::bearer(req.headers())
-            .filter(|t| auth::token_matches(&shared.api_token, t))
+            .filter(|t| auth::token_matches(&shared.serve_keys().api_token, t))
             .map(|_| Auth::Bearer),
     };
     match auth {
@@ -168,7 +168,7 @@ struct LoginForm {
 
 async fn login(State(shared): State<Shared_>, Form(form): Form<LoginForm>) -> Response {
     let next = safe_next(form.next.as_deref());
-    if !auth::token_matches(&shared.api_token, form.token.trim()) {
+    if !auth::token_matches(&shared.serve_keys().api_token, form.token.trim()) {
         tracing::warn!("Web view login with a wrong token refused.");
         // Slows down guessing (the token has at least 16 characters).
         tokio::time::sleep(Duration::from_millis(300)).await;
