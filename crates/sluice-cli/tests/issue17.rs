@@ -1011,3 +1011,95 @@ async fn an_unclosed_quote_is_reported_where_it_opens() {
     );
     assert!(!stderr.contains("more values than"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_write_and_its_resend_are_both_in_the_record() {
+    let server = MockServer::start().await;
+    // The first PUT is answered too late: the run is killed while it waits.
+    Mock::given(method("PUT"))
+        .and(path("/contacts/c1/tasks/t1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(60))
+                .set_body_json(json!({"task": {"id": "t1", "title": "late"}})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/contacts/c1/tasks/t1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"task": {"id": "t1", "title": "Call"}})),
+        )
+        .mount(&server)
+        .await;
+    let flow = r#"
+name: rename
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main }
+steps:
+  rename:
+    action: ghl.update_task
+    with: { contactId: c1, taskId: t1, title: Call }
+    timeout: 120s
+output: "{{ steps.rename.task.title }}"
+"#;
+    let project = project(&[("rename", flow)]);
+    let mut first = sluice(&project, &["run", "flows/rename.yaml", "--connection"]);
+    first.arg(format!("ghl.base_url={}", server.uri()));
+    let mut child = first
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    sluice_test_support::eventually(Duration::from_secs(30), "the PUT to be sent", || async {
+        let n = server.received_requests().await.map_or(0, |r| r.len());
+        (n >= 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    // The killed run, resumed: the PUT (idempotent) is sent again.
+    let (code, stdout, stderr) = run(
+        sluice(
+            &project,
+            &["runs", "list", "--format", "json", "--limit", "1"],
+        ),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let runs: Value = serde_json::from_str(&stdout).expect("JSON");
+    let id = runs[0]["id"].as_str().expect("a run").to_string();
+    let mut resume = sluice(&project, &["runs", "resume", &id, "--connection"]);
+    resume.arg(format!("ghl.base_url={}", server.uri()));
+    let (code, stdout, stderr) = run(resume, Duration::from_secs(60)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout.trim(), "\"Call\"");
+    let detail = show_run(&project, &id).await;
+    let calls = detail["http_calls"].as_array().expect("http_calls");
+    let attempts: Vec<(u64, Value)> = calls
+        .iter()
+        .map(|c| {
+            (
+                c["attempt"].as_u64().unwrap_or_default(),
+                c["status"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![(1, Value::Null), (2, json!(200))],
+        "the killed attempt and the resend: {detail}"
+    );
+    assert!(
+        calls[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sent before the run stopped"),
+        "{detail}"
+    );
+    assert_eq!(detail["steps"][0]["attempts"], 2, "{detail}");
+}

@@ -58,8 +58,9 @@ type WriteKey = (String, RequestRecord);
 
 /// What the write-ahead record says of a call.
 enum WriteAhead {
-    /// Send it (recording the answer under this key, for a write of a durable run).
-    Send(Option<WriteKey>),
+    /// Send it (recording the answer under this key, for a write of a durable run), after
+    /// this many attempts already made (1 for a write sent before the run stopped).
+    Send(Option<WriteKey>, u32),
     /// It was made before: this is its answer.
     Answered(Value),
 }
@@ -114,11 +115,11 @@ pub(crate) async fn call_with_retries(
         tracing::debug!(step = %call.step.name, "Read cache hit.");
         return Ok(((*hit).clone(), 0));
     }
-    let write_key = match s.write_ahead().await.map_err(|e| (e, 0))? {
-        WriteAhead::Send(key) => key,
+    let (write_key, made) = match s.write_ahead().await.map_err(|e| (e, 0))? {
+        WriteAhead::Send(key, made) => (key, made),
         WriteAhead::Answered(answer) => return Ok((answer, 0)),
     };
-    let mut attempt = 0;
+    let mut attempt = made;
     loop {
         attempt += 1;
         if rt.options().dry_run && s.writes {
@@ -189,7 +190,7 @@ impl Sender<'_> {
     /// key. A write made before is not sent again; one whose outcome is unknown is settled.
     async fn write_ahead(&self) -> Result<WriteAhead, StepError> {
         let (Some(journal), true) = (self.journal, self.writes) else {
-            return Ok(WriteAhead::Send(None));
+            return Ok(WriteAhead::Send(None, 0));
         };
         let call = self.call;
         let key = journal.write_key(&self.step_path, call.item);
@@ -207,6 +208,19 @@ impl Sender<'_> {
                 return Ok(WriteAhead::Answered(answer));
             }
             sluice_store::WriteState::Pending => {
+                // The attempt the stopped run sent is part of the record too: its answer was
+                // lost, and what follows (a resend, a reconcile read) is the next attempt.
+                journal.http_call(HttpDone {
+                    step: &self.step_path,
+                    item: call.item,
+                    attempt: 1,
+                    request: record.clone(),
+                    status: None,
+                    elapsed: Duration::ZERO,
+                    error: Some(
+                        "sent before the run stopped; no answer was recorded (the outcome is settled on resume)",
+                    ),
+                });
                 let unsettled = Unsettled {
                     rt: self.rt,
                     journal,
@@ -220,9 +234,10 @@ impl Sender<'_> {
                 if let Some(answer) = settle_unknown(&unsettled).await? {
                     return Ok(WriteAhead::Answered(answer));
                 }
+                return Ok(WriteAhead::Send(Some((key, record)), 1));
             }
         }
-        Ok(WriteAhead::Send(Some((key, record))))
+        Ok(WriteAhead::Send(Some((key, record)), 0))
     }
 
     /// A dry run's write: shown, not sent.
