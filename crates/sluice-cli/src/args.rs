@@ -137,6 +137,17 @@ pub(crate) enum SecretsCommand {
         #[arg(long, env = "SLUICE_STORE")]
         store: Option<String>,
     },
+    /// Print a new random key for `SLUICE_SECRET_KEY` (secrets and OAuth tokens are encrypted
+    /// at rest with it; give every runner of a store the same key).
+    Keygen,
+    /// Encrypt every stored secret and OAuth token pair again with the current key, after a
+    /// key rotation (the old key in `SLUICE_SECRET_KEY_PREVIOUS` until this has run).
+    Rekey {
+        /// The run store (`sqlite://PATH` or `postgres://…`). Default: `$SLUICE_HOME/sluice.db`,
+        /// else `.sluice/sluice.db`.
+        #[arg(long, env = "SLUICE_STORE")]
+        store: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]

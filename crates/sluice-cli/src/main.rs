@@ -91,6 +91,15 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Secrets {
             command: SecretsCommand::Set { name, store },
         } => secrets::set(&name, store.as_deref()),
+        Command::Secrets {
+            command: SecretsCommand::Keygen,
+        } => {
+            outln!("{}", secrets::keygen());
+            Ok(Exit::Success)
+        }
+        Command::Secrets {
+            command: SecretsCommand::Rekey { store },
+        } => secrets::rekey(store.as_deref()),
         Command::Schema { kind } => {
             outln!("{}", schema::generate(kind)?);
             Ok(Exit::Success)

@@ -279,12 +279,21 @@ async fn oauth_tokens_refresh_rotate_and_persist_across_runs() {
         1,
         "no access token was configured: one refresh"
     );
-    let stored = std::fs::read_to_string(project.path().join(".sluice/tokens.json"))
-        .expect("the rotated pair was persisted");
-    assert!(
-        !stored.contains("sandbox-refresh-token"),
-        "the rotated refresh token replaced the used one"
-    );
+    // The rotated pair is in the run store (sealed), not in a file of the folder.
+    assert!(!project.path().join(".sluice/tokens.json").exists());
+    let stored: Vec<(String,)> = {
+        use sqlx::Connection as _;
+        let mut db = sqlx::SqliteConnection::connect(&project.store_url())
+            .await
+            .expect("the store");
+        sqlx::query_as("SELECT pair FROM oauth_tokens WHERE credential = 'ghl_oauth'")
+            .fetch_all(&mut db)
+            .await
+            .expect("oauth_tokens")
+    };
+    assert_eq!(stored.len(), 1, "the rotated pair was saved");
+    assert!(stored[0].0.starts_with("sluice:v1:"), "sealed at rest");
+    assert!(!stored[0].0.contains("sbx-"), "sealed at rest");
     // The configured refresh token is spent now (the sandbox rejects reuse): the second run must
     // use the persisted pair, whose access token is still valid, so no second refresh happens.
     let second = output(run(&project, &base)).await;

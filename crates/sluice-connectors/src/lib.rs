@@ -10,7 +10,8 @@
 //!   waited out before sending and fed back by the API's `X-RateLimit-*` headers;
 //! - [`cache`]: [`ReadCache`], answers of `cacheable` operations, per credential, for a while;
 //! - [`oauth`]: [`OAuthToken`], OAuth 2.0 access tokens refreshed single-flight, with the
-//!   rotated refresh token persisted (through a [`TokenStore`]) before the new token is used.
+//!   rotated refresh token saved (through a [`TokenStore`], the run store in practice, under
+//!   its store-wide lock) before the new token is used.
 
 pub mod cache;
 pub mod oauth;
@@ -18,8 +19,8 @@ pub mod ratelimit;
 
 pub use cache::{CacheKey, ReadCache};
 pub use oauth::{
-    AuthError, FileTokenStore, MemoryTokenStore, OAuthClient, OAuthToken, StoreError, TokenPair,
-    TokenStore,
+    AuthError, MemoryTokenStore, OAuthClient, OAuthToken, StoreError, StoreFuture, TokenLock,
+    TokenPair, TokenStore,
 };
 pub use ratelimit::{InvalidLimit, LimitError, LimitKey, RateLimits};
 

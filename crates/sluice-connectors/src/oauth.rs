@@ -1,17 +1,19 @@
 //! OAuth 2.0 access tokens with refresh (GHL, FACTS §7): refreshed before they expire and once
-//! after a 401, single-flight per credential because GHL rotates the refresh token on every
-//! refresh, and the new pair is persisted before the new access token is used.
+//! after a 401, single-flight per credential — within the process, and across processes under
+//! the [`TokenStore`]'s lock — because GHL rotates the refresh token on every refresh; the new
+//! pair is saved before the new access token is used.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// An access token expiring within this is refreshed before it is handed out.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
@@ -61,83 +63,39 @@ impl TokenPair {
     }
 }
 
-/// Where refreshed token pairs are kept, by credential name.
+/// What a [`TokenStore`] returns: a boxed future (the trait is object-safe).
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Where token pairs are kept, by credential name, shared by every process that uses the
+/// credential (Sluice's run store).
 ///
-/// `save` runs on tokio's blocking pool and must be durable when it returns `Ok`: the new
-/// access token is used only after that. Messages must not contain secret values.
+/// A refresh takes the credential's store-wide [`lock`](TokenStore::lock), reads the pair
+/// under it (another process may have refreshed it a moment ago), calls the token endpoint
+/// only when that pair still needs it, and saves the new pair before releasing the lock and
+/// using it. Messages must not contain secret values.
 pub trait TokenStore: Send + Sync {
     /// The saved pair of a credential, if any.
-    ///
-    /// # Errors
-    /// A [`StoreError`] (without secrets) when the store cannot be read.
-    fn load(&self, credential: &str) -> Result<Option<TokenPair>, StoreError>;
+    fn load<'a>(&'a self, credential: &'a str) -> StoreFuture<'a, Option<TokenPair>>;
 
-    /// Saves a credential's pair, replacing the one it had.
-    ///
-    /// # Errors
-    /// A [`StoreError`] (without secrets) when the pair could not be saved durably.
-    fn save(&self, credential: &str, pair: &TokenPair) -> Result<(), StoreError>;
+    /// Takes the credential's refresh lock (waiting while another process holds it).
+    fn lock<'a>(&'a self, credential: &'a str) -> StoreFuture<'a, Box<dyn TokenLock>>;
 }
 
-/// Why a [`TokenStore`] could not load or save. Messages name the file, never a secret.
+/// A credential's pair held under its refresh lock; dropping it releases the lock unchanged.
+pub trait TokenLock: Send {
+    /// The pair saved when the lock was taken.
+    fn current(&self) -> Option<TokenPair>;
+
+    /// Saves a new pair and releases the lock; durable when it returns `Ok`.
+    fn save(self: Box<Self>, pair: TokenPair) -> StoreFuture<'static, ()>;
+}
+
+/// Why a [`TokenStore`] could not load or save. Messages never contain a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The token file exists but cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The token file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The token file is not JSON of the token file's shape.
-    #[error("{} is not a token file: {source}", path.display())]
-    NotTokenFile {
-        /// The token file.
-        path: PathBuf,
-        /// What is wrong with it.
-        source: serde_json::Error,
-    },
-    /// The token file's new content could not be encoded.
-    #[error("cannot encode the token file {}: {source}", path.display())]
-    Encode {
-        /// The token file.
-        path: PathBuf,
-        /// Why.
-        source: serde_json::Error,
-    },
-    /// No temporary file could be made beside the token file.
-    #[error("cannot create a temporary file in {}: {source}", dir.display())]
-    TempFile {
-        /// The token file's folder.
-        dir: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The new token file could not be made readable by its owner only.
-    #[error("cannot restrict the token file {} to 0600: {source}", path.display())]
-    Permissions {
-        /// The token file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The new token file could not be written and flushed to disk.
-    #[error("cannot write the token file {}: {source}", path.display())]
-    Write {
-        /// The token file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The new token file could not replace the old one.
-    #[error("cannot replace the token file {}: {source}", path.display())]
-    Replace {
-        /// The token file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// What the store said.
+    #[error("{0}")]
+    Message(String),
     /// The store panicked while saving.
     #[error("the store panicked")]
     Panicked,
@@ -146,10 +104,12 @@ pub enum StoreError {
     Other(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// Token pairs in memory: for tests, and for tokens that need not outlive the process.
+/// Token pairs in memory: for tests, and for tokens that need not outlive the process. Its
+/// lock is per credential within the process.
 #[derive(Debug, Default)]
 pub struct MemoryTokenStore {
-    pairs: Mutex<HashMap<String, TokenPair>>,
+    pairs: Arc<Mutex<HashMap<String, TokenPair>>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl MemoryTokenStore {
@@ -158,158 +118,53 @@ impl MemoryTokenStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Saves a pair without taking the lock (to set a store up).
+    pub fn put(&self, credential: &str, pair: TokenPair) {
+        self.pairs.lock().insert(credential.to_string(), pair);
+    }
+
+    /// The pair saved for a credential.
+    #[must_use]
+    pub fn get(&self, credential: &str) -> Option<TokenPair> {
+        self.pairs.lock().get(credential).cloned()
+    }
+}
+
+struct MemoryLock {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    pairs: Arc<Mutex<HashMap<String, TokenPair>>>,
+    credential: String,
+}
+
+impl TokenLock for MemoryLock {
+    fn current(&self) -> Option<TokenPair> {
+        self.pairs.lock().get(&self.credential).cloned()
+    }
+
+    fn save(self: Box<Self>, pair: TokenPair) -> StoreFuture<'static, ()> {
+        self.pairs.lock().insert(self.credential.clone(), pair);
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 impl TokenStore for MemoryTokenStore {
-    fn load(&self, credential: &str) -> Result<Option<TokenPair>, StoreError> {
-        let pairs = self.pairs.lock();
-        Ok(pairs.get(credential).cloned())
+    fn load<'a>(&'a self, credential: &'a str) -> StoreFuture<'a, Option<TokenPair>> {
+        Box::pin(std::future::ready(Ok(self.get(credential))))
     }
 
-    fn save(&self, credential: &str, pair: &TokenPair) -> Result<(), StoreError> {
-        let mut pairs = self.pairs.lock();
-        pairs.insert(credential.to_string(), pair.clone());
-        Ok(())
-    }
-}
-
-/// Token pairs in a JSON file, `{"credentials": {NAME: {access_token, refresh_token,
-/// expires_at}}}` (`expires_at` in Unix seconds), readable by its owner only (mode 0600 on
-/// Unix).
-///
-/// Every save writes a temporary file beside it, flushes it to disk and renames it over the
-/// old one, so a crash leaves either the old file or the new one, never half of one. Saves
-/// of one `FileTokenStore` are serialized; two processes must not share one file.
-#[derive(Debug)]
-pub struct FileTokenStore {
-    path: PathBuf,
-    lock: Mutex<()>,
-}
-
-#[derive(Default, Serialize, Deserialize)]
-struct TokenFile {
-    #[serde(default)]
-    credentials: BTreeMap<String, StoredPair>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredPair {
-    access_token: String,
-    refresh_token: String,
-    expires_at: u64,
-}
-
-impl FileTokenStore {
-    /// A store in this file (made on the first save).
-    #[must_use]
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            lock: Mutex::new(()),
-        }
-    }
-
-    /// The file.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn read(&self) -> Result<TokenFile, StoreError> {
-        let path = || self.path.clone();
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TokenFile::default()),
-            Err(source) => {
-                return Err(StoreError::Read {
-                    path: path(),
-                    source,
-                });
-            }
-        };
-        serde_json::from_str(&text).map_err(|source| StoreError::NotTokenFile {
-            path: path(),
-            source,
+    fn lock<'a>(&'a self, credential: &'a str) -> StoreFuture<'a, Box<dyn TokenLock>> {
+        let mutex = Arc::clone(self.locks.lock().entry(credential.to_string()).or_default());
+        let pairs = Arc::clone(&self.pairs);
+        let credential = credential.to_string();
+        Box::pin(async move {
+            let guard = mutex.lock_owned().await;
+            Ok(Box::new(MemoryLock {
+                _guard: guard,
+                pairs,
+                credential,
+            }) as Box<dyn TokenLock>)
         })
-    }
-
-    fn write(&self, file: &TokenFile) -> Result<(), StoreError> {
-        let path = || self.path.clone();
-        let text = serde_json::to_vec_pretty(file).map_err(|source| StoreError::Encode {
-            path: path(),
-            source,
-        })?;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut temp = tempfile::Builder::new()
-            .prefix(".sluice-tokens-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|source| StoreError::TempFile {
-                dir: dir.to_path_buf(),
-                source,
-            })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            temp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(|source| StoreError::Permissions {
-                    path: path(),
-                    source,
-                })?;
-        }
-        temp.write_all(&text)
-            .and_then(|()| temp.as_file().sync_all())
-            .map_err(|source| StoreError::Write {
-                path: path(),
-                source,
-            })?;
-        temp.persist(&self.path).map_err(|e| StoreError::Replace {
-            path: path(),
-            source: e.error,
-        })?;
-        #[cfg(unix)]
-        if let Ok(dir) = std::fs::File::open(dir) {
-            // Makes the rename itself durable; not every file system supports it.
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    }
-}
-
-impl TokenStore for FileTokenStore {
-    fn load(&self, credential: &str) -> Result<Option<TokenPair>, StoreError> {
-        let _guard = self.lock.lock();
-        let file = self.read()?;
-        Ok(file.credentials.get(credential).map(|stored| {
-            TokenPair::new(
-                stored.access_token.clone(),
-                stored.refresh_token.clone(),
-                SystemTime::UNIX_EPOCH + Duration::from_secs(stored.expires_at),
-            )
-        }))
-    }
-
-    fn save(&self, credential: &str, pair: &TokenPair) -> Result<(), StoreError> {
-        let _guard = self.lock.lock();
-        let mut file = self.read()?;
-        let expires_at = pair
-            .expires_at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        file.credentials.insert(
-            credential.to_string(),
-            StoredPair {
-                access_token: pair.access_token.expose_secret().to_string(),
-                refresh_token: pair.refresh_token.expose_secret().to_string(),
-                expires_at,
-            },
-        );
-        self.write(&file)
     }
 }
 
@@ -319,7 +174,7 @@ pub enum AuthError {
     /// The token endpoint refused the refresh (400, 401 or 403): the refresh token is revoked,
     /// expired or already used, or the client id or secret is wrong.
     #[error(
-        "the token endpoint refused to refresh the OAuth token of credential `{credential}` (HTTP {status}: {detail}); its refresh token may be revoked or already used, or the client id or secret is wrong: authorize the app again"
+        "the token endpoint refused to refresh the OAuth token of credential `{credential}` (HTTP {status}: {detail}); its refresh token may be revoked or already used (a refresh whose answer was lost uses it up too), or the client id or secret is wrong: authorize the app again{hint}"
     )]
     Refused {
         /// The credential's name.
@@ -328,6 +183,9 @@ pub enum AuthError {
         status: u16,
         /// What the endpoint said, secrets removed.
         detail: String,
+        /// How to give the new refresh token, e.g. `` and run `sluice secrets set ghl_refresh` ``
+        /// (empty when unknown).
+        hint: String,
     },
     /// The token endpoint failed otherwise (5xx, …).
     #[error(
@@ -342,12 +200,16 @@ pub enum AuthError {
         detail: String,
     },
     /// The token endpoint could not be reached or did not answer in time.
-    #[error("cannot reach the token endpoint for credential `{credential}`: {detail}")]
+    #[error(
+        "cannot reach the token endpoint for credential `{credential}`: {detail} (if the endpoint did answer, that answer is lost and the refresh token used up: should the next refresh be refused, authorize the app again{hint})"
+    )]
     Transport {
         /// The credential's name.
         credential: String,
         /// What went wrong.
         detail: String,
+        /// As for [`AuthError::Refused`].
+        hint: String,
     },
     /// The token endpoint answered 2xx with something that is not a token.
     #[error("the token endpoint's answer for credential `{credential}` is not usable: {detail}")]
@@ -399,6 +261,7 @@ pub struct OAuthClient {
     token_url: String,
     user_type: Option<String>,
     http: reqwest::Client,
+    reauthorize: String,
 }
 
 impl OAuthClient {
@@ -420,7 +283,17 @@ impl OAuthClient {
             token_url: token_url.into(),
             user_type: Some("Location".to_string()),
             http,
+            reauthorize: String::new(),
         }
+    }
+
+    /// How to give a new refresh token once the app is authorised again, appended to the
+    /// error when a refresh is refused: e.g. `` and store the new refresh token with `sluice
+    /// secrets set ghl_refresh` ``.
+    #[must_use]
+    pub fn reauthorize_hint(mut self, hint: impl Into<String>) -> Self {
+        self.reauthorize = hint.into();
+        self
     }
 
     /// The `user_type` sent with a refresh (GHL: `Location` or `Company`); `None` sends none.
@@ -459,6 +332,8 @@ struct Inner {
     client: OAuthClient,
     store: Arc<dyn TokenStore>,
     pair: tokio::sync::Mutex<TokenPair>,
+    /// Whether the store's pair has been read (on first use).
+    loaded: AtomicBool,
     refreshes: std::sync::atomic::AtomicU64,
 }
 
@@ -491,7 +366,9 @@ struct TokenAnswer {
 }
 
 impl OAuthToken {
-    /// The tokens of `credential`, starting from `pair`; refreshed pairs go to `store`.
+    /// The tokens of `credential`: the pair saved in `store` when there is one (read on first
+    /// use: it is newer than the configured one, the refresh token having rotated), else
+    /// `pair`. Refreshed pairs go to `store`.
     #[must_use]
     pub fn new(
         credential: impl Into<String>,
@@ -505,30 +382,38 @@ impl OAuthToken {
                 client,
                 store,
                 pair: tokio::sync::Mutex::new(pair),
+                loaded: AtomicBool::new(false),
                 refreshes: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
 
-    /// The tokens of `credential`: the pair saved in `store` if there is one (it is newer than
-    /// any configured one, the refresh token having rotated), else `configured`.
+    /// The tokens of `credential`: the pair saved in `store` if there is one, else
+    /// `configured`.
     ///
     /// # Errors
     /// [`AuthError::Store`] when the store cannot be read; [`AuthError::NoToken`] when neither
     /// has a pair.
-    pub fn from_store(
+    pub async fn from_store(
         credential: impl Into<String>,
         client: OAuthClient,
         store: Arc<dyn TokenStore>,
         configured: Option<TokenPair>,
     ) -> Result<Self, AuthError> {
         let credential = credential.into();
-        let saved = store.load(&credential).map_err(|e| AuthError::Store {
-            credential: credential.clone(),
-            detail: e.to_string(),
-        })?;
+        let saved = store
+            .load(&credential)
+            .await
+            .map_err(|e| AuthError::Store {
+                credential: credential.clone(),
+                detail: e.to_string(),
+            })?;
         match saved.or(configured) {
-            Some(pair) => Ok(Self::new(credential, client, pair, store)),
+            Some(pair) => {
+                let token = Self::new(credential, client, pair, store);
+                token.inner.loaded.store(true, Ordering::Release);
+                Ok(token)
+            }
             None => Err(AuthError::NoToken { credential }),
         }
     }
@@ -539,12 +424,10 @@ impl OAuthToken {
         &self.inner.credential
     }
 
-    /// How many refreshes succeeded.
+    /// How many refreshes this process made.
     #[must_use]
     pub fn refresh_count(&self) -> u64 {
-        self.inner
-            .refreshes
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.refreshes.load(Ordering::Relaxed)
     }
 
     /// A valid access token: the current one, or a refreshed one when it expires within
@@ -554,7 +437,8 @@ impl OAuthToken {
     /// The refresh failed (see [`AuthError`]).
     pub async fn access_token(&self) -> Result<SecretString, AuthError> {
         {
-            let pair = self.inner.pair.lock().await;
+            let mut pair = self.inner.pair.lock().await;
+            self.inner.ensure_loaded(&mut pair).await?;
             if !pair.expires_within(REFRESH_MARGIN) {
                 return Ok(pair.access_token.clone());
             }
@@ -564,9 +448,9 @@ impl OAuthToken {
 
     /// The access token to retry with after the API answered 401 to `rejected`.
     ///
-    /// Refreshes only when `rejected` is still the current access token; otherwise another
-    /// caller has refreshed already and its token is returned. So any number of concurrent
-    /// 401s for one token cause one refresh.
+    /// Refreshes only when `rejected` is still the current access token — here and in the
+    /// store; otherwise another caller (or runner) has refreshed already and its token is
+    /// returned. So any number of concurrent 401s for one token cause one refresh.
     ///
     /// # Errors
     /// The refresh failed (see [`AuthError`]).
@@ -577,27 +461,39 @@ impl OAuthToken {
         self.refresh(Reason::Rejected(rejected.clone())).await
     }
 
-    /// Refreshes, unless the reason no longer holds once the lock is held (single flight).
+    /// Refreshes, unless the reason no longer holds once the locks are held (single flight in
+    /// the process, then across processes).
     async fn refresh(&self, reason: Reason) -> Result<SecretString, AuthError> {
         let inner = Arc::clone(&self.inner);
         let task = tokio::spawn(async move {
             let mut pair = inner.pair.lock().await;
-            let needed = match &reason {
-                Reason::Expiring => pair.expires_within(REFRESH_MARGIN),
-                Reason::Rejected(rejected) => {
-                    pair.access_token.expose_secret() == rejected.expose_secret()
-                }
-            };
-            if !needed {
+            inner.ensure_loaded(&mut pair).await?;
+            if !reason.holds(&pair) {
                 return Ok(pair.access_token.clone());
             }
+            let lock = inner
+                .store
+                .lock(&inner.credential)
+                .await
+                .map_err(|e| AuthError::Store {
+                    credential: inner.credential.clone(),
+                    detail: e.to_string(),
+                })?;
+            if let Some(stored) = lock.current()
+                && stored.access_token.expose_secret() != pair.access_token.expose_secret()
+            {
+                // Another runner refreshed since this one read the pair: use what it saved.
+                *pair = stored;
+                if !reason.holds(&pair) {
+                    tracing::info!(credential = %inner.credential, "using the OAuth tokens another runner refreshed");
+                    return Ok(pair.access_token.clone());
+                }
+            }
             let fresh = inner.call_token_endpoint(&pair).await?;
-            inner.save(&fresh).await?;
+            inner.save(lock, &fresh).await?;
             let access = fresh.access_token.clone();
             *pair = fresh;
-            inner
-                .refreshes
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inner.refreshes.fetch_add(1, Ordering::Relaxed);
             tracing::info!(credential = %inner.credential, "refreshed the OAuth access token");
             Ok(access)
         });
@@ -606,6 +502,18 @@ impl OAuthToken {
                 credential: self.inner.credential.clone(),
             })
         })
+    }
+}
+
+impl Reason {
+    /// Whether a refresh is (still) needed with `pair` as the current pair.
+    fn holds(&self, pair: &TokenPair) -> bool {
+        match self {
+            Reason::Expiring => pair.expires_within(REFRESH_MARGIN),
+            Reason::Rejected(rejected) => {
+                pair.access_token.expose_secret() == rejected.expose_secret()
+            }
+        }
     }
 }
 
@@ -625,6 +533,7 @@ impl Inner {
         let transport = |e: reqwest::Error| AuthError::Transport {
             credential: self.credential.clone(),
             detail: error_chain(&e),
+            hint: client.reauthorize.clone(),
         };
         let response = client
             .http
@@ -647,6 +556,7 @@ impl Inner {
                     credential,
                     status,
                     detail,
+                    hint: client.reauthorize.clone(),
                 }
             } else {
                 AuthError::Endpoint {
@@ -682,22 +592,41 @@ impl Inner {
         Ok(TokenPair {
             access_token: SecretString::from(answer.access_token),
             refresh_token,
-            expires_at: SystemTime::now() + lifetime,
+            expires_at: SystemTime::now()
+                .checked_add(lifetime)
+                .ok_or_else(|| invalid("`expires_in` is too large".to_string()))?,
         })
     }
 
-    /// Saves a pair on the blocking pool.
-    async fn save(&self, pair: &TokenPair) -> Result<(), AuthError> {
-        let store = Arc::clone(&self.store);
-        let credential = self.credential.clone();
-        let to_save = pair.clone();
-        let saved = tokio::task::spawn_blocking(move || store.save(&credential, &to_save))
+    /// Reads the store's pair into `pair` on first use (a saved pair is newer than the
+    /// configured one).
+    async fn ensure_loaded(&self, pair: &mut TokenPair) -> Result<(), AuthError> {
+        if self.loaded.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let saved = self
+            .store
+            .load(&self.credential)
             .await
-            .unwrap_or(Err(StoreError::Panicked));
-        saved.map_err(|e| AuthError::Persist {
-            credential: self.credential.clone(),
-            detail: self.redact(&e.to_string(), &[pair]),
-        })
+            .map_err(|e| AuthError::Store {
+                credential: self.credential.clone(),
+                detail: e.to_string(),
+            })?;
+        if let Some(saved) = saved {
+            *pair = saved;
+        }
+        self.loaded.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Saves a pair under the lock (and releases it).
+    async fn save(&self, lock: Box<dyn TokenLock>, pair: &TokenPair) -> Result<(), AuthError> {
+        lock.save(pair.clone())
+            .await
+            .map_err(|e| AuthError::Persist {
+                credential: self.credential.clone(),
+                detail: self.redact(&e.to_string(), &[pair]),
+            })
     }
 
     /// `text` without the app's secrets nor these tokens.

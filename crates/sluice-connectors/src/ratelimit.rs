@@ -34,6 +34,10 @@ pub const REMAINING_MARGIN: u64 = 0;
 /// connector states no burst limit.
 pub const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
 
+/// The longest pause an answer's `Retry-After` (or a spent window) may impose when the
+/// connector says nothing else (`max_retry_after`); a call asked to wait longer fails instead.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
+
 /// Quota windows are counted in this many slots (plus the current one): the count never
 /// lets more than `requests` through in any window of `per`, and a spent quota frees up at
 /// most `per / QUOTA_SLOTS` later than an exact sliding log would (14.4 minutes of a day).
@@ -360,6 +364,8 @@ pub struct RateLimits {
     shared: HashMap<String, String>,
     budgets: Mutex<HashMap<BudgetKey, Arc<Budget>>>,
     keys: Mutex<HashMap<LimitKey, Arc<KeyState>>>,
+    /// Per connector, the longest pause an answer may impose (`max_retry_after`).
+    max_pause: HashMap<String, Duration>,
     /// Requests that had to wait (for a rate limit or a pause), and the time they waited.
     waits: std::sync::atomic::AtomicU64,
     waited_micros: std::sync::atomic::AtomicU64,
@@ -390,6 +396,9 @@ impl RateLimits {
         let mut limits = Self::new();
         for connector in connectors {
             limits.add_connector(&connector.name, &connector.rate_limits)?;
+            if let Some(max) = &connector.max_retry_after {
+                limits.set_max_pause(&connector.name, max.0);
+            }
         }
         Ok(limits)
     }
@@ -472,6 +481,33 @@ impl RateLimits {
     ) -> Result<Self, InvalidLimit> {
         self.add_connector(connector, limits)?;
         Ok(self)
+    }
+
+    /// Sets the longest pause an answer of the connector may impose (its `max_retry_after`;
+    /// [`DEFAULT_MAX_RETRY_AFTER`] when not set).
+    pub fn set_max_pause(&mut self, connector: &str, max: Duration) {
+        self.max_pause.insert(connector.to_string(), max);
+    }
+
+    /// The longest pause an answer of the connector may impose.
+    #[must_use]
+    pub fn max_pause(&self, connector: &str) -> Duration {
+        self.max_pause
+            .get(connector)
+            .copied()
+            .unwrap_or(DEFAULT_MAX_RETRY_AFTER)
+    }
+
+    /// How long the key is still paused by what the API said (zero when it is not).
+    #[must_use]
+    pub fn paused_for(&self, key: &LimitKey) -> Duration {
+        let Some(state) = self.keys.lock().get(key).cloned() else {
+            return Duration::ZERO;
+        };
+        let hints = state.hints.lock();
+        hints.paused_until.map_or(Duration::ZERO, |until| {
+            until.saturating_duration_since(Instant::now())
+        })
     }
 
     /// Whether the connector has any rate limit (calls of one without are never delayed).
@@ -586,10 +622,13 @@ impl RateLimits {
     /// - `X-RateLimit-Daily-Remaining` at 0: [`acquire`](Self::acquire) fails with
     ///   [`LimitError::QuotaExhausted`] until `X-RateLimit-Daily-Reset` (milliseconds from now)
     ///   or, without it, for the connector's quota window (a day when it states none).
-    /// - 429: no request of the key for `Retry-After` (seconds or an HTTP date), else the
-    ///   interval as above.
+    /// - 429: no request of the key for `Retry-After` (seconds or an HTTP date) — what the API
+    ///   said wins over the window estimate of the same answer — else the interval as above.
     ///
-    /// Pauses only ever grow: a late answer to an older request does not shorten one.
+    /// No pause is longer than the connector's [`max_pause`](Self::max_pause) (a hostile or
+    /// broken `Retry-After` must not stall every call of a credential; the call that got it
+    /// fails instead). Pauses only ever grow: a late answer to an older request does not
+    /// shorten one.
     pub fn observe(&self, key: &LimitKey, status: u16, headers: &HeaderMap) {
         let key = &*self.budget_key(key);
         let now = Instant::now();
@@ -612,6 +651,7 @@ impl RateLimits {
             })
             .unwrap_or(DEFAULT_PAUSE);
         let daily_remaining = header_i64(headers, "x-ratelimit-daily-remaining");
+        let max_pause = self.max_pause(&key.connector);
 
         let mut pause = None;
         if let Some(remaining) = remaining {
@@ -630,18 +670,21 @@ impl RateLimits {
                 // that spaced its own requests loses no time), else a whole interval from now.
                 let until = hints
                     .window_start
-                    .map(|start| start + interval)
+                    .and_then(|start| start.checked_add(interval))
                     .filter(|until| *until > now)
-                    .unwrap_or(now + interval);
+                    .unwrap_or_else(|| now.checked_add(interval).unwrap_or(now));
                 tracing::debug!(key = %key, remaining, "rate limit: burst spent, pausing the key");
                 pause = Some(until.saturating_duration_since(now));
             }
         }
         if status == 429 {
-            let wait = retry_after(headers).unwrap_or(interval);
-            tracing::warn!(key = %key, wait = ?wait, "rate limit: the API answered 429, pausing the key");
-            pause = Some(pause.map_or(wait, |p: Duration| p.max(wait)));
+            pause = Some(match retry_after(headers) {
+                // The API said how long: that is the pause.
+                Some(after) => after,
+                None => pause.map_or(interval, |p: Duration| p.max(interval)),
+            });
         }
+        let pause = pause.map(|p| p.min(max_pause));
         let mut quota = None;
         if daily_remaining.is_some_and(|remaining| remaining <= 0) {
             let quota_spec = specs.iter().find(|spec| spec.gcra.is_none());
@@ -653,7 +696,11 @@ impl RateLimits {
                 |spec| spec.label.clone(),
             );
             tracing::warn!(key = %key, resets_in = ?resets_in, "rate limit: the API says the daily quota is spent");
-            quota = Some((now + resets_in, label));
+            let day = Duration::from_secs(24 * 60 * 60);
+            let until = now
+                .checked_add(resets_in)
+                .unwrap_or_else(|| now.checked_add(day).unwrap_or(now));
+            quota = Some((until, label));
         }
         if pause.is_none() && quota.is_none() {
             return;
@@ -661,8 +708,14 @@ impl RateLimits {
         let state = self.key_state(key);
         let mut hints = state.hints.lock();
         if let Some(pause) = pause {
-            let until = now + pause;
-            hints.paused_until = Some(hints.paused_until.map_or(until, |u| u.max(until)));
+            let until = now.checked_add(pause).unwrap_or(now);
+            let until = hints.paused_until.map_or(until, |u| u.max(until));
+            hints.paused_until = Some(until);
+            if status == 429 {
+                // The wait the key really gets (an earlier, longer pause may stand).
+                let wait = until.saturating_duration_since(now);
+                tracing::warn!(key = %key, wait = ?wait, "rate limit: the API answered 429, pausing the key");
+            }
         }
         if let Some((until, label)) = quota {
             match &hints.quota_spent_until {
@@ -738,6 +791,14 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
+    if value.starts_with(|c: char| c.is_ascii_digit()) {
+        // A number too large for u64, or with a fraction: as long as can be said.
+        return value
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| Duration::try_from_secs_f64(s.max(0.0)).ok())
+            .or(Some(Duration::MAX));
+    }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(SystemTime::now()).unwrap_or_default())
 }
@@ -748,7 +809,7 @@ fn daily_reset(headers: &HeaderMap) -> Option<Duration> {
     let ms = u64::try_from(header_i64(headers, "x-ratelimit-daily-reset")?).ok()?;
     const UNIX_MS_2001: u64 = 1_000_000_000_000;
     if ms >= UNIX_MS_2001 {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(ms))?;
         return Some(at.duration_since(SystemTime::now()).unwrap_or_default());
     }
     Some(Duration::from_millis(ms))

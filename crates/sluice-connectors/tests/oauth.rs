@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sluice_connectors::oauth::{
-    AuthError, FileTokenStore, MemoryTokenStore, OAuthClient, OAuthToken, StoreError, TokenPair,
-    TokenStore,
+    AuthError, MemoryTokenStore, OAuthClient, OAuthToken, StoreError, StoreFuture, TokenLock,
+    TokenPair, TokenStore,
 };
 use wiremock::matchers::{body_string_contains, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -178,9 +178,7 @@ async fn the_rotated_refresh_token_is_stored_and_used_next() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("tokens.json");
-    let store = Arc::new(FileTokenStore::new(&file));
+    let store = Arc::new(MemoryTokenStore::new());
     let token = OAuthToken::new(
         "ghl_main",
         client(&server),
@@ -191,7 +189,7 @@ async fn the_rotated_refresh_token_is_stored_and_used_next() {
         .refresh_after_unauthorized(&SecretString::from(ACCESS_1))
         .await
         .expect("first refresh");
-    let saved = store.load("ghl_main").expect("load").expect("a pair");
+    let saved = store.get("ghl_main").expect("a pair");
     assert_eq!(saved.access_token.expose_secret(), ACCESS_2);
     assert_eq!(saved.refresh_token.expose_secret(), REFRESH_2);
     assert!(!saved.expires_within(Duration::from_secs(86_000)));
@@ -202,7 +200,7 @@ async fn the_rotated_refresh_token_is_stored_and_used_next() {
         .await
         .expect("second refresh");
     assert_eq!(access.expose_secret(), ACCESS_3);
-    let saved = store.load("ghl_main").expect("load").expect("a pair");
+    let saved = store.get("ghl_main").expect("a pair");
     assert_eq!(saved.refresh_token.expose_secret(), REFRESH_3);
 
     // A new process starts from the saved pair, not from the configured (stale) one.
@@ -212,6 +210,7 @@ async fn the_rotated_refresh_token_is_stored_and_used_next() {
         store.clone(),
         Some(pair(ACCESS_1, REFRESH_1, Duration::from_secs(3600))),
     )
+    .await
     .expect("from the store");
     let access = restarted.access_token().await.expect("a token");
     assert_eq!(access.expose_secret(), ACCESS_3);
@@ -221,14 +220,59 @@ async fn the_rotated_refresh_token_is_stored_and_used_next() {
 /// A store that cannot save.
 struct BrokenStore;
 
-impl TokenStore for BrokenStore {
-    fn load(&self, _credential: &str) -> Result<Option<TokenPair>, StoreError> {
-        Ok(None)
+struct BrokenLock;
+
+impl TokenLock for BrokenLock {
+    fn current(&self) -> Option<TokenPair> {
+        None
     }
 
-    fn save(&self, _credential: &str, _pair: &TokenPair) -> Result<(), StoreError> {
-        Err(StoreError::Other("disk full".into()))
+    fn save(self: Box<Self>, _pair: TokenPair) -> StoreFuture<'static, ()> {
+        Box::pin(std::future::ready(Err(StoreError::Other(
+            "disk full".into(),
+        ))))
     }
+}
+
+impl TokenStore for BrokenStore {
+    fn load<'a>(&'a self, _credential: &'a str) -> StoreFuture<'a, Option<TokenPair>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+
+    fn lock<'a>(&'a self, _credential: &'a str) -> StoreFuture<'a, Box<dyn TokenLock>> {
+        Box::pin(std::future::ready(Ok(
+            Box::new(BrokenLock) as Box<dyn TokenLock>
+        )))
+    }
+}
+
+/// Two runners (two `OAuthToken`s) share one store: the first refreshes after a 401; the
+/// second, answered 401 for the same old token, finds the new pair under the store's lock and
+/// uses it — the endpoint is called once and the used refresh token is never sent again.
+#[tokio::test]
+async fn a_second_runner_uses_the_pair_the_first_one_refreshed() {
+    let server = MockServer::start().await;
+    endpoint_rotating_once(&server, 1).await;
+    let store = Arc::new(MemoryTokenStore::new());
+    let start = || pair(ACCESS_1, REFRESH_1, Duration::from_secs(3600));
+    let a = OAuthToken::new("ghl_main", client(&server), start(), store.clone());
+    let b = OAuthToken::new("ghl_main", client(&server), start(), store.clone());
+    // Both read the store before anything was saved.
+    assert_eq!(a.access_token().await.expect("a").expose_secret(), ACCESS_1);
+    assert_eq!(b.access_token().await.expect("b").expose_secret(), ACCESS_1);
+    let rejected = SecretString::from(ACCESS_1);
+    let fresh_a = a
+        .refresh_after_unauthorized(&rejected)
+        .await
+        .expect("a refreshes");
+    let fresh_b = b
+        .refresh_after_unauthorized(&rejected)
+        .await
+        .expect("b reads");
+    assert_eq!(fresh_a.expose_secret(), ACCESS_2);
+    assert_eq!(fresh_b.expose_secret(), ACCESS_2);
+    assert_eq!(a.refresh_count() + b.refresh_count(), 1);
+    server.verify().await;
 }
 
 #[tokio::test]
@@ -289,6 +333,7 @@ async fn a_refused_refresh_names_the_credential_not_the_secret() {
                 credential,
                 status: got,
                 detail,
+                ..
             } => {
                 assert_eq!(credential, "ghl_main");
                 assert_eq!(*got, status);
@@ -384,9 +429,7 @@ async fn nothing_shows_a_secret() {
     assert_no_secret(&format!("{:?}", client(&server)));
     assert_no_secret(&format!("{:?}", pair(ACCESS_1, REFRESH_1, Duration::ZERO)));
     let store = MemoryTokenStore::new();
-    store
-        .save("ghl_main", &pair(ACCESS_1, REFRESH_1, Duration::ZERO))
-        .expect("save");
+    store.put("ghl_main", pair(ACCESS_1, REFRESH_1, Duration::ZERO));
     assert_no_secret(&format!("{store:?}"));
 
     let credential = "ghl_main".to_string();
@@ -396,6 +439,7 @@ async fn nothing_shows_a_secret() {
             credential: credential.clone(),
             status: 400,
             detail: detail.clone(),
+            hint: " and run `sluice secrets set ghl_refresh`".to_string(),
         },
         AuthError::Endpoint {
             credential: credential.clone(),
@@ -405,6 +449,7 @@ async fn nothing_shows_a_secret() {
         AuthError::Transport {
             credential: credential.clone(),
             detail: detail.clone(),
+            hint: String::new(),
         },
         AuthError::InvalidAnswer {
             credential: credential.clone(),
@@ -432,63 +477,6 @@ async fn nothing_shows_a_secret() {
 }
 
 #[tokio::test]
-async fn the_token_file_is_written_atomically_and_privately() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("tokens.json");
-    let store = FileTokenStore::new(&file);
-    assert!(
-        store.load("ghl_main").expect("load").is_none(),
-        "no file yet"
-    );
-    store
-        .save(
-            "ghl_main",
-            &pair(ACCESS_1, REFRESH_1, Duration::from_secs(100)),
-        )
-        .expect("save");
-    store
-        .save(
-            "ghl_other",
-            &pair(ACCESS_2, REFRESH_2, Duration::from_secs(100)),
-        )
-        .expect("save");
-    store
-        .save(
-            "ghl_main",
-            &pair(ACCESS_3, REFRESH_3, Duration::from_secs(100)),
-        )
-        .expect("save");
-    let main = store.load("ghl_main").expect("load").expect("a pair");
-    assert_eq!(main.refresh_token.expose_secret(), REFRESH_3);
-    let other = store.load("ghl_other").expect("load").expect("a pair");
-    assert_eq!(other.refresh_token.expose_secret(), REFRESH_2);
-    // Only the file itself is left: the temporary files were renamed over it.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .expect("list")
-        .map(|entry| entry.expect("entry").file_name())
-        .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("tokens.json")]);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&file)
-            .expect("metadata")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-
-    // A store that cannot write says where and why, without the tokens.
-    std::fs::write(&file, "not json").expect("write");
-    let error = store
-        .save("ghl_main", &pair(ACCESS_1, REFRESH_1, Duration::ZERO))
-        .expect_err("corrupt file")
-        .to_string();
-    assert!(error.contains("tokens.json"), "{error}");
-    assert_no_secret(&error);
-}
-
-#[tokio::test]
 async fn without_any_pair_there_is_no_token() {
     let server = MockServer::start().await;
     let error = OAuthToken::from_store(
@@ -497,6 +485,7 @@ async fn without_any_pair_there_is_no_token() {
         Arc::new(MemoryTokenStore::new()),
         None,
     )
+    .await
     .expect_err("no pair");
     assert_eq!(
         error,

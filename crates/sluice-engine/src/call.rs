@@ -59,8 +59,9 @@ type WriteKey = (String, RequestRecord);
 
 /// What the write-ahead record says of a call.
 enum WriteAhead {
-    /// Send it (recording the answer under this key, for a write of a durable run).
-    Send(Option<WriteKey>),
+    /// Send it (recording the answer under this key, for a write of a durable run), after
+    /// this many attempts already made (1 for a write sent before the run stopped).
+    Send(Option<WriteKey>, u32),
     /// It was made before: this is its answer.
     Answered(Value),
 }
@@ -115,11 +116,11 @@ pub(crate) async fn call_with_retries(
         tracing::debug!(step = %call.step.name, "Read cache hit.");
         return Ok(((*hit).clone(), 0));
     }
-    let write_key = match s.write_ahead().await.map_err(|e| (e, 0))? {
-        WriteAhead::Send(key) => key,
+    let (write_key, made) = match s.write_ahead().await.map_err(|e| (e, 0))? {
+        WriteAhead::Send(key, made) => (key, made),
         WriteAhead::Answered(answer) => return Ok((answer, 0)),
     };
-    let mut attempt = 0;
+    let mut attempt = made;
     loop {
         attempt += 1;
         if rt.options().dry_run && s.writes {
@@ -133,11 +134,13 @@ pub(crate) async fn call_with_retries(
             );
             return Err((StepError::new(ErrorKind::RateLimited, message), attempt));
         }
-        let (sent, result) = {
+        let (sent, result, took) = {
             let _permits = s.admit().await.map_err(|e| (e, attempt))?;
-            s.send(attempt).await
+            let started = std::time::Instant::now();
+            let (sent, result) = s.send(attempt).await;
+            (sent, result, started.elapsed())
         };
-        s.note_attempt(attempt, sent, &result, trace.as_deref_mut());
+        s.note_attempt(attempt, sent, &result, took, trace.as_deref_mut());
         let e = match result {
             Ok(answer) => {
                 let body = s
@@ -240,7 +243,7 @@ impl Sender<'_> {
     /// key. A write made before is not sent again; one whose outcome is unknown is settled.
     async fn write_ahead(&self) -> Result<WriteAhead, StepError> {
         let (Some(journal), true) = (self.journal, self.writes) else {
-            return Ok(WriteAhead::Send(None));
+            return Ok(WriteAhead::Send(None, 0));
         };
         let call = self.call;
         let key = journal.write_key(&self.step_path, call.item);
@@ -258,6 +261,19 @@ impl Sender<'_> {
                 return Ok(WriteAhead::Answered(answer));
             }
             sluice_store::WriteState::Pending => {
+                // The attempt the stopped run sent is part of the record too: its answer was
+                // lost, and what follows (a resend, a reconcile read) is the next attempt.
+                journal.http_call(HttpDone {
+                    step: &self.step_path,
+                    item: call.item,
+                    attempt: 1,
+                    request: record.clone(),
+                    status: None,
+                    elapsed: Duration::ZERO,
+                    error: Some(
+                        "sent before the run stopped; no answer was recorded (the outcome is settled on resume)",
+                    ),
+                });
                 let unsettled = Unsettled {
                     rt: self.rt,
                     journal,
@@ -271,9 +287,10 @@ impl Sender<'_> {
                 if let Some(answer) = settle_unknown(&unsettled).await? {
                     return Ok(WriteAhead::Answered(answer));
                 }
+                return Ok(WriteAhead::Send(Some((key, record)), 1));
             }
         }
-        Ok(WriteAhead::Send(Some((key, record))))
+        Ok(WriteAhead::Send(Some((key, record)), 0))
     }
 
     /// A dry run's write: shown, not sent.
@@ -336,6 +353,7 @@ impl Sender<'_> {
         attempt: u32,
         sent: Option<RequestRecord>,
         result: &Result<Answer, StepError>,
+        took: Duration,
         trace: Option<&mut Trace>,
     ) {
         let status = match result {
@@ -349,9 +367,11 @@ impl Sender<'_> {
         if let Some(j) = self.journal
             && let Some(request) = sent
         {
+            // A failed attempt (a timeout, a refused connection, an error status) took time
+            // too: the audit record says how long it waited, not 0 ms.
             let (elapsed, error) = match result {
                 Ok(a) => (a.elapsed, None),
-                Err(e) => (Duration::ZERO, Some(e.message.as_str())),
+                Err(e) => (took, Some(e.message.as_str())),
             };
             j.http_call(HttpDone {
                 step: &self.step_path,
@@ -417,6 +437,35 @@ impl Sender<'_> {
                 elapsed: Duration::ZERO,
             });
         }
+        // An API asking to wait longer than the connector allows is not waited for: the call
+        // fails now, saying so (a hostile or broken `Retry-After` must not hang the run).
+        let max_wait = call
+            .endpoint
+            .conn
+            .connector
+            .max_retry_after
+            .as_ref()
+            .map_or(sluice_connectors::ratelimit::DEFAULT_MAX_RETRY_AFTER, |d| {
+                d.0
+            });
+        let e = match e.retry_after {
+            Some(asked) if e.retryable && asked > max_wait => {
+                let mut refused = StepError::new(
+                    e.kind,
+                    format!(
+                        "{}; it asks to wait {} before trying again (Retry-After), longer than the `max_retry_after` of connector `{}` ({}), so the call fails instead of waiting",
+                        e.message,
+                        describe_wait(asked),
+                        call.endpoint.conn.connector.name.value,
+                        humantime::format_duration(max_wait),
+                    ),
+                );
+                refused.status = e.status;
+                refused.request_id.clone_from(&e.request_id);
+                refused
+            }
+            _ => e,
+        };
         // A 429 was refused before it was processed: safe to repeat even for a POST.
         // Anything else is repeated only when the operation is idempotent.
         let safe = call.operation.is_idempotent() || e.status == Some(429);
@@ -433,13 +482,16 @@ impl Sender<'_> {
             return Err((e, attempt));
         }
         let settings = &call.settings;
+        // The real wait: the backoff, or longer when the API's answers paused the key (the
+        // next attempt waits that out in the limiter); observers and logs are told this one.
         let wait = backoff(
             settings.backoff,
             settings.delay,
             settings.max_delay,
             attempt,
             e.retry_after,
-        );
+        )
+        .max(self.limiter.paused_for());
         rt.observer().event(&Event::Retry {
             step: &call.step.name,
             attempt,
@@ -507,6 +559,15 @@ pub async fn call_read(
     )
     .await
     .map(|answer| answer.body)
+}
+
+/// A wait as people read it, whole seconds (`31years 8months …`, `1h`), or "longer than can
+/// be said" for one past any date.
+fn describe_wait(wait: Duration) -> String {
+    if wait >= Duration::from_secs(u64::from(u32::MAX)) {
+        return "longer than a century".to_string();
+    }
+    humantime::format_duration(Duration::from_secs(wait.as_secs())).to_string()
 }
 
 /// The wait before attempt `attempt + 1`: the API's `Retry-After` when it gave one, else

@@ -467,7 +467,8 @@ pub fn retry_after(status: u16, headers: &HeaderMap) -> Option<Duration> {
         .and_then(|v| v.to_str().ok())
     {
         if let Ok(secs) = v.trim().parse::<f64>() {
-            return Duration::try_from_secs_f64(secs.max(0.0)).ok();
+            // Too large to hold is as long as can be: the caller refuses to wait that long.
+            return Some(Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(Duration::MAX));
         }
         if let Ok(at) = chrono::DateTime::parse_from_rfc2822(v.trim()) {
             let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();

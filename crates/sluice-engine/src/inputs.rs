@@ -23,7 +23,11 @@ pub fn prepare_inputs(exec: &Executable, given: Map<String, Value>) -> Result<Va
     let mut problems = Vec::new();
     for (name, _) in &given {
         if !exec.inputs.contains_key(name) {
-            problems.push(format!("flow `{}` has no input `{name}`", exec.name));
+            problems.push(format!(
+                "flow `{}` has no input `{}`",
+                exec.name,
+                preview(name, 80)
+            ));
         }
     }
     for (name, decl) in &exec.inputs {
@@ -31,8 +35,9 @@ pub fn prepare_inputs(exec: &Executable, given: Map<String, Value>) -> Result<Va
             Some(v) => {
                 if !type_matches(v, decl.kind) {
                     problems.push(format!(
-                        "input `{name}` must be of type `{}`, got {v}",
-                        decl.kind.as_str()
+                        "input `{name}` must be of type `{}`, got {}",
+                        decl.kind.as_str(),
+                        preview(&v.to_string(), 80)
                     ));
                 }
                 out.insert(name.clone(), v.clone());
@@ -54,6 +59,16 @@ pub fn prepare_inputs(exec: &Executable, given: Map<String, Value>) -> Result<Va
         Ok(Value::Object(out))
     } else {
         Err(InputError { problems })
+    }
+}
+
+/// At most `max` characters of `text` (an input may be megabytes long; an error message
+/// quotes only its start, and says how long it is).
+#[must_use]
+pub fn preview(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}… ({} bytes in all)", &text[..at], text.len()),
+        None => text.to_string(),
     }
 }
 

@@ -23,7 +23,7 @@ mod step;
 pub use call::{backoff, call_read};
 pub use error::{ErrorKind, StepError};
 pub use exec::{BuildError, Executable};
-pub use inputs::{InputError, prepare_inputs};
+pub use inputs::{InputError, prepare_inputs, preview};
 pub use journal::{JournalError, Recorder, RunJournal};
 pub use observer::{Event, NoObserver, Observer, RequestRecord, StepStatus};
 pub use redact::Redactor;

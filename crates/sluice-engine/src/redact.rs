@@ -1,5 +1,6 @@
-//! Secret redaction: every known secret (and its common encodings: base64, URL-encoding, a
-//! `Bearer`/`Basic` header) is replaced by `[REDACTED]` in anything that leaves the engine.
+//! Secret redaction: every known secret (and its common encodings: base64 with and without
+//! padding, URL-safe base64, URL-encoding, hex in either case, a `Bearer`/`Basic` header) is
+//! replaced by `[REDACTED]` in anything that leaves the engine.
 
 use base64::Engine as _;
 
@@ -9,6 +10,21 @@ const UNRESERVED_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
+
+/// The bytes in hex.
+fn hex(bytes: &[u8], upper: bool) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = if upper {
+                write!(out, "{b:02X}")
+            } else {
+                write!(out, "{b:02x}")
+            };
+            out
+        })
+}
 
 /// What replaces a secret.
 pub const MASK: &str = "[REDACTED]";
@@ -44,6 +60,12 @@ impl Redactor {
                 .to_string(),
             // As URLs carry it: RFC 3986's unreserved characters left as they are.
             percent_encoding::utf8_percent_encode(secret, UNRESERVED_KEPT).to_string(),
+            // Base64 without padding, and URL-safe with it.
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(secret),
+            base64::engine::general_purpose::URL_SAFE.encode(secret),
+            // Hex, as an API may echo a value back (lower and upper case).
+            hex(secret.as_bytes(), false),
+            hex(secret.as_bytes(), true),
         ];
         forms.retain(|f| f.len() >= 4);
         for f in forms {
@@ -108,5 +130,20 @@ mod tests {
         assert!(!out.contains("pit-secret"), "{out}");
         assert!(!out.contains(&b64), "{out}");
         assert_eq!(out.matches(MASK).count(), 3, "{out}");
+    }
+
+    #[test]
+    fn masks_hex_and_unpadded_base64() {
+        let mut r = Redactor::new();
+        r.add("pit-secret/token+1");
+        let lower = hex(b"pit-secret/token+1", false);
+        let upper = hex(b"pit-secret/token+1", true);
+        let nopad = base64::engine::general_purpose::STANDARD_NO_PAD.encode("pit-secret/token+1");
+        let url = base64::engine::general_purpose::URL_SAFE.encode("pit-secret/token+1");
+        let out = r.redact(&format!("a={lower} b={upper} c={nopad} d={url}"));
+        for form in [&lower, &upper, &nopad, &url] {
+            assert!(!out.contains(form.as_str()), "{form}: {out}");
+        }
+        assert_eq!(out, format!("a={MASK} b={MASK} c={MASK} d={MASK}"));
     }
 }

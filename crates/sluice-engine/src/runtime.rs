@@ -339,6 +339,13 @@ impl Limiter<'_> {
         }
     }
 
+    /// How long the API's last answers still pause this call's key (zero without limits).
+    pub(crate) fn paused_for(&self) -> std::time::Duration {
+        self.key
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |key| self.limits.paused_for(key))
+    }
+
     /// Tells the limiter about an answer (GHL's `X-RateLimit-*` headers, a 429).
     pub(crate) fn observe(&self, status: u16, headers: &reqwest::header::HeaderMap) {
         if let Some(key) = &self.key {

@@ -7,6 +7,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt as _;
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use serde_json::Value;
@@ -44,7 +47,29 @@ pub async fn run_with(
         top: true,
         run_flow: run_steps_boxed,
     });
-    let fut = run_steps(exec.clone(), rt, Arc::new(inputs), ctx);
+    let redactor = rt.redactor().clone();
+    let flow_name = exec.name.clone();
+    let steps_not_started = || {
+        exec.steps
+            .iter()
+            .map(|s| StepReport::not_started(&s.name))
+            .collect::<Vec<_>>()
+    };
+    // Steps catch their own panics; this catches one of the run's own code (building the
+    // output, …), so the run fails instead of hanging.
+    let fut = AssertUnwindSafe(run_steps(exec.clone(), rt, Arc::new(inputs), ctx))
+        .catch_unwind()
+        .map(move |ended| {
+            ended.unwrap_or_else(|payload| {
+                let message = redactor.redact(&panic_message(payload.as_ref()));
+                tracing::error!(flow = %flow_name, "A run panicked: {message}");
+                FlowOutcome::stopped(
+                    RunStatus::Failed,
+                    format!("internal error (the run panicked: {message}); please report it"),
+                    steps_not_started(),
+                )
+            })
+        });
     let ended = match exec.timeout {
         Some(t) => match tokio::time::timeout(t, fut).await {
             Ok(ended) => ended,
@@ -333,9 +358,51 @@ fn spawn<'a>(
     feed: Feed,
 ) {
     set.push(Box::pin(async move {
-        let outcome = run_step(env, i, deps, feed).await;
+        let started = Instant::now();
+        let outcome = match AssertUnwindSafe(run_step(env, i, deps, feed))
+            .catch_unwind()
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(payload) => panicked_step(env, started, payload.as_ref()),
+        };
         (i, record_step(env, i, outcome).await)
     }));
+}
+
+/// A step that panicked (a bug, not bad data: data gets errors) fails like any other, so its
+/// run ends, is recorded and gives up its lease instead of hanging.
+fn panicked_step(
+    env: StepEnv<'_>,
+    started: Instant,
+    payload: &(dyn std::any::Any + Send),
+) -> Outcome {
+    let message = env.rt.redactor().redact(&panic_message(payload));
+    tracing::error!(flow = %env.exec.name, "A step panicked: {message}");
+    Outcome {
+        status: StepStatus::Failed,
+        output: Value::Null,
+        attempts: 1,
+        error: Some(StepError::new(
+            ErrorKind::Other,
+            format!("internal error (the step panicked: {message}); please report it"),
+        )),
+        elapsed: started.elapsed(),
+        trace: Trace::default(),
+    }
+}
+
+/// What a panic said, when it said it with text.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    match text.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 /// Records how one of the run's own steps ended in its journal (a cancelled step is not: it

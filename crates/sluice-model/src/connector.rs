@@ -31,6 +31,11 @@ pub struct Connector {
     /// Limits the API states; Sluice waits before sending rather than be refused.
     #[serde(default)]
     pub rate_limits: Vec<RateLimit>,
+    /// The longest wait an answer's `Retry-After` may ask for (default `5m`). An answer asking
+    /// for more fails the call at once with a clear error instead of stalling the run (and
+    /// every other call of the same credential) for as long as the API says.
+    #[serde(default)]
+    pub max_retry_after: Option<Duration>,
     /// The OAuth scopes operations may need, with what each grants.
     #[serde(default)]
     pub scopes: IndexMap<String, String>,

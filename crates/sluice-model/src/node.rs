@@ -253,7 +253,18 @@ fn yaml_error(source: &str, e: &serde_saphyr::Error) -> YamlError {
         Some(i) => raw[..i].to_string(),
         None => raw,
     };
-    let (message, help, code) = explain_yaml_message(&message);
+    if message.contains("trailing content after double-quoted scalar")
+        && let Some(found) = unclosed_quote(source, span)
+    {
+        return found;
+    }
+    let (message, help, code) = if matches!(e, serde_saphyr::Error::UnknownAnchor { .. }) {
+        unknown_anchor(source, span)
+    } else {
+        let budget = matches!(e, serde_saphyr::Error::Budget { .. })
+            || message.to_lowercase().contains("budget");
+        explain_yaml_message(&message, budget)
+    };
     YamlError {
         message,
         span,
@@ -262,7 +273,67 @@ fn yaml_error(source: &str, e: &serde_saphyr::Error) -> YamlError {
     }
 }
 
-fn explain_yaml_message(message: &str) -> (String, Option<String>, &'static str) {
+/// A double quote left open: YAML reads on, across lines, to the next `"`, and only the text
+/// after that one is an error. Points at the quote that was left open instead.
+fn unclosed_quote(source: &str, at: Option<Span>) -> Option<YamlError> {
+    let before = source.get(..at?.offset)?;
+    let closing = before.strip_suffix('"')?;
+    let open = closing.rfind('"')?;
+    let line_of = |offset: usize| source[..offset].matches('\n').count() + 1;
+    let (opened, closed) = (line_of(open), line_of(before.len() - 1));
+    if opened == closed {
+        return None;
+    }
+    Some(YamlError {
+        message: format!(
+            "this quote is not closed on its line: YAML reads on to the next `\"`, on line {closed}"
+        ),
+        span: Some(Span::new(open, 1)),
+        help: Some(format!("close the quote at the end of line {opened}")),
+        code: "sluice::yaml::syntax",
+    })
+}
+
+/// An alias (`*name`) whose anchor (`&name`) is not defined before it: undefined, misspelt,
+/// or defined further down (YAML reads top to bottom).
+fn unknown_anchor(source: &str, span: Option<Span>) -> (String, Option<String>, &'static str) {
+    let name = span
+        .and_then(|s| source.get(s.offset..))
+        .and_then(|rest| rest.strip_prefix('*'))
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty());
+    let (message, help) = match name {
+        Some(name) => {
+            let later = source.contains(&format!("&{name}"));
+            (
+                format!("the alias `*{name}` names no anchor `&{name}` above it"),
+                if later {
+                    format!(
+                        "`&{name}` is defined further down; an anchor must come before its aliases (YAML reads top to bottom)"
+                    )
+                } else {
+                    format!(
+                        "define it first with `&{name}` on the value to repeat, or check the spelling"
+                    )
+                },
+            )
+        }
+        None => (
+            "an alias (`*name`) names no anchor defined above it".to_string(),
+            "define the anchor first with `&name` on the value to repeat".to_string(),
+        ),
+    };
+    (message, Some(help), "sluice::yaml::syntax")
+}
+
+/// Sluice's words for serde-saphyr's message; `budget` when the error is a breached limit
+/// (only then do "alias", "scalar", "events"… in it mean a limit: a syntax error such as an
+/// unclosed quote mentions scalars too).
+fn explain_yaml_message(message: &str, budget: bool) -> (String, Option<String>, &'static str) {
     let lower = message.to_lowercase();
     let limit = |what: &str, help: &str| {
         (
@@ -291,17 +362,13 @@ fn explain_yaml_message(message: &str) -> (String, Option<String>, &'static str)
             "flows need no deep nesting; simplify the file",
         );
     }
-    if lower.contains("alias") || lower.contains("anchor") {
+    if budget && (lower.contains("alias") || lower.contains("anchor")) {
         return limit(
             "the file's aliases (`*name`) expand to more than Sluice reads",
             "an alias repeats the anchored value; use fewer or smaller ones",
         );
     }
-    if lower.contains("budget")
-        || lower.contains("nodes")
-        || lower.contains("events")
-        || lower.contains("scalar")
-    {
+    if budget {
         return limit(
             "the file has more values than Sluice reads in one flow",
             "split it into several flows or sub-flows",

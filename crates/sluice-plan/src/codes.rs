@@ -24,6 +24,14 @@ pub const UNKNOWN_HELPER: &str = "sluice::plan::unknown_helper";
 pub const HELPER_ARGUMENTS: &str = "sluice::plan::helper_arguments";
 /// A literal regular expression (or its flags) of a `regex_*` helper that does not compile.
 pub const INVALID_PATTERN: &str = "sluice::plan::invalid_pattern";
+/// A literal argument a helper refuses: an offset that is no duration, an unknown time zone.
+pub const INVALID_ARGUMENT: &str = "sluice::plan::invalid_argument";
+/// `for_each` over something that is not a list (a literal, or an input of another type).
+pub const FOR_EACH_NOT_A_LIST: &str = "sluice::plan::for_each_not_a_list";
+/// `as:` names what templates already mean (`inputs`, `steps`, `flow`, `loop`…).
+pub const RESERVED_AS: &str = "sluice::plan::reserved_as";
+/// A `timeout:` of zero: nothing could ever finish.
+pub const ZERO_TIMEOUT: &str = "sluice::plan::zero_timeout";
 /// A template reads an input the flow does not declare.
 pub const UNKNOWN_INPUT: &str = "sluice::plan::unknown_input";
 /// A template reads something that is neither `inputs`, `steps` nor the current item.

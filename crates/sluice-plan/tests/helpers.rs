@@ -166,3 +166,26 @@ fn literal_patterns_and_paths_are_checked_dynamic_ones_are_not() {
          `search` and `value`"
     );
 }
+
+#[test]
+fn literal_offsets_and_time_zones_are_checked_dynamic_ones_are_not() {
+    let codes_of =
+        |t: &str| -> Vec<&'static str> { diagnostics(t).iter().map(|d| d.code).collect() };
+    assert_eq!(
+        codes_of(r#"{{ date_add inputs.a "soon" }}"#),
+        [codes::INVALID_ARGUMENT]
+    );
+    assert_eq!(
+        codes_of(r#"{{ date_format inputs.a "%H" "Mars/Olympus" }}"#),
+        [codes::INVALID_ARGUMENT]
+    );
+    for fine in [
+        r#"{{ date_add inputs.a "-1d" }}"#,
+        r#"{{ date_add inputs.a "+2h 30m" }}"#,
+        r#"{{ date_add inputs.a inputs.a }}"#,
+        r#"{{ date_format inputs.a "%H" "Europe/Berlin" }}"#,
+        r#"{{ date_format inputs.a "%H" "UTC" }}"#,
+    ] {
+        assert_eq!(codes_of(fine), Vec::<&str>::new(), "{fine}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Credentials of `sluice.toml` made ready for the engine: each secret read from the
 //! environment, a file or the run store, registered for redaction, and turned into the auth
-//! the connector asks for (a bearer token, a query parameter, an OAuth token with refresh).
+//! the connector asks for (a bearer token, a query parameter, an OAuth token with refresh whose
+//! rotated pairs live in the run store, shared by every runner — `oauth_store.rs`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -55,12 +56,14 @@ pub async fn read(
     let Some(project) = files.project() else {
         return Ok(out);
     };
-    let stored = load_store_secrets(project, execs, store).await?;
+    let (stored, store) = load_store_secrets(project, execs, store).await?;
     let reader = Reader {
         dir: files.project_dir(),
         stored: &stored,
+        store: store.as_ref(),
     };
     out.named = named(project, execs, &reader)?;
+    let mut seeds = Vec::new();
     for conn in execs.iter().flat_map(|e| e.connections.iter()) {
         let Some(name) = &conn.credential else {
             continue;
@@ -71,11 +74,23 @@ pub async fn read(
         let Some(cred) = project.credentials.get(name) else {
             continue;
         };
-        let auth = auth_of(name, cred, conn, overrides, &reader, &mut out.secrets)?;
+        let auth = auth_of(
+            name,
+            cred,
+            conn,
+            overrides,
+            &reader,
+            &mut out.secrets,
+            &mut seeds,
+        )?;
         if let Some(location) = &cred.location_id {
             out.locations.push((name.clone(), location.clone()));
         }
         out.auth.push((name.clone(), auth));
+    }
+    if let (Some(store), false) = (&store, seeds.is_empty()) {
+        let dir = files.project_dir().unwrap_or_else(|| Path::new("."));
+        crate::oauth_store::migrate_token_file(store, dir, project, &seeds).await?;
     }
     Ok(out)
 }
@@ -94,10 +109,11 @@ pub async fn read_named(
     let Some(project) = files.project() else {
         return Ok(out);
     };
-    let stored = load_store_secrets(project, execs, store).await?;
+    let (stored, store) = load_store_secrets(project, execs, store).await?;
     let reader = Reader {
         dir: files.project_dir(),
         stored: &stored,
+        store: store.as_ref(),
     };
     out.named = named(project, execs, &reader)?;
     Ok(out)
@@ -157,6 +173,8 @@ pub fn read_setting(
 struct Reader<'a> {
     dir: Option<&'a Path>,
     stored: &'a HashMap<String, String>,
+    /// The run store, open when a credential needs it (stored secrets, OAuth pairs).
+    store: Option<&'a sluice_store::Store>,
 }
 
 impl Reader<'_> {
@@ -180,18 +198,21 @@ impl Reader<'_> {
     }
 }
 
-/// The `{ store = "…" }` secrets of the credentials the flows use (the store is opened only
-/// when there are some).
+/// The `{ store = "…" }` secrets of the credentials the flows use, and the store (opened
+/// only when a secret or an OAuth credential needs it).
 async fn load_store_secrets(
     project: &Project,
     execs: &[&Executable],
     store: SecretStore<'_>,
-) -> Result<HashMap<String, String>, ProjectError> {
-    let keys: Vec<&str> = execs
+) -> Result<(HashMap<String, String>, Option<sluice_store::Store>), ProjectError> {
+    let used: Vec<&Credential> = execs
         .iter()
         .flat_map(|e| e.connections.iter())
         .filter_map(|c| c.credential.as_ref())
         .filter_map(|name| project.credentials.get(name))
+        .collect();
+    let keys: Vec<&str> = used
+        .iter()
         .flat_map(|c| [&c.token, &c.client_id, &c.client_secret, &c.refresh_token])
         .filter_map(|s| match s {
             Some(SecretSource::Store(key)) => Some(key.as_str()),
@@ -208,20 +229,15 @@ async fn load_store_secrets(
                 }),
         )
         .collect();
-    if keys.is_empty() {
-        return Ok(HashMap::new());
+    let oauth = used.iter().any(|c| c.kind == AuthKind::Oauth2);
+    if keys.is_empty() && !oauth {
+        return Ok((HashMap::new(), None));
     }
-    let opened;
     let store = match store {
-        SecretStore::Open(store) => store,
-        SecretStore::Url(url) => {
-            opened = sluice_store::Store::open(&store_url(url))
-                .await
-                .map_err(|e| {
-                    ProjectError::Secret(format!("cannot open the store for secrets: {e}"))
-                })?;
-            &opened
-        }
+        SecretStore::Open(store) => store.clone(),
+        SecretStore::Url(url) => sluice_store::Store::open(&store_url(url))
+            .await
+            .map_err(|e| ProjectError::Secret(format!("cannot open the run store: {e}")))?,
     };
     let mut out = HashMap::new();
     for key in keys {
@@ -236,7 +252,7 @@ async fn load_store_secrets(
             }
         }
     }
-    Ok(out)
+    Ok((out, Some(store)))
 }
 
 /// The auth of credential `name` for connection `conn`.
@@ -247,6 +263,7 @@ fn auth_of(
     overrides: &[ConnectionOverride],
     reader: &Reader<'_>,
     secrets: &mut Vec<SecretString>,
+    seeds: &mut Vec<(String, String)>,
 ) -> Result<AuthMaterial, ProjectError> {
     let what = format!("credential `{name}`");
     let mut secret = |source: &SecretSource| -> Result<SecretString, ProjectError> {
@@ -269,12 +286,17 @@ fn auth_of(
                 Some(t) => secret(t)?,
                 None => SecretString::from(String::new()),
             };
+            let store = reader.store.ok_or_else(|| {
+                ProjectError::Credential(format!("{what} (oauth2) needs the run store"))
+            })?;
+            let seed = crate::oauth_store::seed(&refresh);
+            seeds.push((name.to_string(), seed.clone()));
             oauth(
                 name,
                 cred,
                 conn,
                 overrides,
-                reader.dir,
+                crate::oauth_store::StoreTokens::new(store.clone(), seed),
                 [client_id, client_secret, refresh, access],
             )
         }
@@ -296,13 +318,13 @@ fn auth_of(
 }
 
 /// An OAuth token for credential `name`: refreshed at the connector's token URL, the rotated
-/// pair saved (`.sluice/tokens.json` of the project) before it is used.
+/// pair saved in the run store (under its lock, shared by every runner) before it is used.
 fn oauth(
     name: &str,
     cred: &Credential,
     conn: &ConnectionSpec,
     overrides: &[ConnectionOverride],
-    dir: Option<&Path>,
+    store: crate::oauth_store::StoreTokens,
     [client_id, client_secret, refresh, access]: [SecretString; 4],
 ) -> Result<AuthMaterial, ProjectError> {
     let token_url = conn
@@ -342,14 +364,17 @@ fn oauth(
         refresh_token: refresh,
         expires_at: expires,
     };
-    let state_dir = dir.unwrap_or_else(|| Path::new(".")).join(".sluice");
-    fs_err::create_dir_all(&state_dir)?;
-    let store = Arc::new(sluice_connectors::oauth::FileTokenStore::new(
-        state_dir.join("tokens.json"),
-    ));
-    let client = sluice_connectors::oauth::OAuthClient::new(client_id, client_secret, token_url);
-    let token = sluice_connectors::oauth::OAuthToken::from_store(name, client, store, Some(pair))
-        .map_err(|e| ProjectError::Credential(e.to_string()))?;
+    let hint = match &cred.refresh_token {
+        Some(SecretSource::Store(key)) => {
+            format!(" and store the new refresh token with `sluice secrets set {key}`")
+        }
+        Some(SecretSource::Env(var)) => format!(" and put the new refresh token in `${var}`"),
+        Some(SecretSource::File(path)) => format!(" and write the new refresh token to `{path}`"),
+        None => String::new(),
+    };
+    let client = sluice_connectors::oauth::OAuthClient::new(client_id, client_secret, token_url)
+        .reauthorize_hint(hint);
+    let token = sluice_connectors::oauth::OAuthToken::new(name, client, pair, Arc::new(store));
     Ok(AuthMaterial::OAuth(Arc::new(token)))
 }
 

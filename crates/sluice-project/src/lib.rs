@@ -14,6 +14,7 @@ pub mod host;
 pub mod inputs;
 pub mod lease;
 pub mod load;
+pub mod oauth_store;
 pub mod read;
 pub mod runtime;
 pub mod store;

@@ -45,8 +45,16 @@ impl LoadedFlow {
             let (Some(plan), Some(doc)) = (&checked.validated.plan, &checked.document) else {
                 continue;
             };
-            let exec = Executable::build(doc, plan, &catalog, &checked.source)?;
-            let exec = Arc::new(exec);
+            // Another flow of the folder that cannot be built is not this run's problem: it is
+            // only context (a `flow:` step calling it would be refused by the check).
+            let exec = match Executable::build(doc, plan, &catalog, &checked.source) {
+                Ok(exec) => Arc::new(exec),
+                Err(e) if !checked.asked => {
+                    tracing::warn!(flow = %doc.flow.name.value, error = %e, "Skipping a flow of the folder that cannot be built.");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             if checked.asked {
                 target = Some(exec.clone());
             }

@@ -370,6 +370,9 @@ pub enum DateError {
     /// Starts with `@now`, but what follows is not an offset.
     #[error("`{0}` is not a relative date; write e.g. `@now`, `@now+2h`, `@now-1d12h`")]
     Relative(String),
+    /// A relative date past the first or last date that can be written.
+    #[error("`{0}` is further from now than any date Sluice can represent")]
+    OutOfRange(String),
     /// Not an ISO 8601 date.
     #[error("`{0}` is not an ISO 8601 date such as `2026-01-02T10:00:00Z` or `@now+1d`")]
     Iso(String),
@@ -785,7 +788,10 @@ fn resolve_or_now(s: &str, now: DateTime<Utc>) -> Result<String, DateError> {
 pub(crate) fn resolve_date(s: &str, now: DateTime<Utc>) -> Result<String, DateError> {
     if let Some(rest) = s.strip_prefix("@now") {
         let offset = parse_offset(rest).ok_or_else(|| DateError::Relative(s.to_owned()))?;
-        return Ok(iso(now + offset));
+        return now
+            .checked_add_signed(offset)
+            .map(iso)
+            .ok_or_else(|| DateError::OutOfRange(s.to_owned()));
     }
     parse_iso(s)
         .map(iso)

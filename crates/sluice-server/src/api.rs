@@ -79,11 +79,13 @@ fn error(status: StatusCode, message: &str) -> Response {
 /// Every `/api/…` route and `/metrics` need `Authorization: Bearer TOKEN` (or the web view's
 /// session cookie, with its CSRF token in `x-sluice-csrf` for anything but GET).
 async fn require_token(State(shared): State<Shared_>, req: Request, next: Next) -> Response {
-    if auth::session_allows(&shared.sessions, req.method(), req.headers()) {
+    if auth::session_allows(&shared.sessions, req.method(), req.headers()).await {
         return next.run(req).await;
     }
     match auth::bearer(req.headers()) {
-        Some(token) if auth::token_matches(&shared.api_token, token) => next.run(req).await,
+        Some(token) if auth::token_matches(&shared.serve_keys().api_token, token) => {
+            next.run(req).await
+        }
         Some(_) => {
             tracing::warn!(path = %req.uri().path(), "API request with a wrong token refused.");
             error(StatusCode::UNAUTHORIZED, "wrong bearer token")
@@ -322,7 +324,8 @@ fn verified_event(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Value, (StatusCode, &'static str)> {
-    let Some(key) = &shared.webhook_key else {
+    let keys = shared.serve_keys();
+    let Some(key) = &keys.webhook_key else {
         return Err((
             StatusCode::SERVICE_UNAVAILABLE,
             "webhooks are off: set `[serve] webhook_public_key` in sluice.toml",
@@ -359,7 +362,7 @@ fn verified_event(
             ));
         };
         let age = Utc::now().signed_duration_since(at.with_timezone(&Utc));
-        let max = chrono::TimeDelta::from_std(shared.webhook_max_age).unwrap_or_default();
+        let max = chrono::TimeDelta::from_std(keys.webhook_max_age).unwrap_or_default();
         if age > max || age < -max {
             return Err((
                 StatusCode::UNAUTHORIZED,

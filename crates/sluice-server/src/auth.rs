@@ -1,14 +1,12 @@
 //! Who may use the runner: the bearer token (compared in constant time), and the web view's
-//! logged-in sessions — a random cookie value (stored hashed) with its CSRF token, which every
+//! logged-in sessions — a random cookie value (stored hashed, in the run store) with its CSRF token, which every
 //! form and every cookie-authenticated API call other than GET must present.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, Method, header};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine as _;
-use parking_lot::Mutex;
 use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
@@ -18,8 +16,6 @@ use subtle::ConstantTimeEq as _;
 pub(crate) const SESSION_COOKIE: &str = "sluice_session";
 /// How long a session lasts.
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-/// Sessions kept at most (the oldest goes first).
-const MAX_SESSIONS: usize = 1024;
 /// The header a browser session sends its CSRF token in when it calls the API with anything
 /// but `GET` (the web view's pages carry the token as `data-csrf`).
 pub(crate) const CSRF_HEADER: &str = "x-sluice-csrf";
@@ -31,24 +27,26 @@ pub(crate) fn token_matches(expected: &SecretString, presented: &str) -> bool {
     presented.len() == expected.len() && bool::from(presented.ct_eq(expected))
 }
 
-/// The token of an `Authorization: Bearer TOKEN` header, if the request has one.
+/// The token of an `Authorization: Bearer TOKEN` header, if the request has one. The scheme
+/// is matched without regard to case (RFC 9110 §11.1: `bearer`, `BEARER` are `Bearer`).
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+    let value = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim_start();
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
-/// Logged-in browser sessions: SHA-256 of the cookie's random value → the session.
-#[derive(Default)]
+/// Logged-in browser sessions, kept in the run store (they survive a restart and every runner
+/// of the store knows them): the SHA-256 of the cookie's random value → its CSRF token and
+/// expiry. The cookie's value itself is stored nowhere.
 pub(crate) struct Sessions {
-    map: Mutex<HashMap<[u8; 32], Session>>,
-}
-
-struct Session {
-    csrf: String,
-    expires: Instant,
+    store: sluice_store::Store,
 }
 
 fn random_token() -> String {
@@ -57,51 +55,60 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn session_key(value: &str) -> [u8; 32] {
-    Sha256::digest(value.as_bytes()).into()
+fn session_key(value: &str) -> String {
+    Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Sessions {
-    /// A new session: (cookie value, CSRF token).
-    pub(crate) fn create(&self) -> (String, String) {
+    /// The sessions of this store.
+    pub(crate) fn new(store: sluice_store::Store) -> Self {
+        Self { store }
+    }
+
+    /// A new session: (cookie value, CSRF token); `None` when the store cannot record it.
+    pub(crate) async fn create(&self) -> Option<(String, String)> {
         let value = random_token();
         let csrf = random_token();
-        let mut map = self.map.lock();
-        let now = Instant::now();
-        map.retain(|_, s| s.expires > now);
-        if map.len() >= MAX_SESSIONS {
-            let oldest = map.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| *k);
-            if let Some(k) = oldest {
-                map.remove(&k);
+        match self
+            .store
+            .create_session(&session_key(&value), &csrf, SESSION_TTL)
+            .await
+        {
+            Ok(_) => Some((value, csrf)),
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot record a web session.");
+                None
             }
         }
-        map.insert(
-            session_key(&value),
-            Session {
-                csrf: csrf.clone(),
-                expires: now + SESSION_TTL,
-            },
-        );
-        (value, csrf)
     }
 
     /// The CSRF token of a live session.
-    pub(crate) fn csrf(&self, value: &str) -> Option<String> {
-        self.map
-            .lock()
-            .get(&session_key(value))
-            .filter(|s| s.expires > Instant::now())
-            .map(|s| s.csrf.clone())
+    pub(crate) async fn csrf(&self, value: &str) -> Option<String> {
+        match self.store.session(&session_key(value)).await {
+            Ok(session) => session.map(|s| s.csrf),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot read a web session.");
+                None
+            }
+        }
     }
 
     /// Ends a session.
-    pub(crate) fn remove(&self, value: &str) {
-        self.map.lock().remove(&session_key(value));
+    pub(crate) async fn remove(&self, value: &str) {
+        if let Err(e) = self.store.end_session(&session_key(value)).await {
+            tracing::warn!(error = %e, "Cannot end a web session.");
+        }
     }
 
     /// The CSRF token of the live session whose cookie the request carries.
-    pub(crate) fn of_request(&self, headers: &HeaderMap) -> Option<String> {
-        session_cookie(headers).and_then(|v| self.csrf(&v))
+    pub(crate) async fn of_request(&self, headers: &HeaderMap) -> Option<String> {
+        match session_cookie(headers) {
+            Some(v) => self.csrf(&v).await,
+            None => None,
+        }
     }
 }
 
@@ -167,8 +174,12 @@ impl Auth {
 
 /// Whether the API lets this request in on its session cookie: a live session, and for
 /// anything but `GET`/`HEAD` its CSRF token in [`CSRF_HEADER`].
-pub(crate) fn session_allows(sessions: &Sessions, method: &Method, headers: &HeaderMap) -> bool {
-    let Some(csrf) = sessions.of_request(headers) else {
+pub(crate) async fn session_allows(
+    sessions: &Sessions,
+    method: &Method,
+    headers: &HeaderMap,
+) -> bool {
+    let Some(csrf) = sessions.of_request(headers).await else {
         return false;
     };
     if method == Method::GET || method == Method::HEAD {
@@ -182,14 +193,20 @@ pub(crate) fn session_allows(sessions: &Sessions, method: &Method, headers: &Hea
 mod tests {
     use super::*;
 
-    #[test]
-    fn sessions_expire_and_go() {
-        let s = Sessions::default();
-        let (value, csrf) = s.create();
-        assert_eq!(s.csrf(&value), Some(csrf));
-        assert_eq!(s.csrf("forged"), None);
-        s.remove(&value);
-        assert_eq!(s.csrf(&value), None);
+    #[tokio::test]
+    async fn sessions_live_in_the_store_and_go() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let store = sluice_store::Store::open(&url).await.expect("store");
+        let s = Sessions::new(store);
+        let (value, csrf) = s.create().await.expect("session");
+        assert_eq!(s.csrf(&value).await, Some(csrf.clone()));
+        assert_eq!(s.csrf("forged").await, None);
+        // Another runner (another `Sessions` on the same store, e.g. after a restart) knows it.
+        let again = Sessions::new(sluice_store::Store::open(&url).await.expect("store"));
+        assert_eq!(again.csrf(&value).await, Some(csrf));
+        again.remove(&value).await;
+        assert_eq!(s.csrf(&value).await, None);
     }
 
     #[test]

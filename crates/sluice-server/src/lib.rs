@@ -150,14 +150,10 @@ impl Server {
         let metrics = Arc::new(metrics::Metrics::new());
         let registry =
             Registry::load(&dir, config.runtime.clone(), metrics.clone(), store.clone()).await?;
-        let api_token = api_token(project.as_ref(), project_dir.as_deref())?;
-        let webhook_key = webhook_key(project.as_ref(), project_dir.as_deref())?;
-        let webhook_max_age = project
-            .as_ref()
-            .and_then(|p| p.serve.webhook_max_age)
-            .map_or(Duration::from_secs(300), |d| d.0);
+        let serve = serve_keys(project.as_ref(), project_dir.as_deref())?;
         let shared = Arc::new(Shared {
             recorder: Recorder::start(store.clone()),
+            sessions: auth::Sessions::new(store.clone()),
             store,
             owner,
             registry,
@@ -165,14 +161,11 @@ impl Server {
             wake: Notify::new(),
             stopping: CancellationToken::new(),
             ready: std::sync::atomic::AtomicBool::new(false),
-            api_token,
-            webhook_key,
-            webhook_max_age,
+            serve: parking_lot::RwLock::new(Arc::new(serve)),
             lease: config.lease,
             workers: config.workers.max(1),
             shutdown_timeout: config.shutdown_timeout,
             default_location: config.default_location.clone(),
-            sessions: auth::Sessions::default(),
             notices: config.notices.clone(),
         });
         shared.registry.report(&shared.notices);
@@ -252,6 +245,20 @@ impl Server {
             unwritten,
         }
     }
+}
+
+/// The `[serve]` settings of a project (read at start, and again when sluice.toml changes).
+pub(crate) fn serve_keys(
+    project: Option<&sluice_model::Project>,
+    dir: Option<&std::path::Path>,
+) -> Result<shared::ServeKeys, ServeError> {
+    Ok(shared::ServeKeys {
+        api_token: api_token(project, dir)?,
+        webhook_key: webhook_key(project, dir)?,
+        webhook_max_age: project
+            .and_then(|p| p.serve.webhook_max_age)
+            .map_or(Duration::from_secs(300), |d| d.0),
+    })
 }
 
 /// The API's bearer token: `[serve] token` of sluice.toml, else `$SLUICE_API_TOKEN`.

@@ -29,9 +29,8 @@ pub(crate) struct Shared {
     /// Stops claiming and triggers.
     pub(crate) stopping: CancellationToken,
     pub(crate) ready: AtomicBool,
-    pub(crate) api_token: SecretString,
-    pub(crate) webhook_key: Option<ed25519_dalek::VerifyingKey>,
-    pub(crate) webhook_max_age: Duration,
+    /// The `[serve]` settings of sluice.toml, swapped when the watcher sees it change.
+    pub(crate) serve: parking_lot::RwLock<Arc<ServeKeys>>,
     pub(crate) lease: Duration,
     pub(crate) workers: usize,
     pub(crate) shutdown_timeout: Duration,
@@ -41,4 +40,19 @@ pub(crate) struct Shared {
     pub(crate) sessions: Sessions,
     /// Where the runner says what an operator should know (reloads, files not served).
     pub(crate) notices: Notices,
+}
+
+/// The `[serve]` settings that hot-reload: the API token, GHL's webhook key and the oldest
+/// webhook timestamp accepted.
+pub(crate) struct ServeKeys {
+    pub(crate) api_token: SecretString,
+    pub(crate) webhook_key: Option<ed25519_dalek::VerifyingKey>,
+    pub(crate) webhook_max_age: Duration,
+}
+
+impl Shared {
+    /// The `[serve]` settings in force.
+    pub(crate) fn serve_keys(&self) -> Arc<ServeKeys> {
+        Arc::clone(&self.serve.read())
+    }
 }

@@ -451,7 +451,10 @@ async fn task_due_look(
     let now = Utc::now();
     let window = DueWindow {
         oldest: now - chrono::TimeDelta::from_std(LOOKBACK).unwrap_or_default(),
-        horizon: now + chrono::TimeDelta::from_std(within).unwrap_or_default(),
+        horizon: chrono::TimeDelta::from_std(within)
+            .ok()
+            .and_then(|w| now.checked_add_signed(w))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
         include_completed: trigger.include_completed,
     };
     let mut skip = 0;

@@ -40,6 +40,7 @@ pub(crate) async fn watch(shared: Arc<Shared>, dir: PathBuf, every: Duration) {
             continue;
         }
         seen = now;
+        reload_serve_keys(&shared, &dir);
         match shared.registry.reload().await {
             Ok(()) => {
                 let snap = shared.registry.snapshot();
@@ -56,5 +57,38 @@ pub(crate) async fn watch(shared: Arc<Shared>, dir: PathBuf, every: Duration) {
                 dir.display()
             )),
         }
+    }
+}
+
+/// Reads `[serve]` of sluice.toml again and puts it in force (the API token, the webhook key
+/// and its maximum age hot-reload like the flows); a setting that cannot be read is reported
+/// and the previous ones stay.
+fn reload_serve_keys(shared: &Shared, dir: &std::path::Path) {
+    let read = sluice_project::files::project_near(dir)
+        .map_err(crate::ServeError::from)
+        .and_then(|found| {
+            let (project, folder) = match found {
+                Some((p, d)) => (Some(p), Some(d)),
+                None => (None, None),
+            };
+            crate::serve_keys(project.as_ref(), folder.as_deref())
+        });
+    match read {
+        Ok(keys) => {
+            let changed = {
+                use secrecy::ExposeSecret as _;
+                let old = shared.serve_keys();
+                old.api_token.expose_secret() != keys.api_token.expose_secret()
+                    || old.webhook_key != keys.webhook_key
+                    || old.webhook_max_age != keys.webhook_max_age
+            };
+            if changed {
+                *shared.serve.write() = Arc::new(keys);
+                (shared.notices)("applied the changed `[serve]` settings of sluice.toml");
+            }
+        }
+        Err(e) => (shared.notices)(&format!(
+            "cannot apply `[serve]` of sluice.toml: {e}; the previous settings stay"
+        )),
     }
 }

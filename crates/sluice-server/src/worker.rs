@@ -31,7 +31,7 @@ pub(crate) async fn claim_loop(shared: Arc<Shared>) -> usize {
             {
                 Ok(ids) => {
                     for id in ids {
-                        running.spawn(execute(shared.clone(), id, cancel_runs.clone()));
+                        running.spawn(execute_guarded(shared.clone(), id, cancel_runs.clone()));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "Cannot claim runs."),
@@ -73,6 +73,30 @@ struct Ready {
     entry: Arc<FlowEntry>,
     inputs: Value,
     journal: Arc<RunJournal>,
+}
+
+/// [`execute`], and a panic of it (a bug) fails the run rather than leaving it `running`: the
+/// engine already turns a step's panic into a failed step, this covers the rest.
+async fn execute_guarded(
+    shared: Arc<Shared>,
+    id: RunId,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> bool {
+    use futures::FutureExt as _;
+    let run = std::panic::AssertUnwindSafe(execute(shared.clone(), id.clone(), shutdown));
+    match run.catch_unwind().await {
+        Ok(finished) => finished,
+        Err(_) => {
+            fail(
+                &shared,
+                &id,
+                "unknown",
+                "internal error: the runner panicked while running it; please report it",
+            )
+            .await;
+            true
+        }
+    }
 }
 
 /// Runs claimed run `id` to its end. Returns false when it was handed back unfinished.

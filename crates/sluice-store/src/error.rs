@@ -19,6 +19,9 @@ pub enum StoreError {
     /// The database holds something the store did not write (bad JSON, an unknown status).
     #[error("run store data is not as expected: {0}")]
     Corrupt(String),
+    /// The key that seals secrets is missing, malformed or not the one a value was sealed with.
+    #[error("{0}")]
+    Key(String),
     /// No such run.
     #[error("no run with id {0}")]
     NotFound(String),

@@ -4,13 +4,16 @@
 
 mod audit;
 mod chunks;
+mod crypto;
 mod durable;
 mod error;
 mod json;
 mod migrate;
 mod model;
+mod oauth;
 mod runs;
 mod secrets;
+mod sessions;
 mod time;
 mod triggers;
 
@@ -24,12 +27,15 @@ use sqlx::sqlite::{
 };
 use sqlx::{Postgres, Sqlite, Transaction};
 
+pub use crypto::{KEY_ENV, KEY_FILE_ENV, PREVIOUS_KEYS_ENV, SQLITE_KEY_FILE};
 pub use error::StoreError;
 pub use json::{TRUNCATED_KEY, is_truncated, truncation_marker};
 pub use model::{
     HttpCall, Lease, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, RunSummary,
     StepRecord, StepStatus, VerifyReport, WriteState,
 };
+pub use oauth::{StoredTokens, TokenLock};
+pub use sessions::WebSession;
 
 /// The default cap on a stored JSON value (output, request, body): 256 KiB of JSON text.
 pub const DEFAULT_OUTPUT_CAP: usize = 256 * 1024;
@@ -42,6 +48,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Store {
     backend: Backend,
     output_cap: Option<usize>,
+    /// The keys that seal secrets and OAuth tokens at rest.
+    keys: crypto::Keyring,
 }
 
 /// The database behind a [`Store`].
@@ -142,6 +150,7 @@ impl Store {
     }
 
     async fn open_once(url: &str) -> Result<Store, StoreError> {
+        let mut sqlite_db = None;
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -163,6 +172,8 @@ impl Store {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
+            owner_only(&path)?;
+            sqlite_db = Some(path.clone());
             let options = if url.starts_with("sqlite:") {
                 SqliteConnectOptions::from_str(url)?
             } else {
@@ -187,8 +198,19 @@ impl Store {
         let store = Store {
             backend,
             output_cap: Some(DEFAULT_OUTPUT_CAP),
+            keys: crypto::Keyring::from_env(sqlite_db.as_deref())?,
         };
         migrate::apply(&store).await?;
+        if let Some(db) = &sqlite_db {
+            // SQLite made the WAL and shared-memory files with the database's mode; an older
+            // store's may be wider.
+            for suffix in ["-wal", "-shm"] {
+                let mut side = db.clone().into_os_string();
+                side.push(suffix);
+                restrict(Path::new(&side))?;
+            }
+        }
+        store.seal_plain_secrets().await?;
         Ok(store)
     }
 
@@ -199,6 +221,17 @@ impl Store {
     pub fn with_output_cap(mut self, cap: Option<usize>) -> Store {
         self.output_cap = cap;
         self
+    }
+
+    /// Seals secrets and OAuth pairs with this key (base64 or hex of 32 bytes) instead of the
+    /// one the environment gives (`$SLUICE_SECRET_KEY`, `$SLUICE_SECRET_KEY_FILE`, or a SQLite
+    /// store's key file).
+    ///
+    /// # Errors
+    /// [`StoreError::Key`] when the text is not a key.
+    pub fn with_secret_key(mut self, key: &str) -> Result<Store, StoreError> {
+        self.keys = self.keys.with_current(key)?;
+        Ok(self)
     }
 
     /// The cap on stored JSON values (see [`Store::with_output_cap`]).
@@ -233,6 +266,46 @@ impl Store {
             Backend::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Makes the SQLite database file readable and writable by its owner only (0600): a new one
+/// is created so before SQLite opens it (its `-wal` and `-shm` files take its mode), an
+/// existing one is restricted. Runs and secrets are nobody else's business.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    restrict(path)
+}
+
+/// Sets mode 0600 on a file of the store, if it exists.
+fn restrict(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.permissions().mode() & 0o777 != 0o600 => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Whether a database error is SQLite's "database is locked" or "busy".

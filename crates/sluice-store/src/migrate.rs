@@ -34,6 +34,11 @@ const SQLITE: &[Migration] = &[
         "http_calls_rowid",
         include_str!("../migrations/sqlite/0005_http_calls_rowid.sql"),
     ),
+    (
+        6,
+        "oauth_tokens_sessions",
+        include_str!("../migrations/sqlite/0006_oauth_tokens_sessions.sql"),
+    ),
 ];
 const POSTGRES: &[Migration] = &[
     (
@@ -60,6 +65,11 @@ const POSTGRES: &[Migration] = &[
         5,
         "http_calls_rowid",
         include_str!("../migrations/postgres/0005_http_calls_rowid.sql"),
+    ),
+    (
+        6,
+        "oauth_tokens_sessions",
+        include_str!("../migrations/postgres/0006_oauth_tokens_sessions.sql"),
     ),
 ];
 

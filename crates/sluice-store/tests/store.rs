@@ -1199,8 +1199,8 @@ async fn reopen_keeps_data_and_migrates_once(db: &TestDb) {
         c.backend_name(),
         if db.is_pg() { "postgres" } else { "sqlite" }
     );
-    // One row per migration (init, secrets), each applied once despite two openers.
-    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 5);
+    // One row per migration, each applied once despite two openers.
+    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 6);
     c.close().await;
 }
 
@@ -1230,6 +1230,17 @@ on_both_backends!(secrets_are_stored_and_audited_by_name_only);
 
 async fn secrets_are_stored_and_audited_by_name_only(db: &TestDb) {
     let store = db.open().await;
+    if db.is_pg() {
+        // PostgreSQL has no key file: without a key, a secret is refused, saying how to set one.
+        let err = store
+            .put_secret("ghl_pit", "pit-first-value")
+            .await
+            .expect_err("no key");
+        assert!(err.to_string().contains("SLUICE_SECRET_KEY"), "{err}");
+    }
+    let store = store
+        .with_secret_key("m0hR3lFq6Xb0d2nQ2oQy9v1mZ7S8w4kT5uJ3aH6cL1E=")
+        .expect("key");
     assert_eq!(store.get_secret("ghl_pit").await.expect("get"), None);
     store
         .put_secret("ghl_pit", "pit-first-value")
@@ -1255,6 +1266,25 @@ async fn secrets_are_stored_and_audited_by_name_only(db: &TestDb) {
         .expect("export");
     let exported = String::from_utf8_lossy(&out);
     assert!(!exported.contains("pit-second-value") && !exported.contains("pit-first-value"));
+    // At rest the value is sealed: the table holds no plain text.
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM secrets WHERE value LIKE '%pit-second-value%'")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM secrets WHERE value LIKE 'sluice:v1:%'")
+            .await,
+        1
+    );
+    // Another key cannot open it, and says which key it needs.
+    let other = db
+        .open()
+        .await
+        .with_secret_key(&"11".repeat(32))
+        .expect("key");
+    let err = other.get_secret("ghl_pit").await.expect_err("wrong key");
+    assert!(err.to_string().contains("was encrypted with key"), "{err}");
 }
 
 on_both_backends!(

@@ -160,8 +160,11 @@ fn parse_since(text: &str) -> Result<DateTime<Utc>, CliError> {
             "`--since {text}`: write a length of time (`1d`, `12h`) or an RFC 3339 time"
         ))
     })?;
-    let age = chrono::TimeDelta::from_std(age).map_err(|e| CliError::msg(e.to_string()))?;
-    Ok(Utc::now() - age)
+    // An age past the first representable date means "everything".
+    Ok(chrono::TimeDelta::from_std(age)
+        .ok()
+        .and_then(|age| Utc::now().checked_sub_signed(age))
+        .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC))
 }
 
 fn duration_text(d: Option<std::time::Duration>) -> String {

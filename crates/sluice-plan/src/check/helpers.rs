@@ -1,6 +1,7 @@
 //! Helper calls in templates: the helper exists, it gets as many arguments as its signature
 //! says, and its literal arguments that can be checked before a run are sound — the pattern
-//! and flags of `regex_*` helpers, the path of `jsonpath`.
+//! and flags of `regex_*` helpers, the path of `jsonpath`, the offset of `date_add`, the time
+//! zone of `date_format`.
 
 use serde_json::Value;
 use sluice_model::suggest::{did_you_mean, list_names};
@@ -76,6 +77,33 @@ impl Checker<'_> {
                 }
                 return;
             }
+            "date_add" => {
+                if let Some((amount, span)) = literal_text(call.args.get(1)) {
+                    let magnitude = amount.trim().trim_start_matches(['-', '+']).trim();
+                    if humantime::parse_duration(magnitude).is_err() {
+                        self.invalid_argument(
+                            span,
+                            format!("`{amount}` is not a duration"),
+                            "write e.g. `90m`, `-1d`, `2h 30m`",
+                        );
+                    }
+                }
+                return;
+            }
+            "date_format" => {
+                if let Some((tz, span)) = literal_text(call.args.get(2))
+                    && !tz.is_empty()
+                    && tz != "UTC"
+                    && tz.parse::<chrono_tz::Tz>().is_err()
+                {
+                    self.invalid_argument(
+                        span,
+                        format!("`{tz}` is not a time zone"),
+                        "write an IANA name, e.g. `Europe/Berlin` or `America/New_York`",
+                    );
+                }
+                return;
+            }
             _ => return,
         };
         let Some((pattern, pattern_span)) = literal_text(call.args.get(pattern_at)) else {
@@ -104,6 +132,14 @@ impl Checker<'_> {
                     ),
             );
         }
+    }
+
+    fn invalid_argument(&mut self, span: Span, message: String, help: &str) {
+        self.diags.push(
+            Diagnostic::error(codes::INVALID_ARGUMENT, message)
+                .label(span, "")
+                .help(help),
+        );
     }
 
     fn check_jsonpath_literal(&mut self, path: &str, span: Span) {

@@ -9,6 +9,18 @@ use sluice_model::{Diagnostic, Sp, Templated};
 use super::{Checker, Scope, StepFacts, StepKind};
 use crate::codes;
 
+/// Names a `for_each` item must not take: templates already read them as the flow's context.
+const RESERVED_NAMES: &[&str] = &["inputs", "steps", "flow", "loop", "this", "root"];
+
+/// `NAME` when `text` is exactly `{{ inputs.NAME }}` (spaces allowed).
+fn lone_input(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let name = inner.strip_prefix("inputs.")?;
+    name.chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        .then_some(name)
+}
+
 impl<'a> Checker<'a> {
     /// Checks step `i` and returns what is known of it; the steps before it are checked.
     pub(super) fn check_step(&mut self, i: usize, name: &Sp<String>, step: &'a Step) -> StepFacts {
@@ -128,9 +140,11 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `as` and `concurrency` only mean something with `for_each`; `pages` and `max_items`
-    /// only with `action`.
+    /// `as` and `concurrency` only mean something with `for_each`; `as` must not hide what
+    /// templates already mean; `for_each` must be a list; a `timeout` must leave some time;
+    /// `pages` and `max_items` only mean something with `action`.
     fn check_for_each_settings(&mut self, step: &Step) {
+        self.check_timeout(step);
         if step.action.is_none() {
             let span = step
                 .pages
@@ -148,7 +162,23 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        if step.for_each.is_some() {
+        if let Some(list) = &step.for_each {
+            if let Some(a) = &step.item_name
+                && RESERVED_NAMES.contains(&a.value.as_str())
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::RESERVED_AS,
+                        format!(
+                            "`as: {}` would hide what `{}` means in templates",
+                            a.value, a.value
+                        ),
+                    )
+                    .label(a.span, "")
+                    .help("name the item after what it is, e.g. `as: task`"),
+                );
+            }
+            self.check_for_each_list(&list.0);
             return;
         }
         if let Some(a) = &step.item_name {
@@ -168,6 +198,56 @@ impl<'a> Checker<'a> {
                     .help("set the flow's `concurrency:` to limit steps running at the same time"),
             );
         }
+    }
+
+    /// A literal `timeout` of zero.
+    fn check_timeout(&mut self, step: &Step) {
+        if let Some(t) = &step.timeout
+            && let Templated::Literal(d) = &t.value
+            && d.0.is_zero()
+        {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::ZERO_TIMEOUT,
+                    "a `timeout` of zero: no attempt could ever finish",
+                )
+                .label(t.span, "")
+                .help("give it time, e.g. `timeout: 30s`, or remove it (the default is 60s)"),
+            );
+        }
+    }
+
+    /// A `for_each` that can be seen not to be a list before a run: a literal that is not a
+    /// sequence, or exactly one `{{ inputs.NAME }}` of an input declared with another type.
+    fn check_for_each_list(&mut self, list: &sluice_model::Node) {
+        use sluice_model::NodeKind;
+        let found = match &list.kind {
+            NodeKind::Seq(_) => return,
+            NodeKind::Str(s) if s.contains("{{") => {
+                let Some(name) = lone_input(s) else {
+                    return;
+                };
+                match self.flow.inputs.get(name) {
+                    Some(input) if input.kind != sluice_model::InputType::Array => {
+                        format!("input `{name}`, declared `type: {}`", input.kind.as_str())
+                    }
+                    _ => return,
+                }
+            }
+            NodeKind::Str(_) => "a text".to_string(),
+            NodeKind::Map(_) => "a map".to_string(),
+            NodeKind::Number(_) => "a number".to_string(),
+            NodeKind::Bool(_) => "a boolean".to_string(),
+            NodeKind::Null => "nothing".to_string(),
+        };
+        self.diags.push(
+            Diagnostic::error(
+                codes::FOR_EACH_NOT_A_LIST,
+                format!("`for_each` needs a list, and this is {found}"),
+            )
+            .label(list.span, "")
+            .help("give it a list: a template reading one (`\"{{ steps.tasks.tasks }}\"`), an input of `type: array`, or a YAML list"),
+        );
     }
 
     /// Settings written as templates: `concurrency`, `timeout` and `retry`'s numbers.

@@ -57,6 +57,17 @@ impl<'a> Checker<'a> {
         let parser = croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Optional)
             .build();
+        if cron.value.split_whitespace().count() > 6 {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::INVALID_CRON,
+                    format!("`{}` has a seventh field (a year): Sluice's cron lines have five fields, or six with seconds first", shorten(&cron.value)),
+                )
+                .label(cron.span, "")
+                .help("remove the year; to run only in some years, give the flow an `if:` on `inputs.fireTime`"),
+            );
+            return;
+        }
         if let Err(e) = parser.parse(&cron.value) {
             self.diags.push(
                 Diagnostic::error(codes::INVALID_CRON, format!("`{}` is not a valid cron line", shorten(&cron.value)))

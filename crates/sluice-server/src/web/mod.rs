@@ -71,10 +71,10 @@ async fn page_headers(req: Request, next: Next) -> Response {
 
 /// Pages need a session cookie or the bearer token; otherwise the browser goes to `/login`.
 async fn require_login(State(shared): State<Shared_>, mut req: Request, next: Next) -> Response {
-    let auth = match shared.sessions.of_request(req.headers()) {
+    let auth = match shared.sessions.of_request(req.headers()).await {
         Some(csrf) => Some(Auth::Session(csrf)),
         None => auth::bearer(req.headers())
-            .filter(|t| auth::token_matches(&shared.api_token, t))
+            .filter(|t| auth::token_matches(&shared.serve_keys().api_token, t))
             .map(|_| Auth::Bearer),
     };
     match auth {
@@ -154,7 +154,7 @@ async fn login_page(
     Query(q): Query<NextQuery>,
 ) -> Response {
     let next = safe_next(q.next.as_deref());
-    if shared.sessions.of_request(&headers).is_some() {
+    if shared.sessions.of_request(&headers).await.is_some() {
         return Redirect::to(&next).into_response();
     }
     pages::login(&next, None).into_response()
@@ -168,7 +168,7 @@ struct LoginForm {
 
 async fn login(State(shared): State<Shared_>, Form(form): Form<LoginForm>) -> Response {
     let next = safe_next(form.next.as_deref());
-    if !auth::token_matches(&shared.api_token, form.token.trim()) {
+    if !auth::token_matches(&shared.serve_keys().api_token, form.token.trim()) {
         tracing::warn!("Web view login with a wrong token refused.");
         // Slows down guessing (the token has at least 16 characters).
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -178,7 +178,16 @@ async fn login(State(shared): State<Shared_>, Form(form): Form<LoginForm>) -> Re
         )
             .into_response();
     }
-    let (value, _) = shared.sessions.create();
+    let Some((value, _)) = shared.sessions.create().await else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::login(
+                &next,
+                Some("The run store cannot record the session; try again."),
+            ),
+        )
+            .into_response();
+    };
     let jar = CookieJar::new().add(auth::session_set_cookie(value));
     (jar, Redirect::to(&next)).into_response()
 }
@@ -198,7 +207,7 @@ async fn logout(
         return forbidden();
     }
     if let Some(v) = auth::session_cookie(&headers) {
-        shared.sessions.remove(&v);
+        shared.sessions.remove(&v).await;
     }
     let jar = CookieJar::new().add(auth::session_clear_cookie());
     (jar, Redirect::to("/login")).into_response()

@@ -661,3 +661,83 @@ fn the_api_answers_as_its_openapi_document_says() {
         }
     });
 }
+
+/// Issue 17: the `Bearer` scheme was matched case-sensitively; RFC 9110 §11.1 says an
+/// authentication scheme is case-insensitive. Any case is accepted with the right token,
+/// and a wrong token or another scheme is still refused.
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    harness::run(|logs| async move {
+        let project = project("sandbox-token");
+        let s = Runner::start(&project, &logs, Apis::Sandbox, None).await;
+        let call = |value: String| {
+            let url = s.url("/api/runs");
+            async move {
+                client()
+                    .get(url)
+                    .header("authorization", value)
+                    .send()
+                    .await
+                    .expect("send")
+                    .status()
+            }
+        };
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            assert_eq!(
+                call(format!("{scheme} {TOKEN}")).await,
+                StatusCode::OK,
+                "{scheme}"
+            );
+        }
+        assert_eq!(call(format!("bearer  {TOKEN} ")).await, StatusCode::OK);
+        for refused in [
+            format!("bearer {WRONG_TOKEN}"),
+            format!("Basic {TOKEN}"),
+            format!("Bearer{TOKEN}"),
+            "bearer ".to_string(),
+        ] {
+            assert_eq!(
+                call(refused.clone()).await,
+                StatusCode::UNAUTHORIZED,
+                "{refused}"
+            );
+        }
+    });
+}
+
+/// Issue 17: web sessions lived in the runner's memory, so a restart (or a second runner
+/// behind one address) logged everyone out. They live in the store now: a session made by
+/// one runner is honoured by the next one on the same store, and logging out ends it there.
+#[test]
+fn a_web_session_survives_a_restart_of_the_runner() {
+    harness::run(|logs| async move {
+        let project = project("sandbox-token");
+        let first = Runner::start(&project, &logs, Apis::Sandbox, None).await;
+        let cookie = login(&first).await;
+        let _ = first.stop(Duration::from_secs(20)).await;
+        let second = Runner::start(&project, &logs, Apis::Sandbox, None).await;
+        let page = client()
+            .get(second.url("/runs"))
+            .header(COOKIE, session(&cookie))
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(page.status(), StatusCode::OK, "the session was lost");
+        let token = csrf(&second, &cookie).await;
+        let out = client()
+            .post(second.url("/logout"))
+            .header(COOKIE, session(&cookie))
+            .form(&[("csrf", token.as_str())])
+            .send()
+            .await
+            .expect("logout");
+        assert_eq!(out.status(), StatusCode::SEE_OTHER);
+        let after = client()
+            .get(second.url("/runs"))
+            .header(COOKIE, session(&cookie))
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(after.status(), StatusCode::SEE_OTHER, "logged out");
+    });
+}

@@ -172,3 +172,51 @@ fn the_sandbox_webhooks_reach_the_runner_end_to_end() {
         sandbox.shutdown().await;
     });
 }
+
+/// Issue 17: adding `webhook_public_key` to sluice.toml was not picked up by a running runner,
+/// although the docs say changes to sluice.toml are. Now `[serve]` hot-reloads: webhooks are
+/// off (503) until the key is added, then signed deliveries are accepted without a restart.
+#[test]
+fn adding_the_webhook_key_to_sluice_toml_takes_effect_without_a_restart() {
+    harness::run(|logs| async move {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let pem = key
+            .verifying_key()
+            .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .expect("pem");
+        let project = harness::project(TOKEN, "sandbox-token", None).with_example("contact-360");
+        let serve = Runner::start(&project, &logs, Apis::Sandbox, None).await;
+        let hook = serve.url("/hooks/contact-360");
+        let post = |id: String| {
+            let body = serde_json::to_vec(&json!({
+                "type": "ContactUpdate", "locationId": "loc_sandbox", "id": "ct_ada",
+                "webhookId": id, "timestamp": chrono::Utc::now().to_rfc3339(),
+            }))
+            .expect("json");
+            let req = client()
+                .post(hook.clone())
+                .header("x-ghl-signature", sign(&key, &body))
+                .body(body);
+            async move { req.send().await.expect("send").status().as_u16() }
+        };
+        assert_eq!(
+            post("wh_before".to_string()).await,
+            503,
+            "webhooks are off without a key"
+        );
+        project.write("webhook.pem", &pem);
+        let toml = project.read("sluice.toml").replacen(
+            "[serve]\n",
+            "[serve]\nwebhook_public_key = { file = \"webhook.pem\" }\n",
+            1,
+        );
+        project.write("sluice.toml", toml);
+        let mut n = 0;
+        eventually(Duration::from_secs(20), "the key to be in force", || {
+            n += 1;
+            let status = post(format!("wh_after_{n}"));
+            async move { (status.await == 202).then_some(()) }
+        })
+        .await;
+    });
+}

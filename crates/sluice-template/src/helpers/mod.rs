@@ -234,6 +234,75 @@ pub(crate) fn register(registry: &mut Handlebars<'_>) {
 mod tests {
     use super::{Arity, HELPERS, HelperKind};
 
+    /// Values at the edges of what a flow's data may hold.
+    fn extreme_values() -> Vec<serde_json::Value> {
+        use serde_json::json;
+        vec![
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(-1),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(1e308),
+            json!(-1e308),
+            json!(""),
+            json!("-"),
+            json!("%"),
+            json!("%Y-%m-%d %"),
+            json!("99999999d"),
+            json!("-99999999d"),
+            json!("18446744073709551615s"),
+            json!("9999-12-31T23:59:59Z"),
+            json!("-262143-01-01T00:00:00Z"),
+            json!("+262143-12-31T23:59:59Z"),
+            json!("2026-02-30"),
+            json!("Mars/Olympus"),
+            json!("$[?(@.a"),
+            json!("$..*"),
+            json!("é".repeat(70)),
+            json!([]),
+            json!([1, "10", "1a", 2, null, {"a": 1}, [2]]),
+            json!([{"a": 2}, {"a": "10"}, {"a": "1a"}, {"a": 10}, {"b": 1}, {"a": null}]),
+            json!({}),
+            json!({"a": "1a"}),
+        ]
+    }
+
+    /// Every helper of the table, with every combination of up to three extreme arguments,
+    /// returns a value or an error — never a panic.
+    #[test]
+    fn no_helper_panics_on_extreme_values() {
+        let values = extreme_values();
+        let mut calls = 0usize;
+        for helper in HELPERS {
+            let HelperKind::Function(super::Function(f)) = helper.kind else {
+                continue;
+            };
+            let mut arg_lists: Vec<Vec<serde_json::Value>> = vec![vec![]];
+            for a in &values {
+                arg_lists.push(vec![a.clone()]);
+                for b in &values {
+                    arg_lists.push(vec![a.clone(), b.clone()]);
+                    for c in values.iter().step_by(3) {
+                        arg_lists.push(vec![a.clone(), b.clone(), c.clone()]);
+                    }
+                }
+            }
+            for args in arg_lists {
+                calls += 1;
+                let result = std::panic::catch_unwind(|| f(&args));
+                assert!(
+                    result.is_ok(),
+                    "`{}` panicked on {}",
+                    helper.name,
+                    serde_json::Value::Array(args.clone())
+                );
+            }
+        }
+        assert!(calls > 10_000, "only {calls} calls were made");
+    }
+
     #[test]
     fn the_list_is_whole() {
         for (i, h) in HELPERS.iter().enumerate() {
