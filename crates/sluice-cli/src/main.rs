@@ -69,7 +69,7 @@ pub(crate) fn color() -> bool {
 }
 
 fn run(cli: Cli) -> Result<Exit, CliError> {
-    use commands::{init, plan, run, runs, sandbox, schema, secrets, serve, test, validate};
+    use commands::{init, lsp, plan, run, runs, sandbox, schema, secrets, serve, test, validate};
     match cli.command {
         Command::Validate {
             paths,
@@ -89,10 +89,12 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Secrets {
             command: SecretsCommand::Set { name, store },
         } => secrets::set(&name, store.as_deref()),
-        Command::Schema { kind } => {
-            outln!("{}", schema::generate(kind)?);
-            Ok(Exit::Success)
-        }
+        Command::Schema {
+            kind,
+            project,
+            write,
+        } => schema::schema(kind, project, write),
+        Command::Lsp { stdio: _ } => lsp::lsp(),
     }
 }
 

@@ -17,7 +17,11 @@ use crate::value::{Duration, TemplateValue, Templated};
 #[schemars(title = "Sluice flow")]
 pub struct Flow {
     /// The flow's name: lowercase letters, digits, `-` and `_`. Runs, logs and the API use it.
-    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"), length(max = 64))]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"),
+        length(max = 64),
+        extend("patternErrorMessage" = "A flow name is lowercase letters, digits, `-` and `_`, starting with a letter or digit, e.g. `contact-360`.")
+    )]
     pub name: Sp<String>,
     /// What the flow does, in plain words.
     #[serde(default)]
@@ -80,6 +84,10 @@ pub struct ManualTrigger {
 pub struct ScheduleTrigger {
     /// A cron line: `minute hour day-of-month month day-of-week` (5 fields), or 6 fields with
     /// seconds first. Example: `0 8 * * MON-FRI` is 08:00 on weekdays.
+    #[schemars(
+        regex(pattern = r"^\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+(\s+\S+){4,5})\s*$"),
+        extend("patternErrorMessage" = "A cron line has 5 fields, `minute hour day-of-month month day-of-week` (e.g. `0 8 * * MON-FRI`), or 6 with seconds first, or is `@daily`, `@hourly`, ...")
+    )]
     pub cron: Sp<String>,
     /// IANA time zone the cron line is read in, e.g. `Europe/Berlin`. Default: `UTC`.
     #[serde(default)]
@@ -255,7 +263,10 @@ pub struct Step {
     pub description: Option<String>,
     /// The operation to call, `connection.operation`, e.g. `ghl.get_contact`.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+$"))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+$"),
+        extend("patternErrorMessage" = "Write the action as CONNECTION.OPERATION, e.g. `ghl.get_contact`.")
+    )]
     pub action: Option<Sp<String>>,
     /// The operation's parameters. Values may use templates: `"{{ inputs.contactId }}"`.
     #[serde(default)]

@@ -53,6 +53,9 @@ pub enum ProjectError {
     /// The engine's runtime cannot be built.
     #[error(transparent)]
     Runtime(#[from] sluice_engine::RuntimeError),
+    /// An editor schema cannot be generated (a bug).
+    #[error(transparent)]
+    Schema(#[from] crate::schema::SchemaError),
     /// The connectors' rate limits cannot be set up.
     #[error(transparent)]
     Limits(#[from] sluice_connectors::ratelimit::InvalidLimit),

@@ -1,6 +1,7 @@
 //! One module per `sluice` subcommand.
 
 pub(crate) mod init;
+pub(crate) mod lsp;
 pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod runs;

@@ -1,0 +1,218 @@
+//! Hover: an action shows its request, scopes and parameters; a template path shows what it
+//! reads (a step, an input, the item, or a response field with its type and description); a
+//! helper shows its signature and an example; a `with:` key its parameter; an `after:` entry its
+//! step. The markdown is shared with completion's documentation.
+
+use std::fmt::Write as _;
+
+use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
+use sluice_model::connector::Operation;
+use sluice_model::flow::Step;
+use sluice_model::{Param, Span};
+use sluice_template::Helper;
+
+use crate::completion::param_kind;
+use crate::context::cursor;
+use crate::flowinfo::{Scope, description, type_name};
+use crate::workspace::{Document, Workspace};
+
+/// The hover at byte `offset` of a flow document.
+pub(crate) fn hover(ws: &Workspace, doc: &Document, offset: usize) -> Option<Hover> {
+    let text = doc.text.as_str();
+    let at = cursor(text, offset);
+    let (flow_doc, _) = doc.flow.as_ref()?;
+    let flow = &flow_doc.flow;
+    let scope = Scope::at(flow, &ws.catalog, &at.keys);
+    let (markdown, range) = if let Some(t) = &at.template {
+        let mut path = t.before.clone();
+        path.push(t.segment.clone());
+        let range = (t.range.0, t.segment_start + t.segment.len());
+        (template_markdown(&scope, &path)?, range)
+    } else {
+        let word = text.get(at.word.0..at.word.1)?;
+        let md = match at.keys.as_slice() {
+            [.., last] if last == "action" && !at.at_key => {
+                let (conn, op) = word.split_once('.')?;
+                let connector = &flow.connections.get(conn)?.connector.value;
+                action_markdown(word, connector, ws.catalog.operation(connector, op)?)
+            }
+            [first, step, last] if first == "steps" && last == "with" && at.at_key => {
+                let action = flow.steps.get(step.as_str())?.action.as_ref()?;
+                let (conn, op) = action.split_once('.')?;
+                let connector = &flow.connections.get(conn)?.connector.value;
+                let param = ws.catalog.operation(connector, op)?.params.get(word)?;
+                param_markdown(word, param)
+            }
+            [first, _, last, ..] if first == "steps" && last == "after" => {
+                step_markdown(&scope, word, flow.steps.get(word)?)
+            }
+            _ => return None,
+        };
+        (md, at.word)
+    };
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: markdown,
+        }),
+        range: Some(
+            doc.text
+                .range(Span::new(range.0, range.1.saturating_sub(range.0))),
+        ),
+    })
+}
+
+/// What a template path (up to the segment under the cursor) reads.
+fn template_markdown(scope: &Scope<'_>, path: &[String]) -> Option<String> {
+    let joined = path.join(".");
+    match path {
+        [one] if one == "steps" => {
+            Some("`steps` — the results of this flow's steps, by name".into())
+        }
+        [one] if one == "inputs" => Some("`inputs` — the values the flow was started with".into()),
+        [one] if Some(one.as_str()) == scope.item => {
+            let step = scope.current_step()?;
+            let list = step
+                .for_each
+                .as_ref()
+                .and_then(|v| v.0.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let mut md = format!("`{one}` — the current item of `for_each: {list}`");
+            if let Some(schema) = scope.schema_of(path) {
+                let _ = write!(md, "\n\n{}", type_name(&schema));
+            }
+            Some(md)
+        }
+        [one] => sluice_template::helpers::find(one).map(helper_markdown),
+        [root, name] if root == "steps" => {
+            let step = scope.flow.steps.get(name.as_str())?;
+            Some(step_markdown(scope, name, step))
+        }
+        [root, name] if root == "inputs" => {
+            let input = scope.flow.inputs.get(name.as_str())?;
+            let required = input.required.unwrap_or(input.default.is_none());
+            let mut md = format!("`inputs.{name}`: {}", input.kind.as_str());
+            if let Some(d) = &input.description {
+                let _ = write!(md, " — {d}");
+            }
+            md.push_str(if required {
+                "\n\nrequired"
+            } else {
+                "\n\noptional"
+            });
+            if let Some(default) = &input.default {
+                let _ = write!(md, ", default `{default}`");
+            }
+            Some(md)
+        }
+        _ => {
+            let schema = scope.schema_of(path)?;
+            let mut md = format!("`{joined}`: {}", type_name(&schema));
+            if let Some(d) = description(&schema) {
+                let _ = write!(md, "\n\n{d}");
+            }
+            Some(md)
+        }
+    }
+}
+
+/// A step: what it does and its description.
+pub(crate) fn step_markdown(scope: &Scope<'_>, name: &str, step: &Step) -> String {
+    let mut md = format!("step `{name}`");
+    if let Some(action) = &step.action {
+        let _ = write!(md, ": calls `{}`", action.value);
+        if let Some((conn, op)) = action.split_once('.')
+            && let Some(c) = scope.flow.connections.get(conn)
+            && let Some(op) = scope.catalog.operation(&c.connector, op)
+        {
+            let _ = write!(
+                md,
+                " ({} {}) — {}",
+                op.method.as_str(),
+                op.path,
+                op.description
+            );
+        }
+    } else if let Some(select) = &step.select {
+        let _ = write!(md, ": selects `{}`", select.value);
+    } else if step.value.is_some() {
+        md.push_str(": builds a value");
+    } else if let Some(sub) = &step.flow {
+        let _ = write!(md, ": runs flow `{}`", sub.value);
+    }
+    if step.for_each.is_some() {
+        md.push_str(", once per item of its `for_each` (its result is a list)");
+    }
+    if let Some(d) = &step.description {
+        let _ = write!(md, "\n\n{d}");
+    }
+    md
+}
+
+/// An action: request, what it does, scopes, whether it writes, and its parameters.
+pub(crate) fn action_markdown(action: &str, connector: &str, op: &Operation) -> String {
+    let mut md = format!(
+        "**{action}** — {}\n\n`{} {}` ({connector})",
+        op.description,
+        op.method.as_str(),
+        op.path
+    );
+    if op.deprecated {
+        md.push_str("\n\n**Deprecated** by the API.");
+    }
+    if op.is_write() {
+        md.push_str("\n\nChanges data (refused on a `read_only` connection).");
+    }
+    if !op.scopes.is_empty() {
+        let scopes: Vec<String> = op.scopes.iter().map(|s| format!("`{s}`")).collect();
+        let _ = write!(md, "\n\nScopes: {}", scopes.join(" or "));
+    }
+    if op.params.is_empty() {
+        md.push_str("\n\nNo parameters.");
+    } else {
+        md.push_str("\n\n| parameter | type | |\n|---|---|---|\n");
+        for (name, p) in &op.params {
+            let what = p
+                .description
+                .as_deref()
+                .unwrap_or_default()
+                .replace('|', "\\|")
+                .replace('\n', " ");
+            let _ = writeln!(
+                md,
+                "| `{name}`{} | {} | {what} |",
+                if p.required { " (required)" } else { "" },
+                param_kind(p)
+            );
+        }
+    }
+    md
+}
+
+/// A parameter of an action.
+pub(crate) fn param_markdown(name: &str, param: &Param) -> String {
+    let mut md = format!(
+        "`{name}`: {}{}",
+        param_kind(param),
+        if param.required { ", required" } else { "" }
+    );
+    if let Some(d) = &param.description {
+        let _ = write!(md, "\n\n{d}");
+    }
+    if let Some(allowed) = &param.allowed {
+        let values: Vec<String> = allowed.iter().map(|v| format!("`{v}`")).collect();
+        let _ = write!(md, "\n\nOne of: {}", values.join(", "));
+    }
+    if let Some(default) = &param.default {
+        let _ = write!(md, "\n\nDefault: `{default}`");
+    }
+    md
+}
+
+/// A helper: signature, what it gives, an example.
+pub(crate) fn helper_markdown(h: &Helper) -> String {
+    format!(
+        "`{}` — {}\n\n```handlebars\n{}\n```",
+        h.signature, h.description, h.example
+    )
+}
