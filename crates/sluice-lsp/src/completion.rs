@@ -12,7 +12,9 @@ use sluice_template::{HELPERS, HelperKind};
 
 use crate::context::{TemplatePath, cursor};
 use crate::flowinfo::{Scope, fields, type_name};
-use crate::hover::{action_markdown, helper_markdown, param_markdown, step_markdown};
+use crate::markdown::{
+    action_markdown, helper_markdown, param_kind, param_markdown, step_markdown,
+};
 use crate::workspace::{Document, Workspace};
 
 /// The completions at byte `offset` of a flow document.
@@ -273,18 +275,4 @@ fn with_items(ws: &Workspace, scope: &Scope<'_>, step: &str) -> Vec<CompletionIt
             i
         })
         .collect()
-}
-
-/// A parameter's JSON type name.
-pub(crate) fn param_kind(param: &sluice_model::Param) -> &'static str {
-    use sluice_model::connector::ParamType;
-    match param.kind {
-        ParamType::String => "string",
-        ParamType::Number => "number",
-        ParamType::Integer => "integer",
-        ParamType::Boolean => "boolean",
-        ParamType::Array => "array",
-        ParamType::Object => "object",
-        ParamType::Any => "any",
-    }
 }

@@ -13,6 +13,7 @@ mod definition;
 mod diagnostics;
 mod flowinfo;
 mod hover;
+mod markdown;
 mod position;
 mod server;
 mod workspace;

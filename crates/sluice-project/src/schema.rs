@@ -9,6 +9,7 @@ use sluice_model::connector::{Operation, ParamType};
 use sluice_model::{Catalog, Limits};
 
 use crate::error::ProjectError;
+pub use crate::error::SchemaError;
 use crate::read::read_yaml_files;
 
 /// The folder of a project's flows, relative to its `sluice.toml` (what `sluice init` makes).
@@ -16,20 +17,6 @@ pub const FLOWS_DIR: &str = "workflows";
 
 /// Where a project keeps its editor schemas, relative to its `sluice.toml`.
 pub const SCHEMAS_DIR: &str = "schemas";
-
-/// A schema could not be generated.
-#[derive(Debug, thiserror::Error)]
-pub enum SchemaError {
-    /// The generated schema could not be turned into JSON (a bug).
-    #[error("the schema cannot be written as JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    /// A built-in connector does not read (a bug caught by the connectors' tests).
-    #[error("a built-in connector is invalid")]
-    Builtin,
-    /// The generated flow schema lacks a part this module fills in (a bug).
-    #[error("the flow schema has no `{0}`")]
-    Missing(&'static str),
-}
 
 /// Which actions a flow schema knows: connection names and the connector each one names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
