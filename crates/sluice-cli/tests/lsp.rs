@@ -576,6 +576,11 @@ fn flows_of_a_folder_are_checked_together() {
         Vec::<Value>::new(),
         "`contact` is its input now"
     );
+
+    // `flow: contact-360` goes to that flow's file.
+    let (l, c) = pos(&wrong, "flow: contact-360", 8);
+    let target = lsp.at("textDocument/definition", &caller, l, c);
+    assert_eq!(target["uri"], file_uri(&callee));
 }
 
 #[test]
@@ -601,4 +606,109 @@ fn no_secret_reaches_the_editor() {
     );
     let (_, stderr) = lsp.stop();
     assert!(!transcript.contains(secret) && !stderr.contains(secret));
+}
+
+#[test]
+fn saving_the_project_file_or_a_connector_checks_everything_again() {
+    // No credential `ghl_main` yet: contact-360's connection names an unknown credential.
+    let project = TempProject::new("").with_example("contact-360");
+    let mut cmd = sluice_test_support::sluice(env!("CARGO_BIN_EXE_sluice"));
+    cmd.args(["lsp", "--stdio"]).current_dir(project.path());
+    let mut lsp = LspClient::start(cmd, project.path());
+    let path = flow_path(&project);
+    let text = workflow("contact-360");
+    let diagnostics = lsp.open(&path, &text);
+    let codes: Vec<&str> = diagnostics
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["sluice::plan::unknown_credential"]);
+    // Completion of credentials and connectors reads the project and the catalog.
+    let (l, c) = pos(&text, "credential: ghl_main", 14);
+    assert_eq!(
+        labels(&lsp.at("textDocument/completion", &path, l, c)),
+        Vec::<String>::new()
+    );
+    let (l, c) = pos(&text, "connector: ghl-contacts", 12);
+    let connectors = labels(&lsp.at("textDocument/completion", &path, l, c));
+    assert_eq!(connectors, ["ghl-contacts", "ipinfo", "webhook"]);
+
+    // The credential is added and sluice.toml saved: the flow is checked again, clean.
+    project.write("sluice.toml", GHL_MAIN_FROM_ENV);
+    let uri = file_uri(&path);
+    let before = lsp.published(&uri);
+    lsp.notify(
+        "textDocument/didSave",
+        json!({ "textDocument": { "uri": file_uri(&project.path().join("sluice.toml")) } }),
+    );
+    assert_eq!(lsp.diagnostics_after(&uri, before), Vec::<Value>::new());
+    assert_eq!(
+        labels(&lsp.at("textDocument/completion", &path, l, c + 0)),
+        ["ghl-contacts", "ipinfo", "webhook"]
+    );
+    let (l, c) = pos(&text, "credential: ghl_main", 14);
+    assert_eq!(
+        labels(&lsp.at("textDocument/completion", &path, l, c)),
+        ["ghl_main"]
+    );
+
+    // A project connector file is checked as the catalog reads it; saved, it joins the catalog.
+    let connector = project.path().join("connectors/crm.yaml");
+    project.write(
+        "connectors/crm.yaml",
+        "name: crm\nbase_url: http://127.0.0.1:1\noperations: {}\n",
+    );
+    let broken = "name: crm\nbase_url: http://127.0.0.1:1\noperatoins: {}\n";
+    let diagnostics = lsp.open(&connector, broken);
+    assert!(
+        diagnostics.iter().any(|d| d["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("operatoins")),
+        "{diagnostics:?}"
+    );
+    let fixed = "name: crm\nbase_url: http://127.0.0.1:1\noperations:\n  ping: { description: Ping., method: GET, path: /ping }\n";
+    project.write("connectors/crm.yaml", fixed);
+    lsp.change(&connector, 2, fixed);
+    let before = lsp.published(&uri);
+    lsp.notify(
+        "textDocument/didSave",
+        json!({ "textDocument": { "uri": file_uri(&connector) } }),
+    );
+    lsp.diagnostics_after(&uri, before);
+    let (l, c) = pos(&text, "connector: ghl-contacts", 12);
+    let connectors = labels(&lsp.at("textDocument/completion", &path, l, c));
+    assert_eq!(connectors, ["ghl-contacts", "ipinfo", "webhook", "crm"]);
+}
+
+#[test]
+fn the_last_of_a_burst_of_changes_is_what_is_checked() {
+    let (project, mut lsp) = start();
+    let path = flow_path(&project);
+    let good = workflow("contact-360");
+    lsp.open(&path, &good);
+    let uri = file_uri(&path);
+    let before = lsp.published(&uri);
+    for version in 2..7 {
+        let typo = good.replacen("ghl.get_contact", &format!("ghl.get_contact{version}"), 1);
+        lsp.change_only(&path, version, &typo);
+    }
+    lsp.change_only(&path, 7, &good);
+    // Whatever was coalesced, the diagnostics that end up published are the last text's.
+    let mut last = lsp.diagnostics_after(&uri, before);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !last.is_empty() && std::time::Instant::now() < deadline {
+        let n = lsp.published(&uri);
+        last = lsp.diagnostics_after(&uri, n);
+    }
+    assert_eq!(last, Vec::<Value>::new());
+    // And a request after the burst sees the last text.
+    let (l, c) = pos(&good, "action: ghl.get_contact", 12);
+    let hover = lsp.at("textDocument/hover", &path, l, c);
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("**ghl.get_contact**")
+    );
 }
