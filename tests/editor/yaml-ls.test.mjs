@@ -91,6 +91,14 @@ test('a bad duration is flagged in words, not as a regular expression', async ()
   assert.deepEqual(await check('timeout-ok.yaml', ok), []);
 });
 
+test('a step name templates cannot read is flagged in words', async () => {
+  const text = contact360.replace('  open_tasks:', '  open tasks:');
+  const problems = await check('step-name.yaml', text);
+  assert.equal(problems.length, 1, JSON.stringify(problems));
+  assert.equal(problems[0][0], at(text, '  open tasks:')[0]);
+  assert.match(problems[0][1], /^A step name starts with a letter or `_`/);
+});
+
 test('a parameter the action does not take is flagged', async () => {
   const text = contact360.replace(
     'with: { contactId: "{{ inputs.contactId }}" }',

@@ -33,12 +33,21 @@ pub struct Flow {
     pub triggers: Vec<Sp<Trigger>>,
     /// The values the flow needs to start, read in templates as `{{ inputs.NAME }}`.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = {
+        "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$",
+        "patternErrorMessage": "An input name starts with a letter or `_`, then letters, digits, `_` or `-` (templates read it as `inputs.NAME`)."
+    }))]
     pub inputs: IndexMap<Sp<String>, Input>,
     /// The APIs the flow talks to. The key is the name used in actions: `ghl` in `ghl.get_contact`.
     #[serde(default)]
     pub connections: IndexMap<Sp<String>, Connection>,
     /// The steps. Each step's key is its name; other steps read its result as `{{ steps.NAME }}`.
     /// Steps run as soon as the steps they read from are done; independent steps run at the same time.
+    #[schemars(extend("propertyNames" = {
+        "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$",
+        "maxLength": 64,
+        "patternErrorMessage": "A step name starts with a letter or `_`, then letters, digits, `_` or `-`, at most 64 (templates read it as `steps.NAME`)."
+    }))]
     pub steps: IndexMap<Sp<String>, Step>,
     /// The flow's result: any value, with `{{ ... }}` templates. A value that is exactly one
     /// `{{ expression }}` keeps its JSON type (number, list, object).

@@ -274,3 +274,48 @@ fn a_written_schema_is_stale_when_the_project_changes() {
         "unused connectors under their usual names"
     );
 }
+
+#[test]
+fn step_and_input_names_are_flagged_as_the_planner_flags_them() {
+    let schema = generic_flow_schema().expect("schema");
+    for name in [
+        "a",
+        "_x",
+        "a-b",
+        "a1",
+        "1a",
+        "a.b",
+        "a b",
+        "é",
+        "-a",
+        &"s".repeat(65),
+    ] {
+        let text = format!(
+            "name: t\ninputs:\n  \"{name}\": {{ type: string }}\nsteps:\n  \"{name}\":\n    value: \"{{{{ inputs.{name} }}}}\"\noutput: \"{{{{ steps.{name} }}}}\"\n"
+        );
+        let planner = sluice_plan::validate_files(
+            &[("t.yaml".to_string(), text.clone())],
+            &builtin(),
+            None,
+            &Limits::default(),
+        );
+        let invalid_step =
+            planner[0].report.diagnostics.iter().any(|d| {
+                d.code == sluice_plan::codes::INVALID_NAME && d.message.contains("step name")
+            });
+        let invalid_input = planner[0].report.diagnostics.iter().any(|d| {
+            d.code == sluice_plan::codes::INVALID_NAME && d.message.contains("input name")
+        });
+        let flagged = errors(&schema, &text);
+        assert_eq!(
+            flagged.iter().any(|e| e.starts_with("/steps")),
+            invalid_step,
+            "step `{name}`: {flagged:?}"
+        );
+        assert_eq!(
+            flagged.iter().any(|e| e.starts_with("/inputs")),
+            invalid_input,
+            "input `{name}`: {flagged:?}"
+        );
+    }
+}
