@@ -19,11 +19,10 @@ use crate::workspace::{Document, Workspace};
 
 /// The completions at byte `offset` of a flow document.
 pub(crate) fn complete(ws: &Workspace, doc: &Document, offset: usize) -> Vec<CompletionItem> {
-    let text = doc.text.as_str();
-    let at = cursor(text, offset);
     let Some((flow_doc, _)) = &doc.flow else {
         return Vec::new();
     };
+    let at = cursor(doc.text.as_str(), offset);
     let flow = &flow_doc.flow;
     let scope = Scope::at(flow, &ws.catalog, &at.keys);
     let edit =

@@ -45,7 +45,7 @@ pub(crate) fn cursor(text: &str, offset: usize) -> Cursor {
     let col = offset - line_start;
     let (content, indent) = line_content(line, col);
     let mut keys = block_keys(&text[..line_start], indent);
-    let scan = scan_line(&line[content..col]);
+    let scan = scan_line(&line[content.min(col)..col]);
     keys.extend(scan.keys);
     Cursor {
         keys,
@@ -290,6 +290,19 @@ mod tests {
         let c = at("steps:\n  a:\n    value: 1\n  |\n");
         assert_eq!(c.keys, ["steps"]);
         assert!(c.at_key);
+    }
+
+    #[test]
+    fn every_offset_of_a_text_reads() {
+        let texts = [
+            "on:\n  - manual: {}\n  - name: x é𝄞 \"{{ steps.a.[0]. }}\"\n- \n-\n  -   - a: [b, {c: \"{{",
+            "steps:\n  a:\n    with: { x: '{{ it''s }}', y: \"\\\"{{ a\" }\n#{{\n",
+        ];
+        for text in texts {
+            for offset in 0..=text.len() + 2 {
+                let _ = cursor(text, offset);
+            }
+        }
     }
 
     #[test]

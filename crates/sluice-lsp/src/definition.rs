@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use lsp_types::{Location, Range};
-use sluice_model::{Limits, Span};
+use sluice_model::Span;
 
 use crate::context::cursor;
 use crate::position::{Text, uri_of};
@@ -19,9 +19,9 @@ pub(crate) fn definition(
     path: &Path,
     offset: usize,
 ) -> Option<Location> {
+    let (flow_doc, flow_text) = doc.flow.as_ref()?;
     let text = doc.text.as_str();
     let at = cursor(text, offset);
-    let (flow_doc, flow_text) = doc.flow.as_ref()?;
     let flow = &flow_doc.flow;
     let here = |span: Span| Some(Location::new(doc.uri.clone(), flow_text.range(span)));
     if let Some(t) = &at.template {
@@ -63,63 +63,36 @@ pub(crate) fn definition(
 }
 
 /// The operation's key in its connector file: the project's `connectors/` file, or a copy of
-/// the built-in one.
+/// the built-in one (the catalog read that text, so its spans point into it).
 fn operation_location(ws: &Workspace, connector: &str, operation: &str) -> Option<Location> {
-    let (file, source) = connector_file(ws, connector)?;
-    let loaded =
-        sluice_model::load_connector(&file.display().to_string(), &source, &Limits::default());
-    let (key, _) = loaded
-        .connector?
+    let (file, text) = ws.connector_files.get(connector)?;
+    let (key, _) = ws
+        .catalog
+        .get(connector)?
         .operations
-        .get_key_value(operation)
-        .map(|(k, v)| (k.clone(), v.clone()))?;
-    let text = Text::new(source);
-    Some(Location::new(uri_of(&file)?, text.range(key.span)))
+        .get_key_value(operation)?;
+    let file = match file {
+        Some(path) => path.clone(),
+        None => builtin_copy(connector, text)?,
+    };
+    Some(Location::new(
+        uri_of(&file)?,
+        Text::new(text.clone()).range(key.span),
+    ))
 }
 
-/// The file a connector is read from, and its text.
-fn connector_file(ws: &Workspace, connector: &str) -> Option<(PathBuf, String)> {
-    if let Some(dir) = ws.project_dir() {
-        let folder = dir.join("connectors");
-        for (path, text, _) in sluice_project::read::read_yaml_files(&folder).unwrap_or_default() {
-            let named = sluice_model::node::parse_yaml(&text, &Limits::default())
-                .ok()
-                .and_then(|root| {
-                    root.get("name")
-                        .and_then(|n| n.as_str())
-                        .map(str::to_string)
-                });
-            if named.as_deref() == Some(connector) {
-                return Some((PathBuf::from(path), text));
-            }
-        }
-    }
-    let (name, text) = sluice_connectors_builtin(connector)?;
+/// A built-in connector's text written to the temporary folder, for the editor to open.
+fn builtin_copy(connector: &str, text: &str) -> Option<PathBuf> {
     let dir = std::env::temp_dir()
         .join("sluice-lsp")
         .join(env!("CARGO_PKG_VERSION"))
         .join("connectors");
-    let file = dir.join(name);
-    let fresh = std::fs::read_to_string(&file).is_ok_and(|t| t == text);
-    if !fresh {
+    let file = dir.join(format!("{connector}.yaml"));
+    let same = std::fs::metadata(&file).is_ok_and(|m| m.len() == text.len() as u64)
+        && std::fs::read_to_string(&file).is_ok_and(|t| t == text);
+    if !same {
         std::fs::create_dir_all(&dir).ok()?;
         std::fs::write(&file, text).ok()?;
     }
-    Some((file, text.to_string()))
-}
-
-/// The built-in connector file of that connector name: `(file name, text)`.
-fn sluice_connectors_builtin(connector: &str) -> Option<(&'static str, &'static str)> {
-    sluice_connectors::BUILTIN.iter().find_map(|&(path, text)| {
-        let root = sluice_model::node::parse_yaml(text, &Limits::default()).ok()?;
-        (root.get("name")?.as_str()? == connector).then(|| {
-            (
-                Path::new(path)
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or(path),
-                text,
-            )
-        })
-    })
+    Some(file)
 }

@@ -35,8 +35,10 @@ impl<'a> Scope<'a> {
             && first == "steps"
             && let Some(index) = flow.steps.get_index_of(name.as_str())
         {
+            let Some((_, step)) = flow.steps.get_index(index) else {
+                return scope;
+            };
             scope.step = Some(index);
-            let step = &flow.steps[index];
             // `for_each` and `if` are evaluated before the item exists.
             let outer = rest.first().is_some_and(|k| k == "for_each" || k == "if");
             if step.for_each.is_some() && !outer {
@@ -48,7 +50,9 @@ impl<'a> Scope<'a> {
 
     /// The step a template of this scope belongs to.
     pub(crate) fn current_step(&self) -> Option<&'a Step> {
-        self.step.map(|i| &self.flow.steps[i])
+        self.step
+            .and_then(|i| self.flow.steps.get_index(i))
+            .map(|(_, s)| s)
     }
 
     /// The JSON Schema of what a path reads, when it is known.

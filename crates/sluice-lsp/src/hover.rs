@@ -15,9 +15,9 @@ use crate::workspace::{Document, Workspace};
 
 /// The hover at byte `offset` of a flow document.
 pub(crate) fn hover(ws: &Workspace, doc: &Document, offset: usize) -> Option<Hover> {
+    let (flow_doc, _) = doc.flow.as_ref()?;
     let text = doc.text.as_str();
     let at = cursor(text, offset);
-    let (flow_doc, _) = doc.flow.as_ref()?;
     let flow = &flow_doc.flow;
     let scope = Scope::at(flow, &ws.catalog, &at.keys);
     let (markdown, range) = if let Some(t) = &at.template {

@@ -49,6 +49,8 @@ pub(crate) struct Workspace {
     /// Invalid project files (`sluice.toml`, connectors) and their reports.
     problems: Vec<FileReport>,
     pub(crate) docs: IndexMap<PathBuf, Document>,
+    /// Each connector's file and text, by connector name (`None`: built into the binary).
+    pub(crate) connector_files: HashMap<String, (Option<PathBuf>, String)>,
     limits: Limits,
 }
 
@@ -62,15 +64,11 @@ impl Workspace {
             catalog: Catalog::new(),
             problems: Vec::new(),
             docs: IndexMap::new(),
+            connector_files: HashMap::new(),
             limits: Limits::default(),
         };
         ws.reload();
         ws
-    }
-
-    /// The project's folder, when there is a `sluice.toml` at or above the root.
-    pub(crate) fn project_dir(&self) -> Option<&Path> {
-        self.project_dir.as_deref()
     }
 
     /// The project file, when it reads.
@@ -93,6 +91,7 @@ impl Workspace {
                 Err(_) => {}
             }
         }
+        self.connector_files = self.read_connector_files();
         self.catalog = match sluice_project::catalog(self.project_dir.as_deref()) {
             Ok(c) => c,
             Err(e) => {
@@ -103,6 +102,30 @@ impl Workspace {
                 sluice_project::catalog(None).unwrap_or_default()
             }
         };
+    }
+
+    /// The built-in connectors, then the project's (which replace them), by name.
+    fn read_connector_files(&self) -> HashMap<String, (Option<PathBuf>, String)> {
+        let mut files: Vec<(Option<PathBuf>, String)> = sluice_connectors::BUILTIN
+            .iter()
+            .map(|(_, text)| (None, (*text).to_string()))
+            .collect();
+        if let Some(dir) = &self.project_dir {
+            let folder = dir.join("connectors");
+            for (path, text, _) in
+                sluice_project::read::read_yaml_files(&folder).unwrap_or_default()
+            {
+                files.push((Some(PathBuf::from(path)), text));
+            }
+        }
+        files
+            .into_iter()
+            .filter_map(|(path, text)| {
+                let root = sluice_model::node::parse_yaml(&text, &self.limits).ok()?;
+                let name = root.get("name")?.as_str()?.to_string();
+                Some((name, (path, text)))
+            })
+            .collect()
     }
 
     /// What kind of file `path` is.
