@@ -474,6 +474,12 @@ fn definition_goes_to_steps_inputs_connections_and_connector_operations() {
 
     // A project connector of the same name wins.
     project.write("connectors/ghl-contacts.yaml", sluice_connectors_ghl());
+    let before = lsp.published(&uri);
+    lsp.notify(
+        "textDocument/didSave",
+        json!({ "textDocument": { "uri": file_uri(&project.path().join("connectors/ghl-contacts.yaml")) } }),
+    );
+    lsp.diagnostics_after(&uri, before);
     let op = go(&mut lsp, "action: ghl.list_tasks", 15);
     assert_eq!(
         op["uri"],

@@ -242,11 +242,7 @@ impl Server {
                 // The project file or a connector changed what every flow is checked against.
                 let project_file = path.file_name().and_then(|n| n.to_str())
                     == Some(sluice_model::project::PROJECT_FILE);
-                let connector = self
-                    .ws
-                    .docs
-                    .get(&path)
-                    .is_some_and(|d| d.kind == crate::workspace::Kind::Connector);
+                let connector = self.ws.kind_of(&path) == crate::workspace::Kind::Connector;
                 if project_file || connector {
                     vec![Changed::Everything]
                 } else {
