@@ -15,15 +15,14 @@ fn start() -> (TempProject, LspClient) {
     )
     .expect("the fixture");
     project.write("flows/contact-360.test.yaml", fixture);
-    for cassette in ["contact-360.cassette.json"] {
-        let text = std::fs::read_to_string(
-            sluice_test_support::repo_root()
-                .join("workflows")
-                .join(cassette),
-        )
-        .expect("the cassette");
-        project.write(&format!("flows/{cassette}"), text);
-    }
+    let cassette = "contact-360.cassette.json";
+    let text = std::fs::read_to_string(
+        sluice_test_support::repo_root()
+            .join("workflows")
+            .join(cassette),
+    )
+    .expect("the cassette");
+    project.write(&format!("flows/{cassette}"), text);
     let mut cmd = sluice_test_support::sluice(env!("CARGO_BIN_EXE_sluice"));
     cmd.arg("lsp").current_dir(project.path());
     let client = LspClient::start(cmd, project.path());
@@ -649,7 +648,7 @@ fn saving_the_project_file_or_a_connector_checks_everything_again() {
     );
     assert_eq!(lsp.diagnostics_after(&uri, before), Vec::<Value>::new());
     assert_eq!(
-        labels(&lsp.at("textDocument/completion", &path, l, c + 0)),
+        labels(&lsp.at("textDocument/completion", &path, l, c)),
         ["ghl-contacts", "ipinfo", "webhook"]
     );
     let (l, c) = pos(&text, "credential: ghl_main", 14);
