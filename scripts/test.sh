@@ -86,6 +86,13 @@ flows=$(ls workflows/*.yaml | grep -v '\.test\.yaml$')
 step "yaml-language-server (VS Code's YAML extension, npm) on the schemas sluice init writes"
 bash tests/editor/run.sh
 
+step "Neovim (Debian's, headless) with the snippet of docs/editors.md starts sluice lsp"
+if ! command -v nvim >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim >/dev/null
+fi
+bash tests/editor/neovim.sh
+
 step "the official GHL SDK (@gohighlevel/api-client, npm) against the sandbox"
 bash scripts/sdk-check/run.sh
 
