@@ -717,3 +717,35 @@ fn the_last_of_a_burst_of_changes_is_what_is_checked() {
             .starts_with("**ghl.get_contact**")
     );
 }
+
+#[test]
+fn input_that_is_not_an_editor_gets_a_clear_error() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (input, expected) in [
+        ("", "`sluice lsp` is started by an editor"),
+        ("hello\n", "malformed header"),
+    ] {
+        let mut child = sluice_test_support::sluice(env!("CARGO_BIN_EXE_sluice"))
+            .arg("lsp")
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sluice lsp");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("write");
+        drop(stdin);
+        let out = child.wait_with_output().expect("ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{input:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(expected),
+            "{input:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(out.stdout.is_empty(), "nothing on stdout: {:?}", out.stdout);
+    }
+}

@@ -34,6 +34,11 @@ pub enum LspError {
     /// The editor went away while the server was answering.
     #[error("the editor closed the connection")]
     Disconnected,
+    /// The input ended before the editor said `exit` (or before it said anything).
+    #[error(
+        "the input ended before the editor said `exit`: `sluice lsp` is started by an editor, which speaks the Language Server Protocol on its stdin (see docs/editors.md)"
+    )]
+    Closed,
 }
 
 /// Serves an editor on stdin/stdout for the flows and fixtures of `root` (the folder the
@@ -43,9 +48,15 @@ pub enum LspError {
 /// The editor breaks the protocol or the connection.
 pub fn serve_stdio(root: &Path) -> Result<(), LspError> {
     let (connection, io_threads) = Connection::stdio();
-    serve(connection, root)?;
-    io_threads.join()?;
-    Ok(())
+    match serve(connection, root) {
+        Ok(()) => Ok(io_threads.join()?),
+        // The reading thread ended (end of input, or input that is not LSP): its error says why.
+        Err(LspError::Protocol(e)) if e.channel_is_disconnected() => {
+            io_threads.join()?;
+            Err(LspError::Closed)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Serves one connection for the flows and fixtures of `root`, until `exit` or until the other
