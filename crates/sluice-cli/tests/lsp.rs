@@ -749,3 +749,80 @@ fn input_that_is_not_an_editor_gets_a_clear_error() {
         assert!(out.stdout.is_empty(), "nothing on stdout: {:?}", out.stdout);
     }
 }
+
+#[test]
+fn a_fixture_names_only_steps_and_inputs_its_flow_has() {
+    let (project, mut lsp) = start();
+    let path = project.flows().join("contact-360.test.yaml");
+    let good = std::fs::read_to_string(&path).expect("the fixture");
+    let bad = good
+        .replacen(
+            "      contact:                          # by step name",
+            "      contcat:",
+            1,
+        )
+        .replacen(
+            "inputs: { contactId: ct_ada }",
+            "inputs: { contactid: ct_ada }",
+            1,
+        )
+        .replacen(
+            "steps: { contact: failed }",
+            "steps: { contacts: failed }",
+            1,
+        );
+    let diagnostics = lsp.open(&path, &bad);
+    insta::assert_snapshot!(summary(&bad, &diagnostics).join("\n"));
+    // Each has its quick fix.
+    let actions = lsp.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": file_uri(&path) },
+            "range": diagnostics[1]["range"],
+            "context": { "diagnostics": [diagnostics[1].clone()] }
+        }),
+    );
+    assert_eq!(actions[0]["title"], "Replace with `contact`", "{actions}");
+
+    // Completion: the flow's steps under `responses:`, its inputs under `inputs:`.
+    let text = good.replacen(
+        "    responses:\n      contact:",
+        "    responses:\n      \n      contact:",
+        1,
+    );
+    lsp.change(&path, 2, &text);
+    let (l, _) = pos(&text, "    responses:\n      \n", 15);
+    let steps = labels(&lsp.at("textDocument/completion", &path, l, 6));
+    assert_eq!(
+        steps,
+        ["contact", "notes", "tasks", "open_tasks", "overdue"]
+    );
+    let text = good.replacen("inputs: { contactId: ct_ada }", "inputs: { c }", 1);
+    lsp.change(&path, 3, &text);
+    let (l, c) = pos(&text, "inputs: { c }", 11);
+    assert_eq!(
+        labels(&lsp.at("textDocument/completion", &path, l, c)),
+        ["contactId"]
+    );
+
+    // Renaming a step in the (open) flow re-checks the fixture.
+    lsp.change(&path, 4, &good);
+    let flow = flow_path(&project);
+    let renamed = workflow("contact-360")
+        .replace("  notes:\n", "  latest_notes:\n")
+        .replace("steps.notes.", "steps.latest_notes.");
+    let uri = file_uri(&path);
+    let before = lsp.published(&uri);
+    lsp.open(&flow, &renamed);
+    let diagnostics = lsp.diagnostics_after(&uri, before);
+    let messages: Vec<&str> = diagnostics
+        .iter()
+        .filter_map(|d| d["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("the flow has no step `notes`")),
+        "{messages:?}"
+    );
+}

@@ -11,6 +11,7 @@ mod completion;
 mod context;
 mod definition;
 mod diagnostics;
+mod fixture;
 mod flowinfo;
 mod hover;
 mod markdown;

@@ -286,7 +286,20 @@ impl Server {
                 let pos = p.text_document_position;
                 let items = self
                     .located(&pos.text_document.uri, pos.position)
-                    .map(|(doc, offset)| crate::completion::complete(&self.ws, doc, offset))
+                    .map(|(doc, offset)| match doc.kind {
+                        crate::workspace::Kind::Fixture => path_of(&pos.text_document.uri)
+                            .and_then(|p| {
+                                let root = sluice_model::node::parse_yaml(
+                                    doc.text.as_str(),
+                                    &sluice_model::Limits::default(),
+                                )
+                                .ok();
+                                self.ws.fixture_flow(&p, root.as_ref())
+                            })
+                            .map(|flow| crate::fixture::complete(doc.text.as_str(), offset, &flow))
+                            .unwrap_or_default(),
+                        _ => crate::completion::complete(&self.ws, doc, offset),
+                    })
                     .unwrap_or_default();
                 ok(CompletionResponse::Array(items))
             }

@@ -172,7 +172,19 @@ impl Workspace {
     /// everything open, after reading the project again.
     pub(crate) fn check(&mut self, path: &Path) -> Vec<Publish> {
         match self.docs.get(path).map(|d| d.kind) {
-            Some(Kind::Flow) => self.check_flows(path.parent().unwrap_or(Path::new(""))),
+            Some(Kind::Flow) => {
+                // The flows of the folder, and the fixtures that name their steps and inputs.
+                let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+                let mut out = self.check_flows(&dir);
+                let fixtures: Vec<PathBuf> = self
+                    .docs
+                    .iter()
+                    .filter(|(p, d)| d.kind == Kind::Fixture && p.parent() == Some(dir.as_path()))
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                out.extend(fixtures.iter().filter_map(|f| self.check_fixture(f)));
+                out
+            }
             Some(Kind::Fixture) => self.check_fixture(path).into_iter().collect(),
             Some(Kind::Connector) => {
                 let mut out = self.check_connector(path).into_iter().collect::<Vec<_>>();
@@ -262,12 +274,33 @@ impl Workspace {
     }
 
     /// Checks a fixture as `sluice test` reads it.
+    /// Checks a fixture as `sluice test` reads it, and its step and input names against its
+    /// flow (open, as typed, or on disk).
     fn check_fixture(&self, path: &Path) -> Option<Publish> {
         let doc = self.docs.get(path)?;
         let mut diagnostics: Vec<Diagnostic> =
             sluice_flowtest::check_fixture(path, doc.text.as_str());
+        if let Ok(root) = sluice_model::node::parse_yaml(doc.text.as_str(), &self.limits)
+            && let Some(flow) = self.fixture_flow(path, Some(&root))
+        {
+            diagnostics.extend(crate::fixture::check_names(&root, &flow));
+        }
         diagnostics.sort_by_key(|d| d.primary_span().map(|s| s.offset));
         Some((doc.uri.clone(), to_lsp(&diagnostics, &doc.text, &doc.uri)))
+    }
+
+    /// The flow a fixture tests, when it reads.
+    pub(crate) fn fixture_flow(
+        &self,
+        fixture: &Path,
+        root: Option<&sluice_model::Node>,
+    ) -> Option<sluice_model::Flow> {
+        let flow_path = crate::fixture::flow_path(fixture, root)?;
+        let text = match self.docs.get(&flow_path) {
+            Some(doc) => doc.text.as_str().to_string(),
+            None => std::fs::read_to_string(&flow_path).ok()?,
+        };
+        crate::fixture::read_flow(&flow_path, &text)
     }
 
     /// Checks a project connector file as the catalog reads it.
