@@ -99,11 +99,24 @@ fn unknown(
 
 /// Completions in a fixture: step names under `responses:` and `expect: steps:`, input names
 /// under `inputs:`.
-pub(crate) fn complete(text: &str, offset: usize, flow: &Flow) -> Vec<CompletionItem> {
+/// `flow` reads the fixture's flow, only when a name is being written where one goes.
+pub(crate) fn complete(
+    text: &str,
+    offset: usize,
+    flow: impl FnOnce() -> Option<Flow>,
+) -> Vec<CompletionItem> {
     let at = cursor(text, offset);
-    if !at.at_key {
+    let wanted = match at.keys.as_slice() {
+        [.., last] if last == "responses" || last == "inputs" => true,
+        [.., expect, last] => expect == "expect" && last == "steps",
+        _ => false,
+    };
+    if !at.at_key || !wanted {
         return Vec::new();
     }
+    let Some(flow) = flow() else {
+        return Vec::new();
+    };
     let steps = || {
         flow.steps
             .iter()

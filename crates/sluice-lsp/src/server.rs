@@ -287,17 +287,17 @@ impl Server {
                 let items = self
                     .located(&pos.text_document.uri, pos.position)
                     .map(|(doc, offset)| match doc.kind {
-                        crate::workspace::Kind::Fixture => path_of(&pos.text_document.uri)
-                            .and_then(|p| {
+                        crate::workspace::Kind::Fixture => {
+                            crate::fixture::complete(doc.text.as_str(), offset, || {
+                                let path = path_of(&pos.text_document.uri)?;
                                 let root = sluice_model::node::parse_yaml(
                                     doc.text.as_str(),
                                     &sluice_model::Limits::default(),
                                 )
                                 .ok();
-                                self.ws.fixture_flow(&p, root.as_ref())
+                                self.ws.fixture_flow(&path, root.as_ref())
                             })
-                            .map(|flow| crate::fixture::complete(doc.text.as_str(), offset, &flow))
-                            .unwrap_or_default(),
+                        }
                         _ => crate::completion::complete(&self.ws, doc, offset),
                     })
                     .unwrap_or_default();
