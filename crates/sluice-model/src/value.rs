@@ -85,7 +85,7 @@ impl<T: JsonSchema> JsonSchema for Templated<T> {
 pub const TEMPLATE_PATTERN: &str = r"\{\{.*\}\}";
 
 /// What an editor says when a value is neither what a setting takes nor a template.
-pub const TEMPLATE_MESSAGE: &str = "Not a `{{ ... }}` template either.";
+pub const TEMPLATE_MESSAGE: &str = "Neither a value this setting takes nor a `{{ ... }}` template.";
 
 /// The JSON Schema pattern of a duration written as text: what [`Duration`]'s parser
 /// (humantime) reads — numbers (with decimals) each followed by a unit.
