@@ -76,12 +76,23 @@ if [ ! -x "$venv/bin/check-jsonschema" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'check-jsonschema==0.39.0'
 fi
-# (the flows only: FLOW.test.yaml files are `sluice test` fixtures, checked by `sluice test`)
+# (the flows against the flow schema; FLOW.test.yaml fixtures against the fixture schema)
 flows=$(ls workflows/*.yaml | grep -v '\.test\.yaml$')
 # shellcheck disable=SC2086
 "$venv/bin/check-jsonschema" --schemafile schemas/flow.schema.json $flows
 "$venv/bin/check-jsonschema" --schemafile schemas/connector.schema.json connectors/*.yaml
 "$venv/bin/check-jsonschema" --schemafile schemas/seed.schema.json docs/examples/seed.json
+"$venv/bin/check-jsonschema" --schemafile schemas/fixture.schema.json workflows/*.test.yaml
+
+step "yaml-language-server (VS Code's YAML extension, npm) on the schemas sluice init writes"
+bash tests/editor/run.sh
+
+step "Neovim (Debian's, headless) with the snippet of docs/editors.md starts sluice lsp"
+if ! command -v nvim >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim >/dev/null
+fi
+bash tests/editor/neovim.sh
 
 step "the official GHL SDK (@gohighlevel/api-client, npm) against the sandbox"
 bash scripts/sdk-check/run.sh

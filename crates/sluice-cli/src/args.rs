@@ -75,12 +75,29 @@ pub(crate) enum Command {
         /// The project folder (created when missing).
         dir: PathBuf,
     },
-    /// Print a JSON Schema (for editors): `flow`, `connector`, `project`, `seed` (sandbox
-    /// data); or `openapi`, the OpenAPI document of the runner's HTTP API.
+    /// Print a JSON Schema (for editors): `flow`, `fixture`, `connector`, `project`, `seed`
+    /// (sandbox data); or `openapi`, the OpenAPI document of the runner's HTTP API.
     Schema {
         /// Which schema.
         #[arg(value_enum)]
         kind: SchemaKind,
+        /// The flow schema of the project around this folder (the nearest `sluice.toml`): its
+        /// connections' actions only, so an unknown action is flagged, each with its `with:`
+        /// parameters.
+        #[arg(long)]
+        project: bool,
+        /// Write the schema into the project's `schemas/` folder (`KIND.schema.json`) instead of
+        /// printing it; a flow schema is then the project's (`--project`).
+        #[arg(long)]
+        write: bool,
+    },
+    /// Run the language server on stdin/stdout for the flows and fixtures of this folder:
+    /// every `validate` problem while typing, completion, hover, go to definition and quick
+    /// fixes. Editors start it; see docs/editors.md.
+    Lsp {
+        /// Accepted for editors that pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
     },
     /// Connectors: `sluice connector import` makes one from an OpenAPI document.
     Connector {
@@ -164,10 +181,12 @@ pub(crate) enum PlanFormat {
 }
 
 /// Which schema to print.
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum SchemaKind {
     /// Flow files (`workflows/*.yaml`).
     Flow,
+    /// Test fixtures of flows (`workflows/*.test.yaml`).
+    Fixture,
     /// Connector files (`connectors/*.yaml`).
     Connector,
     /// The project file (`sluice.toml`).

@@ -70,7 +70,7 @@ pub(crate) fn color() -> bool {
 
 fn run(cli: Cli) -> Result<Exit, CliError> {
     use commands::{
-        connector, init, plan, run, runs, sandbox, schema, secrets, serve, test, validate,
+        connector, init, lsp, plan, run, runs, sandbox, schema, secrets, serve, test, validate,
     };
     match cli.command {
         Command::Validate {
@@ -100,13 +100,15 @@ fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Secrets {
             command: SecretsCommand::Rekey { store },
         } => secrets::rekey(store.as_deref()),
-        Command::Schema { kind } => {
-            outln!("{}", schema::generate(kind)?);
-            Ok(Exit::Success)
-        }
         Command::Connector {
             command: ConnectorCommand::Import(args),
         } => connector::import(&args),
+        Command::Schema {
+            kind,
+            project,
+            write,
+        } => schema::schema(kind, project, write),
+        Command::Lsp { stdio: _ } => lsp::lsp(),
     }
 }
 

@@ -152,3 +152,147 @@ fn init_never_overwrites_a_file() {
         assert!(stderr.contains(name), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn init_writes_the_project_schemas_and_maps_fixtures_to_their_own() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path().join("home");
+    ok(&sluice(tmp.path(), &home)
+        .args(["init", "p"])
+        .output()
+        .expect("init"));
+    let project = tmp.path().join("p");
+    let read = |rel: &str| std::fs::read_to_string(project.join(rel)).expect(rel);
+
+    // Flows and fixtures each have their schema; fixtures are kept out of the flow schema's files.
+    let vscode: Value = serde_json::from_str(&read(".vscode/settings.json")).expect("JSON");
+    let schemas = &vscode["yaml.schemas"];
+    assert_eq!(
+        schemas["./schemas/flow.schema.json"],
+        serde_json::json!([
+            "workflows/*.yaml",
+            "workflows/*.yml",
+            "!workflows/*.test.yaml",
+            "!workflows/*.test.yml"
+        ])
+    );
+    assert_eq!(
+        schemas["./schemas/fixture.schema.json"],
+        serde_json::json!(["workflows/*.test.yaml", "workflows/*.test.yml"])
+    );
+    let fixture: Value = serde_json::from_str(&read("schemas/fixture.schema.json")).expect("JSON");
+    assert_eq!(
+        fixture["$id"],
+        "https://sluice.dev/schemas/fixture.schema.json"
+    );
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            sluice_test_support::repo_root().join("schemas/fixture.schema.json"),
+        )
+        .expect("the committed fixture schema"),
+    )
+    .expect("JSON");
+    assert_eq!(fixture, committed);
+
+    // The flow schema is the project's: only its connections' actions pass.
+    let flow: Value = serde_json::from_str(&read("schemas/flow.schema.json")).expect("JSON");
+    let action = &flow["$defs"]["Step"]["properties"]["action"];
+    let pattern = action["pattern"]
+        .as_str()
+        .expect("a closed list of actions");
+    assert!(pattern.starts_with("^(ghl\\.get_contact|"), "{pattern}");
+    assert!(
+        action["patternErrorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sluice schema flow --write")
+    );
+    // `sluice schema flow --project` prints the same; the generic one differs.
+    let out = sluice(&project, &home)
+        .args(["schema", "flow", "--project"])
+        .output()
+        .expect("schema");
+    ok(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        read("schemas/flow.schema.json")
+    );
+    let out = sluice(&project, &home)
+        .args(["schema", "flow"])
+        .output()
+        .expect("schema");
+    let generic: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        generic["$defs"]["Step"]["properties"]["action"]["pattern"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("^[A-Za-z0-9_-]+"))
+    );
+}
+
+#[test]
+fn validate_says_when_the_schema_is_stale_and_schema_write_refreshes_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path().join("home");
+    ok(&sluice(tmp.path(), &home)
+        .args(["init", "p"])
+        .output()
+        .expect("init"));
+    let project = tmp.path().join("p");
+    let validate = |project: &Path| {
+        let out = sluice(project, &home)
+            .args(["validate", "--format", "json"])
+            .output()
+            .expect("validate");
+        let stderr = ok(&out);
+        let _: Value = serde_json::from_slice(&out.stdout).expect("stdout stays JSON");
+        stderr
+    };
+    assert!(
+        !validate(&project).contains("out of date"),
+        "fresh after init"
+    );
+
+    // A flow with a connection named `crm`: the written schema does not know its actions.
+    let hello = std::fs::read_to_string(project.join("workflows/hello.yaml")).expect("hello");
+    let crm = hello
+        .replace("name: hello", "name: crm-hello")
+        .replace("  ghl: {", "  crm: {")
+        .replace("action: ghl.", "action: crm.");
+    std::fs::write(project.join("workflows/crm-hello.yaml"), crm).expect("write");
+    let stderr = validate(&project);
+    assert!(
+        stderr.contains("schemas/flow.schema.json is out of date")
+            && stderr.contains("sluice schema flow --write"),
+        "{stderr}"
+    );
+
+    // Refreshed from a subfolder of the project: written where the project keeps it.
+    let out = sluice(&project.join("workflows"), &home)
+        .args(["schema", "flow", "--write"])
+        .output()
+        .expect("schema --write");
+    ok(&out);
+    let written = project.join("schemas/flow.schema.json");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&written.display().to_string()),
+        "says what it wrote"
+    );
+    assert!(
+        std::fs::read_to_string(&written)
+            .expect("schema")
+            .contains("crm\\\\.get_contact")
+    );
+    assert!(!validate(&project).contains("out of date"));
+
+    // Outside a project: a clear error.
+    let out = sluice(tmp.path(), &home)
+        .args(["schema", "flow", "--write"])
+        .output()
+        .expect("schema --write");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no sluice.toml in this folder or above"),
+        "{stderr}"
+    );
+}

@@ -7,67 +7,167 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sluice_model::{Diagnostic, FileReport, Limits, Node, Sp, Span};
 
 const CODE: &str = "sluice::test::fixture";
 
-/// The file as written.
-#[derive(Deserialize)]
+// The file as written. Doc comments of these types become the fixture schema's descriptions
+// that editors show on hover, so they are written for flow authors.
+
+/// The tests of one flow (`FLOW.test.yaml`): cases run by `sluice test`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Sluice flow test fixture")]
 struct FileSpec {
-    /// The flow, relative to the fixture (default: the fixture's name without `.test`).
+    /// The flow these cases test, relative to this file. Default: this file's name without
+    /// `.test` (`contact-360.test.yaml` tests `contact-360.yaml`).
     #[serde(default)]
     flow: Option<String>,
-    /// The cases.
+    /// The cases: each runs the flow once and compares what happened with `expect`.
+    #[schemars(length(min = 1))]
     cases: Vec<CaseSpec>,
 }
 
-/// One case as written.
-#[derive(Deserialize)]
+/// One case: the flow's inputs, where the answers come from, and what to expect.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CaseSpec {
+    /// The case's name, shown in the report; each case has its own.
+    #[schemars(length(min = 1))]
     name: Sp<String>,
+    /// What the case checks, in plain words.
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
+    /// The flow's inputs, as its trigger would pass them.
     #[serde(default)]
     inputs: Map<String, Value>,
+    /// Canned answers, by step name (`contact:`) or by request (`GET /contacts/ct_ada:`, `*`
+    /// matching inside one path segment). A list gives successive calls their answers (the last
+    /// one repeats).
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Answers>")]
     responses: IndexMap<Sp<String>, Sp<Value>>,
+    /// Answer the other requests from the built-in GHL + IPinfo sandbox.
     #[serde(default)]
     sandbox: bool,
+    /// With `sandbox: true` (or a cassette to record): the sandbox's data, a JSON file in
+    /// `sluice sandbox --seed` format, relative to this file.
     #[serde(default)]
     seed: Option<Sp<String>>,
+    /// A cassette recorded from the sandbox by `sluice test --record`, replayed offline.
     #[serde(default)]
     cassette: Option<Sp<String>>,
+    /// What the run must do.
     #[serde(default)]
     expect: Option<ExpectSpec>,
 }
 
-#[derive(Deserialize)]
+/// What a case expects; everything left out is not checked.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ExpectSpec {
+    /// How the run ends. Default: `succeeded`.
     #[serde(default)]
     status: Option<RunState>,
+    /// The flow's output. `@any` matches anything, `@now-1d` a date relative to the run,
+    /// `@date` any date; write `@@x` for the text `@x`.
     #[serde(default)]
     output: Option<Value>,
+    /// Text the run's error must contain.
     #[serde(default)]
     error_contains: Option<String>,
+    /// Every request the run sends, in any order: `GET /contacts/ct_ada`, or
+    /// `{ request: PUT /contacts/ct_ada, body: {…} }` to check the JSON body too.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<ExpectedRequestSpec>>")]
     requests: Option<Vec<Sp<Value>>>,
+    /// How steps end, by name.
     #[serde(default)]
     steps: Option<IndexMap<String, StepState>>,
 }
 
+/// A canned answer, or a list of them for successive calls.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum Answers {
+    /// One answer, for every call.
+    One(AnswerSpec),
+    /// One answer per call, in order; the last one repeats.
+    Many(Vec<AnswerSpec>),
+}
+
+/// A canned answer: status, JSON body, headers (all optional).
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AnswerSpec {
+    /// The HTTP status. Default: 200.
+    #[schemars(range(min = 100, max = 599))]
+    status: Option<u16>,
+    /// The JSON answer. Default: `{}`.
+    body: Option<Value>,
+    /// Answer headers, e.g. `Retry-After: "0"`.
+    headers: Option<IndexMap<String, Value>>,
+}
+
+/// An expected request.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ExpectedRequestSpec {
+    /// `METHOD /path?query`.
+    Line(
+        #[schemars(regex(pattern = r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /"), extend("patternErrorMessage" = "Write a request as `METHOD /path`, e.g. `GET /contacts/ct_ada`."))]
+         String,
+    ),
+    /// A request and its JSON body.
+    WithBody {
+        /// `METHOD /path?query`.
+        #[schemars(regex(pattern = r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) /"), extend("patternErrorMessage" = "Write a request as `METHOD /path`, e.g. `PUT /contacts/ct_ada`."))]
+        request: String,
+        /// The JSON body it sends.
+        body: Option<Value>,
+    },
+}
+
+/// The JSON Schema of fixture files (`FLOW.test.yaml`), for editors.
+///
+/// # Errors
+/// A bug: the schema does not convert to JSON.
+pub fn fixture_schema() -> Result<Value, serde_json::Error> {
+    let mut schema = serde_json::to_value(schemars::schema_for!(FileSpec))?;
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert(
+            "$id".into(),
+            Value::String("https://sluice.dev/schemas/fixture.schema.json".into()),
+        );
+    }
+    Ok(schema)
+}
+
+/// Every problem of a fixture file's text, as `sluice test` reports it (nothing is run).
+/// `path` places the fixture (its flow and seed files are found next to it).
+#[must_use]
+pub fn check_fixture(path: &Path, source: &str) -> Vec<Diagnostic> {
+    parse(path, source).err().unwrap_or_default()
+}
+
 /// How a run ended, as a fixture says it.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum RunState {
+    /// The run finished without an error.
     Succeeded,
+    /// A step failed (or the flow's output could not be built).
     Failed,
+    /// The flow's `timeout` passed.
     TimedOut,
+    /// The run was cancelled.
     Cancelled,
 }
 
@@ -83,13 +183,18 @@ impl RunState {
 }
 
 /// How a step ended, as a fixture says it.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum StepState {
+    /// The step finished.
     Succeeded,
+    /// The step failed.
     Failed,
+    /// Its `if` was false.
     Skipped,
+    /// The run stopped while it ran.
     Cancelled,
+    /// The run stopped before it started.
     NotStarted,
 }
 

@@ -1,7 +1,8 @@
 //! `sluice test` as a library: runs flows against their fixture files (`FLOW.test.yaml`) —
 //! canned answers, the built-in sandbox (cargo feature `sandbox`) or a recorded cassette — and
 //! compares output, status and requests with what each case expects; `update` rewrites
-//! expectations, `record` records cassettes. [`run`] takes a [`TestConfig`].
+//! expectations, `record` records cassettes. [`run`] takes a [`TestConfig`]; [`check_fixture`]
+//! checks a fixture's text without running it and [`fixture_schema`] is its JSON Schema.
 
 mod case;
 mod cassette;
@@ -18,6 +19,8 @@ mod yaml;
 use std::path::PathBuf;
 
 use sluice_project::ConnectionOverride;
+
+pub use fixture::{check_fixture, fixture_schema};
 
 /// What `sluice test` is asked to do.
 #[derive(Clone, Debug, Default)]

@@ -17,7 +17,11 @@ use crate::value::{Duration, TemplateValue, Templated};
 #[schemars(title = "Sluice flow")]
 pub struct Flow {
     /// The flow's name: lowercase letters, digits, `-` and `_`. Runs, logs and the API use it.
-    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"), length(max = 64))]
+    #[schemars(
+        regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"),
+        length(max = 64),
+        extend("patternErrorMessage" = "A flow name is lowercase letters, digits, `-` and `_`, starting with a letter or digit, e.g. `contact-360`.")
+    )]
     pub name: Sp<String>,
     /// What the flow does, in plain words.
     #[serde(default)]
@@ -29,12 +33,21 @@ pub struct Flow {
     pub triggers: Vec<Sp<Trigger>>,
     /// The values the flow needs to start, read in templates as `{{ inputs.NAME }}`.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = {
+        "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$",
+        "patternErrorMessage": "An input name starts with a letter or `_`, then letters, digits, `_` or `-` (templates read it as `inputs.NAME`)."
+    }))]
     pub inputs: IndexMap<Sp<String>, Input>,
     /// The APIs the flow talks to. The key is the name used in actions: `ghl` in `ghl.get_contact`.
     #[serde(default)]
     pub connections: IndexMap<Sp<String>, Connection>,
     /// The steps. Each step's key is its name; other steps read its result as `{{ steps.NAME }}`.
     /// Steps run as soon as the steps they read from are done; independent steps run at the same time.
+    #[schemars(extend("propertyNames" = {
+        "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$",
+        "maxLength": 64,
+        "patternErrorMessage": "A step name starts with a letter or `_`, then letters, digits, `_` or `-`, at most 64 (templates read it as `steps.NAME`)."
+    }))]
     pub steps: IndexMap<Sp<String>, Step>,
     /// The flow's result: any value, with `{{ ... }}` templates. A value that is exactly one
     /// `{{ expression }}` keeps its JSON type (number, list, object).
@@ -80,6 +93,10 @@ pub struct ManualTrigger {
 pub struct ScheduleTrigger {
     /// A cron line: `minute hour day-of-month month day-of-week` (5 fields), or 6 fields with
     /// seconds first. Example: `0 8 * * MON-FRI` is 08:00 on weekdays.
+    #[schemars(
+        regex(pattern = r"^\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+(\s+\S+){4,5})\s*$"),
+        extend("patternErrorMessage" = "A cron line has 5 fields, `minute hour day-of-month month day-of-week` (e.g. `0 8 * * MON-FRI`), or 6 with seconds first, or is `@daily`, `@hourly`, ...")
+    )]
     pub cron: Sp<String>,
     /// IANA time zone the cron line is read in, e.g. `Europe/Berlin`. Default: `UTC`.
     #[serde(default)]
@@ -261,7 +278,10 @@ pub struct Step {
     pub description: Option<String>,
     /// The operation to call, `connection.operation`, e.g. `ghl.get_contact`.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+$"))]
+    #[schemars(
+        regex(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_]+$"),
+        extend("patternErrorMessage" = "Write the action as CONNECTION.OPERATION, e.g. `ghl.get_contact`.")
+    )]
     pub action: Option<Sp<String>>,
     /// The operation's parameters. Values may use templates: `"{{ inputs.contactId }}"`.
     #[serde(default)]

@@ -72,13 +72,24 @@ impl<T: JsonSchema> JsonSchema for Templated<T> {
                 literal,
                 {
                     "type": "string",
-                    "pattern": "\\{\\{.*\\}\\}",
+                    "pattern": TEMPLATE_PATTERN,
+                    "patternErrorMessage": TEMPLATE_MESSAGE,
                     "description": "A `{{ ... }}` template evaluated when the flow runs."
                 }
             ]
         })
     }
 }
+
+/// The JSON Schema pattern of a template string.
+pub const TEMPLATE_PATTERN: &str = r"\{\{.*\}\}";
+
+/// What an editor says when a value is neither what a setting takes nor a template.
+pub const TEMPLATE_MESSAGE: &str = "Neither a value this setting takes nor a `{{ ... }}` template.";
+
+/// The JSON Schema pattern of a duration written as text: what [`Duration`]'s parser
+/// (humantime) reads — numbers (with decimals) each followed by a unit.
+pub const DURATION_PATTERN: &str = r"^\s*([0-9]+(\.[0-9]+)?\s*(nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y)\s*)+$";
 
 /// A length of time: `500ms`, `30s`, `5m`, `2h`, `1d`, or a number of seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -150,7 +161,11 @@ impl JsonSchema for Duration {
         json_schema!({
             "description": "A length of time: `500ms`, `30s`, `5m`, `2h`, `1d`, or a number of seconds.",
             "anyOf": [
-                { "type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*[a-zµ]+(\\s*[0-9]+\\s*[a-zµ]+)*\\s*$" },
+                {
+                    "type": "string",
+                    "pattern": DURATION_PATTERN,
+                    "patternErrorMessage": "A duration is a number and a unit, e.g. `500ms`, `30s`, `5m`, `2h` or `1d` (or `1h30m`)."
+                },
                 { "type": "number", "minimum": 0 }
             ]
         })

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod codes;
+pub mod fields;
 pub mod graph;
 pub mod render;
 

@@ -53,6 +53,9 @@ pub enum ProjectError {
     /// The engine's runtime cannot be built.
     #[error(transparent)]
     Runtime(#[from] sluice_engine::RuntimeError),
+    /// An editor schema cannot be generated (a bug).
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     /// The connectors' rate limits cannot be set up.
     #[error(transparent)]
     Limits(#[from] sluice_connectors::ratelimit::InvalidLimit),
@@ -72,4 +75,18 @@ impl ProjectError {
 
 fn render_all(reports: &[FileReport]) -> String {
     reports.iter().map(|r| r.render(false)).collect()
+}
+
+/// A schema could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The generated schema could not be turned into JSON (a bug).
+    #[error("the schema cannot be written as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A built-in connector does not read (a bug caught by the connectors' tests).
+    #[error("a built-in connector is invalid")]
+    Builtin,
+    /// The generated flow schema lacks a part this module fills in (a bug).
+    #[error("the flow schema has no `{0}`")]
+    Missing(&'static str),
 }

@@ -3,7 +3,8 @@
 //! [`FlowSet`] finds flow files and the project file (`sluice.toml`) around them; [`catalog`]
 //! adds the project's connectors to the built-in ones; [`LoadedFlow`] is one flow checked and
 //! built with the flows it may call; [`credentials`] reads secrets (environment, files, the run
-//! store) into the engine's auth; [`RuntimeSettings`] builds the engine's runtime from all of it.
+//! store) into the engine's auth; [`RuntimeSettings`] builds the engine's runtime from all of it;
+//! [`schema`] writes the editor schemas, the flow schema fitted to the project's connections.
 
 pub mod catalog;
 pub mod connection;
@@ -17,6 +18,7 @@ pub mod load;
 pub mod oauth_store;
 pub mod read;
 pub mod runtime;
+pub mod schema;
 pub mod store;
 
 pub use catalog::catalog;

@@ -2,8 +2,9 @@
 //! it checks: a temporary project ([`TempProject`]), the `sluice` binary as a command with a
 //! clean environment ([`sluice`]), a `sluice serve` child ([`ServeProcess`]), a client of the
 //! runner's API ([`ApiClient`]), polling until something holds ([`eventually`]), the example
-//! flows of `workflows/` ([`workflow`]) and the few test flows more than one crate runs
-//! ([`flows`]).
+//! flows of `workflows/` ([`workflow`]), the few test flows more than one crate runs
+//! ([`flows`]), and a language server client that speaks JSON-RPC to `sluice lsp`
+//! ([`LspClient`]).
 //!
 //! A dev-dependency only. Its helpers panic with a message when the set-up fails: in a test,
 //! that is the failure to report.
@@ -11,6 +12,7 @@
 mod api;
 mod command;
 pub mod flows;
+mod lsp;
 mod project;
 mod repo;
 mod serve;
@@ -18,6 +20,7 @@ mod wait;
 
 pub use api::ApiClient;
 pub use command::{Run, output, run_timed, sluice};
+pub use lsp::{LspClient, file_uri};
 pub use project::{GHL_MAIN_FROM_ENV, TempProject};
 pub use repo::{repo_root, workflow, workflow_path};
 pub use serve::ServeProcess;

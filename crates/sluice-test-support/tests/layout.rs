@@ -53,6 +53,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "sluice-sandbox",
         ],
     ),
+    (
+        "sluice-lsp",
+        &[
+            "sluice-model",
+            "sluice-template",
+            "sluice-plan",
+            "sluice-connectors",
+            "sluice-project",
+            "sluice-flowtest",
+        ],
+    ),
     ("sluice-sandbox", &[]),
     ("sluice-openapi", &[]),
 ];

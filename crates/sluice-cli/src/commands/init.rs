@@ -1,9 +1,12 @@
 //! `sluice init DIR`: a new project folder — a first flow with the editor schema line, the
-//! JSON Schemas it points at, VS Code's schema mapping, a commented `sluice.toml` credentials
-//! template and a `.gitignore` that keeps secrets and the local run store out of git.
+//! JSON Schemas it points at (the flow schema fitted to the project, one for test fixtures),
+//! VS Code's schema mapping, a commented `sluice.toml` credentials template and a `.gitignore`
+//! that keeps secrets and the local run store out of git.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+use sluice_project::schema::{Connections, flow_schema, to_text};
 
 use super::schema::generate;
 use crate::args::SchemaKind;
@@ -95,10 +98,12 @@ const GITIGNORE: &str =
 secrets/
 ";
 
-/// VS Code (YAML extension by Red Hat): the schemas for flows and project connectors.
+/// VS Code (YAML extension by Red Hat): which schema checks which files. Fixtures
+/// (`*.test.yaml`) are test files, not flows: they get their own schema.
 const VSCODE: &str = r#"{
   "yaml.schemas": {
-    "./schemas/flow.schema.json": ["workflows/*.yaml", "workflows/*.yml"],
+    "./schemas/flow.schema.json": ["workflows/*.yaml", "workflows/*.yml", "!workflows/*.test.yaml", "!workflows/*.test.yml"],
+    "./schemas/fixture.schema.json": ["workflows/*.test.yaml", "workflows/*.test.yml"],
     "./schemas/connector.schema.json": ["connectors/*.yaml", "connectors/*.yml"]
   }
 }
@@ -106,11 +111,22 @@ const VSCODE: &str = r#"{
 
 /// The files of a new project, relative to its folder.
 fn files() -> Result<Vec<(&'static str, String)>, CliError> {
+    // The flow schema fits the new project: the connections of its first flow (and the other
+    // built-in connectors under their usual names), as `sluice schema flow --write` makes it.
+    let catalog = sluice_project::catalog(None)?;
+    let connections = Connections::of_sources(
+        &[("workflows/hello.yaml".to_string(), HELLO.to_string())],
+        &catalog,
+    );
+    let flow_schema = flow_schema(&catalog, &connections, true)
+        .and_then(|s| to_text(&s))
+        .map_err(|e| CliError::msg(e.to_string()))?;
     Ok(vec![
         ("workflows/hello.yaml", HELLO.to_string()),
+        ("schemas/flow.schema.json", flow_schema + "\n"),
         (
-            "schemas/flow.schema.json",
-            generate(SchemaKind::Flow)? + "\n",
+            "schemas/fixture.schema.json",
+            generate(SchemaKind::Fixture)? + "\n",
         ),
         (
             "schemas/connector.schema.json",

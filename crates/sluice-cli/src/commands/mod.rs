@@ -2,6 +2,7 @@
 
 pub(crate) mod connector;
 pub(crate) mod init;
+pub(crate) mod lsp;
 pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod runs;

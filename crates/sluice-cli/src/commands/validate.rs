@@ -60,6 +60,7 @@ pub(crate) fn validate(
             );
         }
     }
+    note_stale_schema(&set);
     let failed = errors > 0 || (deny_warnings && warnings > 0);
     Ok(if failed { Exit::Failure } else { Exit::Success })
 }
@@ -78,6 +79,20 @@ pub(crate) fn check(set: &FlowSet) -> Vec<(bool, Validated)> {
         .into_iter()
         .map(|c| (c.asked, c.validated))
         .collect()
+}
+
+/// Says on stderr when the project's editor schema no longer fits its connectors and
+/// connections (editors would flag valid actions, or miss new ones).
+fn note_stale_schema(set: &FlowSet) {
+    let Some(dir) = set.project_dir() else {
+        return;
+    };
+    if let Ok(Some(path)) = sluice_project::schema::stale_flow_schema(dir) {
+        eprintln!(
+            "note: {} is out of date with this project's connectors and connections (editors check flows with it)\n  refresh it with `sluice schema flow --write`",
+            path.display()
+        );
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -8,6 +8,7 @@ use sluice_model::{Diagnostic, Node, NodeKind, Sp, Span};
 
 use super::{Checker, Scope};
 use crate::codes;
+use crate::fields::{Child, schema_child, step_response};
 use sluice_template::Reference;
 use sluice_template::detect::is_template;
 
@@ -396,52 +397,7 @@ impl<'a> Checker<'a> {
 
     /// The JSON Schema of what a step returns, when known.
     fn output_schema(&self, step: &Step) -> Option<&'a Value> {
-        let action = step.action.as_ref()?;
-        let (conn_name, op_name) = action.split_once('.')?;
-        let conn = self.flow.connections.get(conn_name)?;
-        self.ctx
-            .catalog
-            .operation(&conn.connector, op_name)?
-            .response
-            .as_ref()
-    }
-}
-
-enum Child<'a> {
-    Found(&'a Value),
-    Open,
-    Missing { fields: Vec<String> },
-    NotObject(&'static str),
-}
-
-fn schema_child<'a>(schema: &'a Value, seg: &str) -> Child<'a> {
-    let ty = schema.get("type").and_then(Value::as_str);
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        return match props.get(seg) {
-            Some(next) => Child::Found(next),
-            None if schema
-                .get("additionalProperties")
-                .is_some_and(|a| a != &Value::Bool(false)) =>
-            {
-                Child::Open
-            }
-            None => Child::Missing {
-                fields: props.keys().cloned().collect(),
-            },
-        };
-    }
-    match ty {
-        Some("array") => {
-            if seg.parse::<usize>().is_ok() {
-                schema.get("items").map_or(Child::Open, Child::Found)
-            } else {
-                Child::NotObject("a list")
-            }
-        }
-        Some("string") => Child::NotObject("a string"),
-        Some("number" | "integer") => Child::NotObject("a number"),
-        Some("boolean") => Child::NotObject("a boolean"),
-        _ => Child::Open,
+        step_response(self.flow, self.ctx.catalog, step)
     }
 }
 
