@@ -237,6 +237,11 @@ pub(crate) struct ExecArgs {
     /// Serve repeated reads of cacheable operations from memory for this long, e.g. `30s`.
     #[arg(long, value_parser = duration)]
     pub(crate) cache_ttl: Option<Duration>,
+    /// How the output is printed: `json` (one document when the run ends) or `jsonl` (one line
+    /// per item; when the output is a `for_each` step's results, each is printed as soon as it
+    /// and the items before it are done, and none is kept in memory).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub(crate) output: OutputFormat,
     /// The run store (`sqlite://PATH` or `postgres://…`): runs are recorded there, and
     /// `{ store = "…" }` secrets read from it. Default: `$SLUICE_HOME/sluice.db`, else
     /// `.sluice/sluice.db`.
@@ -255,6 +260,15 @@ pub(crate) struct LogArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,
+}
+
+/// How `sluice run` prints the output.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Pretty JSON, once the run has ended.
+    Json,
+    /// One compact JSON value per line: a list's items (streamed when they can be).
+    Jsonl,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

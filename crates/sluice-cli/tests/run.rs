@@ -211,7 +211,21 @@ async fn ctrl_c_cancels_and_exits_130() {
     .stderr(Stdio::piped());
     let child = cmd.spawn().expect("spawn");
     let pid = child.id();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Interrupt once the first request is in flight (the run is under way, its Ctrl-C handler
+    // installed), however slowly the process started.
+    let waited = Instant::now();
+    while server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "no request arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let started = Instant::now();
     let killed = Command::new("kill")
         .args(["-INT", &pid.to_string()])
@@ -590,4 +604,191 @@ async fn a_dry_run_goes_on_past_writes_with_placeholders() {
     assert_eq!(value["task"]["dry_run"], true);
     assert_eq!(value["task"]["task"]["id"], "(dry run)");
     assert_eq!(value["note"], "(dry run)");
+}
+
+/// A `for_each` over contact ids whose results are the flow's output.
+const LINES_FLOW: &str = r#"
+name: contacts-lines
+inputs:
+  ids: { type: array }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main, read_only: true }
+steps:
+  contacts:
+    for_each: "{{ inputs.ids }}"
+    as: id
+    concurrency: 4
+    action: ghl.get_contact
+    with: { contactId: "{{ id }}" }
+output: "{{ steps.contacts }}"
+"#;
+
+/// `/contacts/cK` answers `{"contact": {"id": "cK"}}` after `delays[K]`.
+async fn contacts_server(delays: &[Duration]) -> MockServer {
+    let server = MockServer::start().await;
+    for (k, delay) in delays.iter().enumerate() {
+        Mock::given(method("GET"))
+            .and(path(format!("/contacts/c{k}")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_delay(*delay)
+                    .set_body_json(json!({ "contact": { "id": format!("c{k}") } })),
+            )
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+fn lines_project() -> TempProject {
+    TempProject::new(
+        "[credentials.ghl_main]\nkind = \"bearer\"\ntoken = { env = \"GHL_TOKEN\" }\nlocation_id = \"loc1\"\n",
+    )
+    .with_flow("contacts-lines", LINES_FLOW)
+}
+
+fn lines_run(project: &TempProject, server: &MockServer, ids: usize) -> Command {
+    let ids: Vec<String> = (0..ids).map(|k| format!("c{k}")).collect();
+    project.write("ids.json", json!({ "ids": ids }).to_string());
+    let mut cmd = project.sluice(SLUICE);
+    cmd.env("GHL_TOKEN", "pit-lines-secret-7")
+        .args([
+            "run",
+            "flows/contacts-lines.yaml",
+            "--inputs",
+            "ids.json",
+            "--output",
+            "jsonl",
+            "--connection",
+        ])
+        .arg(format!("ghl.base_url={}", server.uri()));
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_jsonl_writes_each_item_as_soon_as_it_and_those_before_it_are_done() {
+    use std::io::BufRead as _;
+    // c0 is slower than c1..c3, so their order is the input's, not the answers'; c4 is held
+    // (far longer than the test waits), so every line read before it is streamed, not printed
+    // at the end.
+    let mut delays = vec![Duration::from_millis(400)];
+    delays.extend([Duration::ZERO; 3]);
+    delays.push(Duration::from_secs(120));
+    let server = contacts_server(&delays).await;
+    let project = lines_project();
+    let mut cmd = lines_run(&project, &server, 5);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .take(4)
+            .map(|l| l.expect("a line"))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("reader");
+    let still_running = child.try_wait().expect("try_wait").is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    let ids: Vec<Value> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("each line is JSON")["contact"]["id"].clone()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![json!("c0"), json!("c1"), json!("c2"), json!("c3")]
+    );
+    assert!(
+        still_running,
+        "the first four results were printed while the fifth was still being fetched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_jsonl_records_each_streamed_item_and_prints_other_outputs_as_lines() {
+    let server = contacts_server(&[Duration::ZERO; 3]).await;
+    let project = lines_project();
+    let out = output(lines_run(&project, &server, 3)).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for (k, line) in lines.iter().enumerate() {
+        assert_eq!(line["contact"]["id"], json!(format!("c{k}")));
+    }
+    // The run record keeps each item's result as an item record of the step.
+    let export = output({
+        let mut c = project.sluice(SLUICE);
+        c.args(["runs", "export", "--since", "1d"]);
+        c
+    })
+    .await;
+    let text = String::from_utf8_lossy(&export.stdout).to_string();
+    let run: Value = serde_json::from_str(text.lines().next().expect("one run")).expect("JSON");
+    let mut items: Vec<(u64, Value)> = run["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["step"] == json!("contacts") && s["item"].is_u64())
+        .map(|s| {
+            (
+                s["item"].as_u64().unwrap_or(0),
+                s["output"]["contact"]["id"].clone(),
+            )
+        })
+        .collect();
+    items.sort_by_key(|(k, _)| *k);
+    assert_eq!(
+        items,
+        vec![(0, json!("c0")), (1, json!("c1")), (2, json!("c2"))],
+        "{text}"
+    );
+    assert!(!text.contains("pit-lines-secret-7") && !stdout.contains("pit-lines-secret-7"));
+
+    // An output that is not a `for_each` step's results: an object is one line, a list one
+    // line per item.
+    let object = output({
+        let mut c = sluice();
+        c.args([
+            "run",
+            "workflows/contact-360.yaml",
+            "--sandbox",
+            "-i",
+            "contactId=ct_ada",
+            "--output",
+            "jsonl",
+        ]);
+        c
+    })
+    .await;
+    let printed = String::from_utf8_lossy(&object.stdout).to_string();
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    let merged: Value = serde_json::from_str(printed.trim()).expect("one JSON line");
+    assert_eq!(merged["name"], json!("Ada Lovelace"));
+    project.write_flow(
+        "list",
+        "name: list\nsteps:\n  three:\n    value: [1, {\"a\": 2}, \"x\"]\noutput: \"{{ steps.three }}\"\n",
+    );
+    let list = output({
+        let mut c = project.sluice(SLUICE);
+        c.args(["run", "flows/list.yaml", "--output", "jsonl"]);
+        c
+    })
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout),
+        "1\n{\"a\":2}\n\"x\"\n"
+    );
 }

@@ -49,19 +49,12 @@
 //! runtimes and server, the engine's per-step cost without HTTP (a sub-flow of 4 `value:`
 //! steps) and its HTTP layer against plain reqwest, one request at a time.
 
-use std::convert::Infallible;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures::StreamExt as _;
-use http_body_util::Full;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use sluice_engine::exec::ExecKind;
@@ -69,7 +62,10 @@ use sluice_engine::http::AuthMaterial;
 use sluice_engine::{Executable, NoObserver, Recorder, RunJournal, RunOptions, RunStatus, Runtime};
 use sluice_model::Limits;
 use sluice_template::Scope;
-use tokio::sync::Semaphore;
+use sluice_test_support::contact360::{
+    Canned, Hand, Server, TOKEN, VERSION, contact_body, contact_ids, hand_run, merge, notes_body,
+    start_server, tasks_body,
+};
 
 /// Contacts in the workload.
 const CONTACTS: usize = 1_000;
@@ -79,10 +75,6 @@ const CONCURRENCY: usize = 8;
 const STEPS: usize = CONTACTS * 4 + 1;
 /// HTTP requests of one run.
 const REQUESTS: usize = CONTACTS * 3;
-/// The token both clients send (and the engine redacts).
-const TOKEN: &str = "pit-bench-0123456789abcdef";
-/// GHL's API version header.
-const VERSION: &str = "2021-07-28";
 
 const PARENT_FLOW: &str = r#"
 name: contact-360-all
@@ -149,248 +141,7 @@ fn one_flow_paths_only() -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Canned answers
-
-/// Where the contact id goes in the canned bodies.
-const ID: &str = "@ID@";
-
-fn contact_body() -> String {
-    json!({
-        "contact": {
-            "id": ID,
-            "name": "Ada Lovelace",
-            "locationId": "ve9EPM428h8vShlRW1KT",
-            "firstName": "Ada",
-            "lastName": "Lovelace",
-            "firstNameLowerCase": "ada",
-            "lastNameLowerCase": "lovelace",
-            "fullNameLowerCase": "ada lovelace",
-            "email": "ada.lovelace@example.com",
-            "emailLowerCase": "ada.lovelace@example.com",
-            "timezone": "Europe/London",
-            "companyName": "Analytical Engines Ltd",
-            "phone": "+442071234567",
-            "dnd": false,
-            "dndSettings": {
-                "Call": { "status": "active", "message": "", "code": "" },
-                "Email": { "status": "inactive", "message": "", "code": "" },
-                "SMS": { "status": "active", "message": "", "code": "" }
-            },
-            "type": "lead",
-            "source": "public api",
-            "assignedTo": "y0BeYjuRIlDwsDcOHOJo",
-            "address1": "12 St James's Square",
-            "city": "London",
-            "state": "London",
-            "country": "GB",
-            "postalCode": "SW1Y 4JH",
-            "website": "https://example.com/ada",
-            "tags": ["vip", "newsletter", "engines"],
-            "dateOfBirth": "1815-12-10T00:00:00.000Z",
-            "dateAdded": "2024-03-01T09:30:00.000Z",
-            "dateUpdated": "2025-01-15T16:45:12.000Z",
-            "lastActivity": "2025-01-15T16:45:12.000Z",
-            "businessId": "641c094001436dbc2081e642",
-            "customFields": [
-                { "id": "MgobCB14YMVKuE4Ka8p1", "value": "mathematics" },
-                { "id": "ZmmP1Ra1XiIQGDv8jbAV", "value": "gold" }
-            ],
-            "attributionSource": {
-                "url": "https://example.com/landing",
-                "campaign": null,
-                "utmSource": "newsletter",
-                "utmMedium": "email",
-                "referrer": null,
-                "ip": "203.0.113.7",
-                "medium": "form"
-            }
-        }
-    })
-    .to_string()
-}
-
-fn notes_body() -> String {
-    let notes: Vec<Value> = (1..=3)
-        .map(|n| {
-            json!({
-                "id": format!("note{n}xxxxxxxxxxxxxxx"),
-                "body": format!("Call {n}: discussed the difference engine; follow up with the plans and a quote for the mill."),
-                "userId": "y0BeYjuRIlDwsDcOHOJo",
-                "dateAdded": format!("2025-01-{:02}T10:00:00.000Z", 10 + n),
-                "contactId": ID,
-                "title": format!("Call {n}"),
-                "color": "#FFAA00",
-                "pinned": n == 1
-            })
-        })
-        .collect();
-    json!({ "notes": notes }).to_string()
-}
-
-fn tasks_body() -> String {
-    let tasks: Vec<Value> = (1..=4)
-        .map(|n| {
-            json!({
-                "id": format!("task{n}xxxxxxxxxxxxxxx"),
-                "title": format!("Task {n}"),
-                "body": "Send the revised notes on the analytical engine.",
-                "assignedTo": "y0BeYjuRIlDwsDcOHOJo",
-                "dueDate": format!("2025-02-{:02}T09:00:00.000Z", n),
-                "completed": n % 2 == 0,
-                "contactId": ID
-            })
-        })
-        .collect();
-    json!({ "tasks": tasks }).to_string()
-}
-
-/// A canned body split around the contact id, so the server answers without a per-contact
-/// copy of every body in memory (which would inflate both variants' RSS by ~4 MB).
-#[derive(Clone)]
-struct Canned(Arc<Vec<Bytes>>);
-
-impl Canned {
-    fn new(body: &str) -> Self {
-        Self(Arc::new(
-            body.split(ID)
-                .map(|p| Bytes::copy_from_slice(p.as_bytes()))
-                .collect(),
-        ))
-    }
-
-    fn render(&self, id: &str) -> Bytes {
-        let mut out = Vec::with_capacity(self.0.iter().map(Bytes::len).sum::<usize>() + 64);
-        for (i, part) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.extend_from_slice(id.as_bytes());
-            }
-            out.extend_from_slice(part);
-        }
-        Bytes::from(out)
-    }
-}
-
-fn contact_ids() -> Vec<String> {
-    // GHL ids are 20 characters.
-    (0..CONTACTS)
-        .map(|i| format!("benchcontact{i:08}"))
-        .collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server
-
-struct Server {
-    url: String,
-    /// The server thread's id, for its CPU time.
-    tid: String,
-}
-
-fn answer(
-    contact: &Canned,
-    notes: &Canned,
-    tasks: &Canned,
-    req: &Request<hyper::body::Incoming>,
-) -> Response<Full<Bytes>> {
-    let path = req.uri().path();
-    let found = path
-        .strip_prefix("/contacts/")
-        .and_then(|rest| match rest.split_once('/') {
-            None => Some(contact.render(rest)),
-            Some((id, "notes")) => Some(notes.render(id)),
-            Some((id, "tasks")) => Some(tasks.render(id)),
-            Some(_) => None,
-        });
-    let authorized = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .is_some_and(|v| v.as_bytes() == format!("Bearer {TOKEN}").as_bytes());
-    let (status, body) = match found {
-        Some(_) if !authorized => (
-            StatusCode::UNAUTHORIZED,
-            Bytes::from_static(br#"{"statusCode":401,"message":"Invalid JWT"}"#),
-        ),
-        Some(body) => (StatusCode::OK, body),
-        None => (
-            StatusCode::NOT_FOUND,
-            Bytes::from_static(br#"{"statusCode":404,"message":"Not found"}"#),
-        ),
-    };
-    let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    // What GHL sends with every answer.
-    for (name, value) in [
-        ("x-ratelimit-limit-daily", "200000"),
-        ("x-ratelimit-daily-remaining", "199000"),
-        ("x-ratelimit-interval-milliseconds", "10000"),
-        ("x-ratelimit-max", "100"),
-        ("x-ratelimit-remaining", "99"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    response
-}
-
-/// Starts the server on its own OS thread and current-thread runtime.
-fn start_server() -> Server {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let contact = Canned::new(&contact_body());
-    let notes = Canned::new(&notes_body());
-    let tasks = Canned::new(&tasks_body());
-    std::thread::Builder::new()
-        .name("bench-server".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("server runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind 127.0.0.1:0");
-                let addr: SocketAddr = listener.local_addr().expect("local address");
-                tx.send((addr, thread_id())).expect("report the address");
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let (contact, notes, tasks) = (contact.clone(), notes.clone(), tasks.clone());
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let response = answer(&contact, &notes, &tasks, &req);
-                            async move { Ok::<_, Infallible>(response) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
-        })
-        .expect("server thread");
-    let (addr, tid) = rx.recv().expect("the server starts");
-    Server {
-        url: format!("http://{addr}"),
-        tid,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Measuring
-
-/// The calling thread's id (`/proc/thread-self` links to `PID/task/TID`).
-fn thread_id() -> String {
-    std::fs::read_link("/proc/thread-self")
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default()
-}
 
 fn schedstat_ns(path: &str) -> u64 {
     std::fs::read_to_string(path)
@@ -588,77 +339,6 @@ fn sqlite_recorder(runtime: &tokio::runtime::Runtime, dir: &std::path::Path) -> 
 }
 
 // ---------------------------------------------------------------------------------------------
-// The hand-written variant
-
-struct Hand {
-    client: reqwest::Client,
-    base: String,
-    /// At most this many requests in flight, like the engine's global limit.
-    limit: Semaphore,
-    auth: HeaderValue,
-}
-
-impl Hand {
-    async fn get(&self, url: String) -> Value {
-        let _permit = self.limit.acquire().await.expect("semaphore");
-        let response = self
-            .client
-            .get(url)
-            .header("Version", VERSION)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .header(reqwest::header::AUTHORIZATION, self.auth.clone())
-            .send()
-            .await
-            .expect("request");
-        assert!(response.status().is_success(), "{}", response.status());
-        let bytes = response.bytes().await.expect("body");
-        serde_json::from_slice(&bytes).expect("JSON")
-    }
-
-    async fn one(&self, id: &str) -> Value {
-        let mut contact = self.get(format!("{}/contacts/{id}", self.base)).await;
-        let cid = contact["contact"]["id"].as_str().expect("id").to_string();
-        let (mut notes, mut tasks) = tokio::join!(
-            self.get(format!("{}/contacts/{cid}/notes", self.base)),
-            self.get(format!("{}/contacts/{cid}/tasks", self.base)),
-        );
-        merge(&mut contact["contact"], &mut notes, &mut tasks)
-    }
-}
-
-/// The merge the hand-written client does: the same object as the `merged` step. Values are
-/// moved out of the parsed answers, not copied (`json!` would copy each one: it serializes
-/// its arguments).
-fn merge(c: &mut Value, notes: &mut Value, tasks: &mut Value) -> Value {
-    let name = format!(
-        "{} {}",
-        c["firstName"].as_str().unwrap_or_default(),
-        c["lastName"].as_str().unwrap_or_default()
-    );
-    let mut out = serde_json::Map::with_capacity(8);
-    out.insert("id".into(), c["id"].take());
-    out.insert("name".into(), Value::String(name));
-    for field in ["email", "phone", "companyName", "tags"] {
-        out.insert(field.into(), c[field].take());
-    }
-    out.insert("notes".into(), notes["notes"].take());
-    out.insert("tasks".into(), tasks["tasks"].take());
-    Value::Object(out)
-}
-
-async fn hand_run(hand: Arc<Hand>, ids: Arc<Vec<String>>) -> Value {
-    let contacts = (0..ids.len()).map(|i| {
-        let (hand, ids) = (hand.clone(), ids.clone());
-        async move { hand.one(&ids[i]).await }
-    });
-    let out: Vec<Value> = futures::stream::iter(contacts)
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    Value::Array(out)
-}
-
-// ---------------------------------------------------------------------------------------------
 // A child: one variant
 
 /// Runs the workload once unmeasured, then `reps` times; returns the samples and the last
@@ -690,7 +370,7 @@ fn child(variant: &str) {
         .enable_all()
         .build()
         .expect("client runtime");
-    let ids = Arc::new(contact_ids());
+    let ids = Arc::new(contact_ids(CONTACTS));
     let rss_before;
     let (samples, out) = match variant {
         "engine" | "engine-paths-only" | "engine-no-output" | "engine-both" => {
@@ -743,22 +423,10 @@ fn child(variant: &str) {
             })
         }
         "hand" => {
-            let client = reqwest::Client::builder()
-                .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
-                .pool_max_idle_per_host(64)
-                .build()
-                .expect("client");
-            let mut auth = HeaderValue::try_from(format!("Bearer {TOKEN}")).expect("header");
-            auth.set_sensitive(true);
-            let hand = Arc::new(Hand {
-                client,
-                base: server.url.clone(),
-                limit: Semaphore::new(CONCURRENCY),
-                auth,
-            });
+            let hand = Arc::new(Hand::new(&server.url, CONCURRENCY));
             rss_before = status_kb("VmRSS");
             repeat(&runtime, &server, reps, move || {
-                hand_run(hand.clone(), ids.clone())
+                hand_run(hand.clone(), ids.clone(), CONCURRENCY)
             })
         }
         other => panic!("unknown SLUICE_BENCH_VARIANT `{other}` (engine, hand, phases)"),
@@ -1321,7 +989,7 @@ fn in_situ(op: &sluice_model::Operation) {
         .enable_all()
         .build()
         .expect("client runtime");
-    let ids = Arc::new(contact_ids());
+    let ids = Arc::new(contact_ids(CONTACTS));
     let reps = env_usize("SLUICE_BENCH_REPS", 7).max(1);
     let best_of = |samples: Vec<Sample>| -> (Duration, Duration) {
         (
@@ -1403,20 +1071,13 @@ fn in_situ(op: &sluice_model::Operation) {
             CONTACTS,
         ));
     }
-    let mut auth = HeaderValue::try_from(format!("Bearer {TOKEN}")).expect("header");
-    auth.set_sensitive(true);
-    let hand = Arc::new(Hand {
-        client,
-        base,
-        limit: Semaphore::new(CONCURRENCY),
-        auth,
-    });
+    let hand = Arc::new(Hand::new(&base, CONCURRENCY));
     let (samples, _) = repeat(&runtime, &server, reps, move || {
         let (hand, ids) = (hand.clone(), ids.clone());
         async move {
             let mut n = 0;
             for id in ids.iter() {
-                let v = hand.get(format!("{}/contacts/{id}", hand.base)).await;
+                let v = hand.get(format!("{}/contacts/{id}", hand.base())).await;
                 n += usize::from(v.is_object());
             }
             json!(n)

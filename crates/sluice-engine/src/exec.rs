@@ -185,6 +185,10 @@ pub struct Executable {
     pub output: Option<Compiled>,
     /// Steps the output needs.
     pub output_needs: Vec<usize>,
+    /// The `for_each` step whose results are the flow's output as they are
+    /// (`output: "{{ steps.X }}"`, and no step reads X): a run that streams its output writes
+    /// each item's result as soon as it and the items before it are done.
+    pub output_items: Option<usize>,
     /// The flow's timeout.
     pub timeout: Option<Duration>,
     /// Steps of one run at the same time.
@@ -264,6 +268,13 @@ impl Executable {
             .map(|o| Compiled::compile(&o.0, &mut templates))
             .transpose()
             .map_err(BuildError::Template)?;
+        let output_items = match &output {
+            Some(Compiled::Path(path)) if path.len() == 2 && path[0] == "steps" => steps
+                .iter()
+                .position(|s| s.name == path[1])
+                .filter(|&x| steps[x].for_each.is_some() && steps[x].dependants.is_empty()),
+            _ => None,
+        };
         Ok(Self {
             name: flow.name.value.clone(),
             content_hash: content_hash(source),
@@ -276,6 +287,7 @@ impl Executable {
             steps,
             output,
             output_needs,
+            output_items,
             timeout: flow.timeout.as_ref().map(|t| t.value.0),
             concurrency: flow
                 .concurrency

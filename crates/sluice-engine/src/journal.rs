@@ -339,6 +339,17 @@ impl RunJournal {
     /// Records page `page` of paged step `step` (its items, the answer around them, where the
     /// next page is), queued for the next batch: a resumed run goes on after it.
     pub(crate) fn page_finished(&self, step: &str, page: u32, output: &Value, redactor: &Redactor) {
+        self.part_finished(step, page, output, redactor);
+    }
+
+    /// Records the result of item `k` of `for_each` step `step` whose results a streamed run
+    /// writes out instead of keeping (queued for the next batch).
+    pub(crate) fn item_finished(&self, step: &str, k: usize, output: &Value, redactor: &Redactor) {
+        self.part_finished(step, u32::try_from(k).unwrap_or(u32::MAX), output, redactor);
+    }
+
+    /// An item record (`item` = `k`) of step `step`.
+    fn part_finished(&self, step: &str, page: u32, output: &Value, redactor: &Redactor) {
         let now = DateTime::<Utc>::from(SystemTime::now());
         let record = StepRecord {
             step: step.to_string(),

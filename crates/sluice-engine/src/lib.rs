@@ -29,4 +29,4 @@ pub use observer::{Event, NoObserver, Observer, RequestRecord, StepStatus};
 pub use redact::Redactor;
 pub use report::{RunReport, RunStatus, StepReport};
 pub use runtime::{RunOptions, Runtime, RuntimeBuilder, RuntimeError};
-pub use schedule::{run, run_with};
+pub use schedule::{run, run_streamed, run_with};

@@ -40,12 +40,38 @@ pub async fn run_with(
     inputs: Value,
     journal: Option<Arc<RunJournal>>,
 ) -> RunReport {
+    run_top(exec, rt, inputs, journal, None).await
+}
+
+/// [`run_with`], streaming the output: when the output is one `for_each` step's results
+/// ([`Executable::output_items`]), each item's result goes to `items` as soon as it and the
+/// items before it are done (in their order), none is kept, and the report's output is `null`;
+/// any other output is left in the report. A recorded run keeps each streamed result as an
+/// item record of that step. Sending waits while `items` is full; a closed `items` fails the run.
+pub async fn run_streamed(
+    exec: Arc<Executable>,
+    rt: Arc<Runtime>,
+    inputs: Value,
+    journal: Option<Arc<RunJournal>>,
+    items: tokio::sync::mpsc::Sender<Value>,
+) -> RunReport {
+    run_top(exec, rt, inputs, journal, Some(items)).await
+}
+
+async fn run_top(
+    exec: Arc<Executable>,
+    rt: Arc<Runtime>,
+    inputs: Value,
+    journal: Option<Arc<RunJournal>>,
+    items: Option<tokio::sync::mpsc::Sender<Value>>,
+) -> RunReport {
     let started = Instant::now();
     let ctx = Arc::new(Ctx {
         journal,
         prefix: String::new(),
         top: true,
         run_flow: run_steps_boxed,
+        items: items.filter(|_| exec.output_items.is_some()),
     });
     let redactor = rt.redactor().clone();
     let flow_name = exec.name.clone();

@@ -45,6 +45,8 @@ pub(crate) struct Ctx {
     pub(crate) top: bool,
     /// How `flow:` steps run their flow.
     pub(crate) run_flow: RunFlow,
+    /// Where a streamed run writes its output's items (the run's own steps only).
+    pub(crate) items: Option<tokio::sync::mpsc::Sender<Value>>,
 }
 
 /// What a step of a (sub-)flow runs in: the flow, the runtime, the flow's inputs, its `flow`
@@ -270,6 +272,12 @@ async fn run_for_each(
         .buffered(limit);
     let mut out = Vec::new();
     let mut max_attempts = 0;
+    // A streamed run's output: each result goes out (and is recorded) as it comes, in order.
+    let streamed = env.ctx.items.as_ref().filter(|_| {
+        env.exec
+            .output_items
+            .is_some_and(|x| std::ptr::eq(step, &exec.steps[x]))
+    });
     while let Some((k, outcome)) = results.next().await {
         let value = match outcome {
             ItemOutcome::Left => continue,
@@ -286,11 +294,19 @@ async fn run_for_each(
                 serde_json::json!({ "error": e })
             }
         };
-        if step.keep_result {
+        if let Some(items) = streamed {
+            if let Some(journal) = &env.ctx.journal {
+                journal.item_finished(&step.name, k, &value, env.rt.redactor());
+            }
+            if items.send(value).await.is_err() {
+                let e = StepError::new(ErrorKind::Other, "the output's reader has gone".into());
+                return Err((e, max_attempts));
+            }
+        } else if step.keep_result {
             out.push(value);
         }
     }
-    let result = if step.keep_result {
+    let result = if step.keep_result && streamed.is_none() {
         Value::Array(out)
     } else {
         Value::Null
@@ -505,6 +521,7 @@ async fn run_sub_flow(
         },
         top: false,
         run_flow: ctx.run_flow,
+        items: None,
     });
     let ended = (ctx.run_flow)(sub.clone(), env.rt.clone(), Arc::new(inputs), sub_ctx).await;
     match ended {

@@ -11,6 +11,7 @@
 
 mod api;
 mod command;
+pub mod contact360;
 pub mod flows;
 mod lsp;
 mod project;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use sluice_engine::{RunJournal, RunOptions, RunStatus, StepStatus};
+use sluice_engine::{RunJournal, RunOptions, RunStatus, Runtime, StepStatus};
 use sluice_project::runtime::Flows;
 use sluice_project::{LoadedFlow, RuntimeSettings, SecretStore};
 
-use crate::args::{ExecArgs, RunArgs};
+use crate::args::{ExecArgs, OutputFormat, RunArgs};
 use crate::error::CliError;
 use crate::exit::Exit;
 use crate::progress::Progress;
@@ -128,7 +128,27 @@ pub(crate) async fn execute(
             rt.cancel_token().clone(),
         )
     });
-    let report = sluice_engine::run_with(target.clone(), rt.clone(), inputs, journal.clone()).await;
+    let (report, streamed) = match exec.output {
+        OutputFormat::Json => {
+            let report =
+                sluice_engine::run_with(target.clone(), rt.clone(), inputs, journal.clone()).await;
+            (report, false)
+        }
+        OutputFormat::Jsonl => {
+            let (items, lines) = tokio::sync::mpsc::channel(64);
+            let writer = tokio::spawn(write_lines(lines, rt.clone()));
+            let report = sluice_engine::run_streamed(
+                target.clone(),
+                rt.clone(),
+                inputs,
+                journal.clone(),
+                items,
+            )
+            .await;
+            let _ = writer.await;
+            (report, target.output_items.is_some())
+        }
+    };
     progress.finish();
     drop(lease);
     if let Some(sandbox) = sandbox {
@@ -139,15 +159,32 @@ pub(crate) async fn execute(
             .await
             .map_err(|e| CliError::msg(format!("cannot record the run's end: {e}")))?;
     }
-    Ok(print_report(&report, &rt, journal.as_deref(), dry_run))
+    let format = if streamed { None } else { Some(exec.output) };
+    Ok(print_report(
+        &report,
+        &rt,
+        journal.as_deref(),
+        dry_run,
+        format,
+    ))
+}
+
+/// Prints each streamed item on its own line, as the run's output is stored (redacted).
+async fn write_lines(mut lines: tokio::sync::mpsc::Receiver<Value>, rt: Arc<Runtime>) {
+    while let Some(item) = lines.recv().await {
+        let item = rt.redactor().redact_json(&item);
+        outln!("{}", serde_json::to_string(&item).unwrap_or_default());
+    }
 }
 
 /// The output on stdout, or why the run did not succeed on stderr; the exit code.
+/// `format` is `None` when the output was streamed already.
 fn print_report(
     report: &sluice_engine::RunReport,
     rt: &sluice_engine::Runtime,
     journal: Option<&RunJournal>,
     dry_run: bool,
+    format: Option<OutputFormat>,
 ) -> Exit {
     match report.status {
         RunStatus::Succeeded => {
@@ -155,11 +192,26 @@ fn print_report(
             let output = rt
                 .redactor()
                 .redact_json(report.output.as_ref().unwrap_or(&Value::Null));
-            let out = serde_json::to_string_pretty(&output).unwrap_or_default();
             if dry_run {
                 outln!("output:");
             }
-            outln!("{out}");
+            match (format, output) {
+                (None, _) => {}
+                (Some(OutputFormat::Json), output) => {
+                    outln!(
+                        "{}",
+                        serde_json::to_string_pretty(&output).unwrap_or_default()
+                    );
+                }
+                (Some(OutputFormat::Jsonl), Value::Array(items)) => {
+                    for item in items {
+                        outln!("{}", serde_json::to_string(&item).unwrap_or_default());
+                    }
+                }
+                (Some(OutputFormat::Jsonl), output) => {
+                    outln!("{}", serde_json::to_string(&output).unwrap_or_default());
+                }
+            }
             Exit::Success
         }
         RunStatus::Cancelled => {
