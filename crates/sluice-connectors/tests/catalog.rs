@@ -561,3 +561,26 @@ fn the_deep_conformance_check_reports_changes() {
     );
     assert_eq!(problems.len(), 2, "{text}");
 }
+
+/// `Catalog::lazy` (what projects use: built-in connectors read when first used) names each
+/// built-in connector by its file's stem; that must be the name inside the file, and reading
+/// one lazily must give what the eager catalog read.
+#[test]
+fn the_lazy_catalog_reads_the_same_connectors_under_the_same_names() {
+    let eager = catalog();
+    let lazy = Catalog::lazy(BUILTIN);
+    assert_eq!(
+        lazy.names().collect::<Vec<_>>(),
+        eager.names().collect::<Vec<_>>()
+    );
+    for name in eager.names() {
+        let (a, b) = (eager.get(name), lazy.get(name));
+        assert!(b.is_some(), "`{name}` does not load lazily");
+        assert_eq!(
+            format!("{a:?}"),
+            format!("{b:?}"),
+            "`{name}` differs when read lazily"
+        );
+    }
+    assert!(lazy.get("no-such-connector").is_none());
+}

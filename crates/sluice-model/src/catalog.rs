@@ -1,4 +1,8 @@
-//! The set of connectors a flow can use, by name.
+//! The set of connectors a flow can use, by name. Built-in connectors can be registered
+//! unread ([`Catalog::lazy`]) and are parsed when first asked for, so a run that uses one
+//! connector does not pay for reading all of them at start-up.
+
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 
@@ -10,7 +14,37 @@ use crate::node::Limits;
 /// Connectors by name.
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
-    connectors: IndexMap<String, Connector>,
+    connectors: IndexMap<String, Slot>,
+}
+
+/// A connector, read or still to be read.
+#[derive(Clone, Debug)]
+enum Slot {
+    Read(Box<Connector>),
+    /// A known-good file (built in, checked by its crate's tests), read on first use; `None`
+    /// if it does not load after all.
+    Unread {
+        path: &'static str,
+        text: &'static str,
+        read: OnceLock<Option<Box<Connector>>>,
+    },
+}
+
+impl Slot {
+    fn get(&self) -> Option<&Connector> {
+        match self {
+            Slot::Read(c) => Some(c),
+            Slot::Unread { path, text, read } => read
+                .get_or_init(|| {
+                    let loaded = load_connector(path, text, &Limits::default());
+                    loaded
+                        .connector
+                        .filter(|_| loaded.report.error_count() == 0)
+                        .map(Box::new)
+                })
+                .as_deref(),
+        }
+    }
 }
 
 impl Catalog {
@@ -44,16 +78,39 @@ impl Catalog {
         }
     }
 
+    /// A catalog of known-good connector files `(path, text)` (the built-in ones), each read
+    /// when first asked for. A connector's name is its file's stem (`connectors/NAME.yaml`).
+    #[must_use]
+    pub fn lazy(sources: &[(&'static str, &'static str)]) -> Self {
+        let connectors = sources
+            .iter()
+            .map(|&(path, text)| {
+                let stem = std::path::Path::new(path)
+                    .file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                let slot = Slot::Unread {
+                    path,
+                    text,
+                    read: OnceLock::new(),
+                };
+                (stem, slot)
+            })
+            .collect();
+        Self { connectors }
+    }
+
     /// Adds or replaces a connector.
     pub fn insert(&mut self, connector: Connector) {
-        self.connectors
-            .insert(connector.name.value.clone(), connector);
+        self.connectors.insert(
+            connector.name.value.clone(),
+            Slot::Read(Box::new(connector)),
+        );
     }
 
     /// The connector of this name.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&Connector> {
-        self.connectors.get(name)
+        self.connectors.get(name)?.get()
     }
 
     /// An operation of a connector.
@@ -67,8 +124,8 @@ impl Catalog {
         self.connectors.keys().map(String::as_str)
     }
 
-    /// Every connector.
+    /// Every connector (reading those not read yet).
     pub fn iter(&self) -> impl Iterator<Item = &Connector> {
-        self.connectors.values()
+        self.connectors.values().filter_map(Slot::get)
     }
 }

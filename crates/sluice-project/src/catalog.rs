@@ -8,25 +8,24 @@ use sluice_model::Catalog;
 use crate::error::ProjectError;
 use crate::read::read_yaml_files;
 
-/// The built-in connectors plus those of `project_dir/connectors/`.
+/// The built-in connectors (each read when first used) plus those of `project_dir/connectors/`
+/// (read now, and replacing a built-in one of the same name).
 ///
 /// # Errors
 /// The folder cannot be read, or a connector file is invalid (its report is kept).
 pub fn catalog(project_dir: Option<&Path>) -> Result<Catalog, ProjectError> {
-    let mut sources: Vec<(String, String)> = sluice_connectors::BUILTIN
-        .iter()
-        .map(|(p, t)| ((*p).to_string(), (*t).to_string()))
-        .collect();
+    let mut catalog = Catalog::lazy(sluice_connectors::BUILTIN);
     if let Some(dir) = project_dir {
         let connectors = dir.join("connectors");
         if connectors.is_dir() {
-            sources.extend(
-                read_yaml_files(&connectors)?
-                    .into_iter()
-                    .map(|(p, t, _)| (p, t)),
-            );
+            let sources = read_yaml_files(&connectors)?;
+            let own =
+                Catalog::from_sources(sources.iter().map(|(p, t, _)| (p.as_str(), t.as_str())))
+                    .map_err(ProjectError::Connectors)?;
+            for connector in own.iter() {
+                catalog.insert(connector.clone());
+            }
         }
     }
-    Catalog::from_sources(sources.iter().map(|(p, t)| (p.as_str(), t.as_str())))
-        .map_err(ProjectError::Connectors)
+    Ok(catalog)
 }

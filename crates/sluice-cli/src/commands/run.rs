@@ -95,7 +95,14 @@ pub(crate) async fn execute(
         connections: exec.connections.clone(),
         routing: sandbox.as_ref().map(super::sandbox::routing),
     };
-    let limits = sluice_connectors::RateLimits::from_catalog(&loaded.catalog)
+    // The limits of the connectors the flows use (reading only those connectors).
+    let used: std::collections::BTreeMap<&str, &sluice_model::Connector> = loaded
+        .flows
+        .values()
+        .flat_map(|f| f.connections.iter())
+        .map(|c| (c.connector.name.value.as_str(), &*c.connector))
+        .collect();
+    let limits = sluice_connectors::RateLimits::from_connectors(used.into_values())
         .map_err(|e| CliError::msg(e.to_string()))?;
     let rt = settings
         .build(
