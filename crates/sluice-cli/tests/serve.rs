@@ -409,8 +409,15 @@ async fn three_runners_share_postgres_every_tick_runs_once_even_when_one_dies() 
         let (code, _, log) = r.stop(Duration::from_secs(40));
         assert_eq!(code, Some(0), "{log}");
     }
-    // Whatever the last runner handed back, a fresh runner finishes.
-    let last = start(&project, &store, &args);
+    // Whatever the last runner handed back, a fresh runner finishes. Its flow has no schedule,
+    // so it fires no tick of its own while the test counts runs against fired ticks.
+    let unscheduled = SLOW.replace(
+        "  - schedule: { cron: \"* * * * * *\", overlap: allow }\n",
+        "",
+    );
+    assert_ne!(unscheduled, SLOW);
+    let finisher = new_project(&[("slow", &unscheduled)]);
+    let last = start(&finisher, &store, &args);
     let all = eventually(Duration::from_secs(90), "every run finished", || {
         let s = detail_store.clone();
         async move {
