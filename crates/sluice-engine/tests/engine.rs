@@ -11,7 +11,8 @@ use sluice_engine::{
     Runtime, RuntimeBuilder, StepStatus,
 };
 use sluice_model::Limits;
-use wiremock::matchers::{method, path, path_regex};
+use sluice_test_support::meeting::MeetingServer;
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[derive(Default)]
@@ -59,10 +60,21 @@ async fn run_with(
     inputs: Value,
     setup: impl FnOnce(&mut RuntimeBuilder),
 ) -> (RunReport, Arc<Recorder>) {
+    run_at(flows, &server.uri(), inputs, RunOptions::default(), setup).await
+}
+
+/// [`run_with`] against any server at `base`, with these options.
+async fn run_at(
+    flows: &[&str],
+    base: &str,
+    inputs: Value,
+    options: RunOptions,
+    setup: impl FnOnce(&mut RuntimeBuilder),
+) -> (RunReport, Arc<Recorder>) {
     let execs = build(flows);
     let recorder = Arc::new(Recorder::default());
-    let mut rt = Runtime::builder(recorder.clone(), RunOptions::default());
-    rt.base_url("ghl-contacts", server.uri());
+    let mut rt = Runtime::builder(recorder.clone(), options);
+    rt.base_url("ghl-contacts", base);
     rt.flows(execs.iter().cloned());
     setup(&mut rt);
     let target = execs[0].clone();
@@ -102,7 +114,7 @@ const CONTACT_360_OUTPUT: &str = r#"output:
   firstOpen: "{{ steps.open_tasks.[0].title }}"
 "#;
 
-async fn mount_contact(server: &MockServer, delay: Duration) {
+async fn mount_contact(server: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/contacts/c1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(
@@ -114,14 +126,13 @@ async fn mount_contact(server: &MockServer, delay: Duration) {
         .and(path("/contacts/c1/notes"))
         .respond_with(
             ResponseTemplate::new(200)
-                .set_delay(delay)
                 .set_body_json(json!({"notes": [{"id": "n1", "body": "call back"}, {"id": "n2", "body": "sent offer"}]})),
         )
         .mount(server)
         .await;
     Mock::given(method("GET"))
         .and(path("/contacts/c1/tasks"))
-        .respond_with(ResponseTemplate::new(200).set_delay(delay).set_body_json(
+        .respond_with(ResponseTemplate::new(200).set_body_json(
             json!({"tasks": [{"id": "t1", "title": "Call", "completed": false}, {"id": "t2", "title": "Mail", "completed": true}]}),
         ))
         .mount(server)
@@ -131,7 +142,7 @@ async fn mount_contact(server: &MockServer, delay: Duration) {
 #[tokio::test]
 async fn contact_360_merges_with_types_kept() {
     let server = MockServer::start().await;
-    mount_contact(&server, Duration::ZERO).await;
+    mount_contact(&server).await;
     let (report, rec) = run_flow(&contact_360(), &server, json!({"contactId": "c1"})).await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
     let out = report.output.expect("output");
@@ -165,18 +176,39 @@ async fn contact_360_merges_with_types_kept() {
 
 #[tokio::test]
 async fn independent_steps_overlap() {
-    let server = MockServer::start().await;
-    mount_contact(&server, Duration::from_millis(300)).await;
-    let started = Instant::now();
-    let (report, _) = run_flow(&contact_360(), &server, json!({"contactId": "c1"})).await;
-    let elapsed = started.elapsed();
-    assert_eq!(report.status, RunStatus::Succeeded);
-    // notes and tasks take 300 ms each; run one after the other they would take >= 600 ms.
-    assert!(
-        elapsed < Duration::from_millis(550),
-        "took {elapsed:?}: notes and tasks did not run at the same time"
+    // notes and tasks are each held until both are in flight together: run one after the
+    // other, each would wait out the patience alone.
+    let server = MeetingServer::start(
+        2,
+        Duration::from_secs(10),
+        Arc::new(|path: &str| match path {
+            "/contacts/c1/notes" => (json!({"notes": [{"id": "n1", "body": "call back"}]}), true),
+            "/contacts/c1/tasks" => (
+                json!({"tasks": [{"id": "t1", "title": "Call", "completed": false}]}),
+                true,
+            ),
+            _ => (
+                json!({"contact": {"id": "c1", "firstName": "Ada", "lastName": "Lovelace"}}),
+                false,
+            ),
+        }),
+    )
+    .await;
+    let (report, _) = run_at(
+        &[&contact_360()],
+        &server.url,
+        json!({"contactId": "c1"}),
+        RunOptions::default(),
+        |_| {},
+    )
+    .await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        server.most_at_once(),
+        2,
+        "notes and tasks were in flight together"
     );
-    assert!(elapsed >= Duration::from_millis(300));
+    assert_eq!(server.lonely(), 0, "neither waited alone for the other");
 }
 
 const ONE_GET: &str = r#"
@@ -336,16 +368,14 @@ steps:
 
 #[tokio::test]
 async fn for_each_fans_out_within_its_limit() {
-    let server = MockServer::start().await;
-    Mock::given(path_regex(r"^/contacts/c1/tasks/t\d+$"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_delay(Duration::from_millis(200))
-                .set_body_json(json!({"task": {"title": "x"}})),
-        )
-        .expect(6)
-        .mount(&server)
-        .await;
+    // Each request is held until two are in flight: the limit of 2 is reached (the items
+    // overlap) and never passed.
+    let server = MeetingServer::start(
+        2,
+        Duration::from_secs(10),
+        Arc::new(|_: &str| (json!({"task": {"title": "x"}}), true)),
+    )
+    .await;
     let flow = r#"
 name: fan
 inputs:
@@ -361,24 +391,17 @@ steps:
     with: { contactId: c1, taskId: "{{ id }}" }
 output: "{{ len steps.tasks }}"
 "#;
-    let started = Instant::now();
-    let (report, _) = run_flow(
-        flow,
-        &server,
+    let (report, _) = run_at(
+        &[flow],
+        &server.url,
         json!({"ids": ["t1", "t2", "t3", "t4", "t5", "t6"]}),
+        RunOptions::default(),
+        |_| {},
     )
     .await;
-    let elapsed = started.elapsed();
     assert_eq!(report.output, Some(json!(6)), "{:?}", report.error);
-    // 6 items × 200 ms, 2 at a time: 3 rounds ≈ 600 ms; all at once would be ≈ 200 ms.
-    assert!(
-        elapsed >= Duration::from_millis(590),
-        "{elapsed:?}: more than 2 ran at once"
-    );
-    assert!(
-        elapsed < Duration::from_millis(1100),
-        "{elapsed:?}: items did not overlap"
-    );
+    assert_eq!(server.most_at_once(), 2, "two items at a time, never more");
+    assert_eq!(server.lonely(), 0, "every item had company");
 }
 
 #[tokio::test]
@@ -453,7 +476,7 @@ async fn answers_over_the_size_limit_are_refused() {
 #[tokio::test]
 async fn a_value_that_is_not_there_is_null() {
     let server = MockServer::start().await;
-    mount_contact(&server, Duration::ZERO).await;
+    mount_contact(&server).await;
     // An item past the list's end, and a field the answer does not have.
     let flow = contact_360()
         .replace(
@@ -616,7 +639,7 @@ output: "{{ steps.hello }}"
 #[tokio::test]
 async fn dry_run_sends_reads_but_not_writes() {
     let server = MockServer::start().await;
-    mount_contact(&server, Duration::ZERO).await;
+    mount_contact(&server).await;
     let flow = r#"
 name: writer
 inputs:
@@ -823,33 +846,32 @@ steps:
 
 #[tokio::test]
 async fn the_global_concurrency_bounds_http_calls() {
-    let server = MockServer::start().await;
-    mount_contact(&server, Duration::from_millis(300)).await;
-    let execs = build(&[&contact_360()]);
-    let options = RunOptions {
-        concurrency: 1,
-        ..RunOptions::default()
-    };
-    let mut rt = Runtime::builder(Arc::new(Recorder::default()), options);
-    rt.base_url("ghl-contacts", server.uri());
-    let inputs = sluice_engine::prepare_inputs(
-        &execs[0],
-        json!({"contactId": "c1"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+    // notes and tasks would meet if both were in flight; with one call at a time, each waits
+    // out the patience alone.
+    let server = MeetingServer::start(
+        2,
+        Duration::from_millis(300),
+        Arc::new(|path: &str| match path {
+            "/contacts/c1/notes" => (json!({"notes": []}), true),
+            "/contacts/c1/tasks" => (json!({"tasks": []}), true),
+            _ => (json!({"contact": {"id": "c1", "firstName": "Ada"}}), false),
+        }),
     )
-    .expect("inputs");
-    let started = Instant::now();
-    let report =
-        sluice_engine::run(execs[0].clone(), Arc::new(rt.build().expect("rt")), inputs).await;
+    .await;
+    let (report, _) = run_at(
+        &[&contact_360()],
+        &server.url,
+        json!({"contactId": "c1"}),
+        RunOptions {
+            concurrency: 1,
+            ..RunOptions::default()
+        },
+        |_| {},
+    )
+    .await;
     assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.error);
-    // notes and tasks (300 ms each) may not overlap with one call in flight: >= 600 ms.
-    assert!(
-        started.elapsed() >= Duration::from_millis(590),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_eq!(server.most_at_once(), 1, "one call in flight at a time");
+    assert_eq!(server.lonely(), 2);
 }
 
 /// A connector with one operation per pagination kind that the built-in ones do not use.

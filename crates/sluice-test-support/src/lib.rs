@@ -3,8 +3,8 @@
 //! clean environment ([`sluice`]), a `sluice serve` child ([`ServeProcess`]), a client of the
 //! runner's API ([`ApiClient`]), polling until something holds ([`eventually`]), the example
 //! flows of `workflows/` ([`workflow`]), the few test flows more than one crate runs
-//! ([`flows`]), and a language server client that speaks JSON-RPC to `sluice lsp`
-//! ([`LspClient`]).
+//! ([`flows`]), a language server client that speaks JSON-RPC to `sluice lsp`
+//! ([`LspClient`]), and a server that tells whether requests overlapped ([`meeting`]).
 //!
 //! A dev-dependency only. Its helpers panic with a message when the set-up fails: in a test,
 //! that is the failure to report.
@@ -14,6 +14,7 @@ mod command;
 pub mod contact360;
 pub mod flows;
 mod lsp;
+pub mod meeting;
 mod project;
 mod repo;
 mod serve;
