@@ -456,26 +456,6 @@ async fn a_refused_refresh_says_how_to_give_a_new_refresh_token() {
     sandbox.shutdown().await;
 }
 
-/// A PostgreSQL schema of its own for one test (`SLUICE_TEST_POSTGRES`).
-async fn pg_schema(name: &str) -> String {
-    use sqlx::Connection as _;
-    let base = std::env::var("SLUICE_TEST_POSTGRES").unwrap_or_else(|_| {
-        panic!("SLUICE_TEST_POSTGRES is not set: this test needs PostgreSQL (scripts/test.sh starts one); it fails rather than skips")
-    });
-    let schema = format!("{name}_{}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("PostgreSQL");
-    sqlx::Executor::execute(
-        &mut conn,
-        format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}").as_str(),
-    )
-    .await
-    .expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
-}
-
 fn start_runner(
     project: &TempProject,
     store: &str,
@@ -508,7 +488,7 @@ fn start_runner(
 /// runner is killed and started again from an empty folder (a redeploy). Every run succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runners_share_one_oauth_credential_through_the_store_and_a_redeploy() {
-    let store = pg_schema("oauth_fleet").await;
+    let store = sluice_test_support::pg_schema("oauth_fleet").await;
     let sandbox = oauth_sandbox(Duration::from_secs(65), &["sandbox-refresh-token"]).await;
     let base = sandbox.base_url();
     let folder_a = oauth_project();

@@ -340,29 +340,9 @@ async fn a_stopping_runner_hands_back_what_it_cannot_finish() {
     assert_eq!(run["output"], "slow");
 }
 
-/// A PostgreSQL schema of its own for one test.
-async fn pg_schema() -> String {
-    use sqlx::Connection as _;
-    let base = std::env::var("SLUICE_TEST_POSTGRES").unwrap_or_else(|_| {
-        panic!("SLUICE_TEST_POSTGRES is not set: the three-runner test needs PostgreSQL (scripts/test.sh starts one); it fails rather than skips")
-    });
-    let schema = format!("serve_{}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("PostgreSQL");
-    sqlx::Executor::execute(
-        &mut conn,
-        format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}").as_str(),
-    )
-    .await
-    .expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_runners_share_postgres_every_tick_runs_once_even_when_one_dies() {
-    let store = pg_schema().await;
+    let store = sluice_test_support::pg_schema("serve").await;
     let server = slow_server(Duration::from_millis(1500)).await;
     let project = new_project(&[("slow", SLOW)]);
     let conn = format!("api.base_url={}", server.uri());

@@ -4,8 +4,10 @@
 //! adds the project's connectors to the built-in ones; [`LoadedFlow`] is one flow checked and
 //! built with the flows it may call; [`credentials`] reads secrets (environment, files, the run
 //! store) into the engine's auth; [`RuntimeSettings`] builds the engine's runtime from all of it;
-//! [`schema`] writes the editor schemas, the flow schema fitted to the project's connections.
+//! [`schema`] writes the editor schemas, the flow schema fitted to the project's connections;
+//! [`budgets`] counts rate limits in the run store for a fleet of runners.
 
+pub mod budgets;
 pub mod catalog;
 pub mod connection;
 pub mod credentials;

@@ -67,6 +67,8 @@ pub struct RequestRecord {
     pub uri: String,
     /// The status answered; 0 when the connection hung or was dropped by a fault.
     pub status: u16,
+    /// When it was answered.
+    pub at: std::time::SystemTime,
 }
 
 impl SandboxState {
@@ -286,6 +288,7 @@ impl SandboxState {
             route: route.to_owned(),
             uri: uri.to_owned(),
             status,
+            at: std::time::SystemTime::now(),
         });
     }
 

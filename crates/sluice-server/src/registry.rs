@@ -147,7 +147,8 @@ impl Registry {
     }
 
     /// The runtime of the flows: this registry's settings and observer, the rate limits of the
-    /// first load (they hold for the process, not per version of the flows), the credentials
+    /// first load (they hold for the process, not per version of the flows; on a PostgreSQL
+    /// store they are counted in the store, shared by every runner), the credentials
     /// (`{ store = … }` secrets from the run store).
     async fn runtime(
         &self,
@@ -160,7 +161,14 @@ impl Registry {
             match guard.as_ref() {
                 Some(l) => l.clone(),
                 None => {
-                    let l = Arc::new(RateLimits::from_catalog(catalog)?);
+                    let mut l = RateLimits::from_catalog(catalog)?;
+                    if self.store.backend_name() == "postgres" {
+                        // Runners sharing the store share each rate budget too.
+                        l.share_with(Arc::new(sluice_project::budgets::StoreBudget(
+                            self.store.clone(),
+                        )));
+                    }
+                    let l = Arc::new(l);
                     *guard = Some(l.clone());
                     l
                 }

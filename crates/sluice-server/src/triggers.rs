@@ -352,6 +352,28 @@ fn spawn_look(
     state.looked.insert(key.clone(), Instant::now());
     let (shared, entry, busy) = (shared.clone(), entry.clone(), state.busy.clone());
     tokio::spawn(async move {
+        // One runner of the fleet looks per period of `every`: the store decides.
+        let kind = match &look {
+            Look::TaskDue(_) => "task_due",
+            Look::Poll(_) => "poll",
+        };
+        let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
+        let period = Utc::now().timestamp_millis() / every_ms;
+        let trigger = format!("{kind}:{}#{index}", entry.exec.name);
+        match shared
+            .store
+            .claim_look(&trigger, period, &shared.owner)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                busy.lock().remove(&key);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(flow = %entry.exec.name, error = %e, "Could not ask the store whose look this is; looking anyway.");
+            }
+        }
         let result = match &look {
             Look::TaskDue(t) => task_due_look(&shared, &entry, t).await,
             Look::Poll(p) => poll_look(&shared, &entry, index, p).await,

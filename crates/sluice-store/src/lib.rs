@@ -7,6 +7,7 @@ mod chunks;
 mod crypto;
 mod durable;
 mod error;
+mod fleet;
 mod json;
 mod migrate;
 mod model;
@@ -29,6 +30,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 
 pub use crypto::{KEY_ENV, KEY_FILE_ENV, PREVIOUS_KEYS_ENV, SQLITE_KEY_FILE};
 pub use error::StoreError;
+pub use fleet::Permit;
 pub use json::{TRUNCATED_KEY, is_truncated, truncation_marker};
 pub use model::{
     HttpCall, Lease, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, RunSummary,

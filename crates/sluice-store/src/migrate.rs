@@ -39,6 +39,11 @@ const SQLITE: &[Migration] = &[
         "oauth_tokens_sessions",
         include_str!("../migrations/sqlite/0006_oauth_tokens_sessions.sql"),
     ),
+    (
+        7,
+        "fleet_budgets",
+        include_str!("../migrations/sqlite/0007_fleet_budgets.sql"),
+    ),
 ];
 const POSTGRES: &[Migration] = &[
     (
@@ -70,6 +75,11 @@ const POSTGRES: &[Migration] = &[
         6,
         "oauth_tokens_sessions",
         include_str!("../migrations/postgres/0006_oauth_tokens_sessions.sql"),
+    ),
+    (
+        7,
+        "fleet_budgets",
+        include_str!("../migrations/postgres/0007_fleet_budgets.sql"),
     ),
 ];
 

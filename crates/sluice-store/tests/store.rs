@@ -171,6 +171,8 @@ on_both_backends!(
     expired_lease_is_taken_over_and_renewal_checks_owner,
     schedule_tick_fires_once,
     reopen_keeps_data_and_migrates_once,
+    rate_permits_are_shared_within_the_window,
+    each_look_is_taken_by_one_runner,
 );
 
 fn new_run(flow: &str, trigger: &str) -> NewRun {
@@ -1183,6 +1185,105 @@ async fn schedule_tick_fires_once(db: &TestDb) {
     two.close().await;
 }
 
+/// Two stores (two runners) claiming from one budget of 5 per minute at once: exactly 5
+/// granted, the others told to wait about a minute; another budget has its own 5.
+async fn rate_permits_are_shared_within_the_window(db: &TestDb) {
+    use sluice_store::Permit;
+    let one = db.open().await;
+    let two = db.open().await;
+    let per = std::time::Duration::from_secs(60);
+    let mut tasks = Vec::new();
+    for t in 0..12 {
+        let store = if t % 2 == 0 { one.clone() } else { two.clone() };
+        tasks.push(tokio::spawn(async move {
+            store
+                .claim_permit("ghl/burst|app|loc-1", 5, per)
+                .await
+                .expect("claim")
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Permit::Granted => granted += 1,
+            Permit::Wait(wait) => assert!(
+                wait > std::time::Duration::from_secs(50) && wait <= per,
+                "waits until the first permit leaves the window: {wait:?}"
+            ),
+        }
+    }
+    assert_eq!(granted, 5, "at most 5 in the window, across runners");
+    assert_eq!(
+        one.claim_permit("ghl/burst|app|loc-2", 5, per)
+            .await
+            .expect("claim"),
+        Permit::Granted
+    );
+    // A short window frees up: 1 per 50 ms.
+    let short = std::time::Duration::from_millis(50);
+    assert_eq!(
+        one.claim_permit("tiny", 1, short).await.expect("claim"),
+        Permit::Granted
+    );
+    assert!(matches!(
+        two.claim_permit("tiny", 1, short).await.expect("claim"),
+        Permit::Wait(_)
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    assert_eq!(
+        two.claim_permit("tiny", 1, short).await.expect("claim"),
+        Permit::Granted
+    );
+    one.close().await;
+    two.close().await;
+}
+
+/// Ten claims of one period by two runners: one look. The next period is another look.
+async fn each_look_is_taken_by_one_runner(db: &TestDb) {
+    let one = db.open().await;
+    let two = db.open().await;
+    let mut tasks = Vec::new();
+    for t in 0..10 {
+        let (store, name) = if t % 2 == 0 {
+            (one.clone(), "a")
+        } else {
+            (two.clone(), "b")
+        };
+        tasks.push(tokio::spawn(async move {
+            store
+                .claim_look("task_due:remind", 42, name)
+                .await
+                .expect("look")
+        }));
+    }
+    let mut taken = 0;
+    for t in tasks {
+        if t.await.expect("task") {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 1);
+    assert!(
+        two.claim_look("task_due:remind", 43, "b")
+            .await
+            .expect("look")
+    );
+    assert!(one.claim_look("poll:other", 42, "a").await.expect("look"));
+    // Old periods are forgotten as new ones are taken.
+    assert!(
+        one.claim_look("task_due:remind", 500, "a")
+            .await
+            .expect("look")
+    );
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM trigger_looks WHERE trigger = 'task_due:remind'")
+            .await,
+        1
+    );
+    one.close().await;
+    two.close().await;
+}
+
 async fn reopen_keeps_data_and_migrates_once(db: &TestDb) {
     let (a, b) = tokio::join!(Store::open(&db.url), Store::open(&db.url));
     let (a, b) = (a.expect("open a"), b.expect("open b"));
@@ -1200,7 +1301,7 @@ async fn reopen_keeps_data_and_migrates_once(db: &TestDb) {
         if db.is_pg() { "postgres" } else { "sqlite" }
     );
     // One row per migration, each applied once despite two openers.
-    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 6);
+    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 7);
     c.close().await;
 }
 

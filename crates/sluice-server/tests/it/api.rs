@@ -158,9 +158,8 @@ fn the_api_runs_flows_and_refuses_what_it_must() {
             "{text}"
         );
         assert!(text.contains("sluice_queue_depth"), "{text}");
-        // GHL's 100 requests / 10 s spaces the sandbox calls: some waited.
-        assert!(text.contains("sluice_rate_limit_waits "), "{text}");
-        assert!(!text.contains("sluice_rate_limit_waits 0\n"), "{text}");
+        // A handful of calls fit GHL's 100 requests / 10 s at once: none waited.
+        assert!(text.contains("sluice_rate_limit_waits 0\n"), "{text}");
         // The token never shows up in the logs.
         let (stopped, _) = serve.stop(Duration::from_secs(20)).await;
         let log = logs.text();
