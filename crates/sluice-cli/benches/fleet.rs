@@ -42,7 +42,8 @@ fn project() -> TempProject {
     let mut toml = "[serve]\ntoken = { env = \"SERVE_TOKEN\" }\n".to_string();
     for c in CREDENTIALS {
         toml.push_str(&format!(
-            "\n[credentials.{c}]\nkind = \"bearer\"\ntoken = \"token-{c}\"\nlocation_id = \"loc_sandbox\"\n"
+            "\n[credentials.{c}]\nkind = \"bearer\"\ntoken = {{ env = \"TOKEN_{}\" }}\nlocation_id = \"loc_sandbox\"\n",
+            c.to_uppercase()
         ));
     }
     let project = TempProject::new(&toml);
@@ -54,8 +55,11 @@ fn project() -> TempProject {
 
 fn runner(project: &TempProject, store: &str, sandbox: &Sandbox, name: &str) -> ServeProcess {
     let mut cmd = project.sluice(env!("CARGO_BIN_EXE_sluice"));
-    cmd.env("SERVE_TOKEN", TOKEN)
-        .args(["serve", "flows", "--store", store, "--tick", "200ms"])
+    cmd.env("SERVE_TOKEN", TOKEN);
+    for c in CREDENTIALS {
+        cmd.env(format!("TOKEN_{}", c.to_uppercase()), format!("token-{c}"));
+    }
+    cmd.args(["serve", "flows", "--store", store, "--tick", "200ms"])
         .args(["--listen", "127.0.0.1:0", "--workers", "1", "--name", name])
         .args([
             "--connection",

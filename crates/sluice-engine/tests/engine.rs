@@ -1071,3 +1071,66 @@ async fn a_paged_read_that_fails_part_way_fails_the_run_and_its_reader_does_not_
         "{order:?}"
     );
 }
+
+/// An observer that panics when step `contact` sends its request, with the secret in the
+/// message: a stand-in for a bug inside a step.
+struct PanicsInContact;
+
+impl Observer for PanicsInContact {
+    fn event(&self, event: &Event<'_>) {
+        if let Event::Request {
+            step: "contact", ..
+        } = event
+        {
+            panic!("a bug met pit-panic-secret-42");
+        }
+    }
+}
+
+/// A step that panics (a bug, not bad data) fails its run, which ends with the panic's
+/// message redacted, instead of hanging; the steps after it do not start.
+#[tokio::test]
+async fn a_step_that_panics_fails_its_run_instead_of_hanging() {
+    let server = MockServer::start().await;
+    mount_contact(&server).await;
+    let execs = build(&[&contact_360()]);
+    let mut rt = Runtime::builder(Arc::new(PanicsInContact), RunOptions::default());
+    rt.base_url("ghl-contacts", server.uri());
+    rt.secret("leaked", "pit-panic-secret-42");
+    let inputs = sluice_engine::prepare_inputs(
+        &execs[0],
+        json!({"contactId": "c1"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    )
+    .expect("inputs");
+    let report = tokio::time::timeout(
+        Duration::from_secs(30),
+        sluice_engine::run(execs[0].clone(), Arc::new(rt.build().expect("rt")), inputs),
+    )
+    .await
+    .expect("the run ends");
+    assert_eq!(report.status, RunStatus::Failed);
+    let contact = report
+        .steps
+        .iter()
+        .find(|s| s.name == "contact")
+        .expect("contact step");
+    let error = contact.error.as_ref().expect("the step failed");
+    assert!(
+        error.message.contains("internal error (the step panicked"),
+        "{error:?}"
+    );
+    assert!(!error.message.contains("pit-panic-secret-42"), "{error:?}");
+    assert!(error.message.contains("[REDACTED]"), "{error:?}");
+    let notes = report
+        .steps
+        .iter()
+        .find(|s| s.name == "notes")
+        .expect("notes step");
+    assert_eq!(
+        notes.attempts, 0,
+        "a step after the panicked one did not start"
+    );
+}

@@ -404,9 +404,12 @@ impl wiremock::Respond for Echo {
             );
         }
         let b64 = base64::engine::general_purpose::STANDARD.encode(&token);
+        let b64_url = base64::engine::general_purpose::URL_SAFE.encode(&token);
+        let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
         wiremock::ResponseTemplate::new(200).set_body_json(json!({
             "contact": {"id": "ct_echo", "firstName": auth, "lastName": b64, "email": token,
-                        "phone": req.url.to_string(), "companyName": "Echo", "tags": [token]},
+                        "phone": req.url.to_string(), "companyName": "Echo", "tags": [token],
+                        "address1": hex, "city": hex.to_uppercase(), "state": b64_url},
             "notes": [{"id": "n1", "body": auth, "dateAdded": "2026-01-01T00:00:00Z"}],
             "tasks": [{"id": "t1", "title": token, "completed": false, "dueDate": "2020-01-01T00:00:00Z"}],
         }))
@@ -524,6 +527,10 @@ fn no_secret_appears_in_any_page_or_api_answer() {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
             url_encoded,
             secret.replace('/', "\\/"),
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(secret),
+            base64::engine::general_purpose::URL_SAFE.encode(secret),
+            secret.bytes().map(|b| format!("{b:02x}")).collect(),
+            secret.bytes().map(|b| format!("{b:02X}")).collect(),
         ];
         let mut hits = Vec::new();
         for (path, body) in &pages {
@@ -541,6 +548,13 @@ fn no_secret_appears_in_any_page_or_api_answer() {
             .expect("run page")
             .1;
         assert!(ok_page.contains("[REDACTED]"), "{ok_page}");
+        // The hex-echoed field is shown too, redacted.
+        assert!(
+            pages
+                .iter()
+                .any(|(_, body)| body.contains("address1") && body.contains("[REDACTED]")),
+            "no page shows the echoed hex field"
+        );
         assert!(ok_page.contains("succeeded"));
         let failed_page = &pages
             .iter()
