@@ -557,3 +557,137 @@ async fn emails_without_contact_returns_exactly_the_unknown_of_fifty() {
     assert_eq!(out["checked"], 50);
     assert_eq!(strings(&out["withoutContact"]), unknown);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_and_serve_take_the_seed_too() {
+    // A run that failed against the demo data (it has no ct_001) is resumed against the seed.
+    let project = TempProject::new("");
+    let flow = repo_root().join("workflows/contact-brief.yaml");
+    let seed = repo_root().join(SEED);
+    let mut cmd = project.sluice(SLUICE);
+    cmd.arg("run")
+        .arg(&flow)
+        .args(["--sandbox", "-i", "contactId=ct_001"]);
+    let out = output(cmd).await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = project.sluice(SLUICE);
+    cmd.args(["runs", "list", "--format", "json"]);
+    let out = output(cmd).await;
+    let runs: Value = serde_json::from_slice(&out.stdout).expect("runs as JSON");
+    let run = runs[0]["id"]
+        .as_str()
+        .expect("the failed run's id")
+        .to_string();
+    let mut cmd = project.sluice(SLUICE);
+    cmd.args(["runs", "resume", &run, "--sandbox", "--seed"])
+        .arg(&seed);
+    let out = run_json(cmd).await;
+    assert_eq!(out["contactId"], "ct_001");
+    assert_eq!(out["appointments"], 3);
+
+    // `sluice serve --sandbox --seed`: a run through the API sees the seed's contacts.
+    let project = TempProject::new(&format!(
+        "[serve]\ntoken = {{ env = \"SERVE_TOKEN\" }}\n\n{}",
+        sluice_test_support::GHL_MAIN_FROM_ENV
+    ))
+    .with_example("contact-brief");
+    let mut cmd = project.sluice(SLUICE);
+    cmd.env("SERVE_TOKEN", "recipes-serve-token-0123456789")
+        .env("GHL_TOKEN", "sandbox-token")
+        .args([
+            "serve",
+            "flows",
+            "--listen",
+            "127.0.0.1:0",
+            "--sandbox",
+            "--seed",
+        ])
+        .arg(&seed);
+    let serve = sluice_test_support::ServeProcess::start(cmd, std::time::Duration::from_secs(30));
+    let api = sluice_test_support::ApiClient::new(serve.base(), "recipes-serve-token-0123456789");
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/flows/contact-brief/runs?wait=20s",
+            Some(json!({"contactId": "ct_001"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["output"]["appointments"], 3, "{body}");
+    let (code, _, log) = serve.stop(std::time::Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+/// Splits a command line of the docs into words: spaces separate, single quotes group.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for ch in line.chars() {
+        match ch {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    out.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        out.push(word);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_of_the_recipes_section_runs() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/flow-language.md")).expect("doc");
+    let section = doc
+        .split("\n## Recipes\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Recipes section");
+    let commands: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("sluice "))
+        .collect();
+    let mut covered = BTreeSet::new();
+    for line in &commands {
+        let args = words(line);
+        if let Some(flow) = args
+            .iter()
+            .find_map(|a| a.strip_prefix("workflows/")?.strip_suffix(".yaml"))
+        {
+            covered.insert(flow.to_string());
+        }
+        let mut cmd = sluice();
+        cmd.args(&args[1..]);
+        if args[1] == "run" {
+            cmd.arg("--no-record");
+            assert!(line.contains(&format!("--seed {SEED}")), "{line}");
+        }
+        let out = output(cmd).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let expected: BTreeSet<String> = RECIPES.iter().map(|r| (*r).to_string()).collect();
+    assert_eq!(covered, expected, "one command per recipe");
+}
