@@ -81,7 +81,7 @@ flows=$(ls workflows/*.yaml | grep -v '\.test\.yaml$')
 # shellcheck disable=SC2086
 "$venv/bin/check-jsonschema" --schemafile schemas/flow.schema.json $flows
 "$venv/bin/check-jsonschema" --schemafile schemas/connector.schema.json connectors/*.yaml
-"$venv/bin/check-jsonschema" --schemafile schemas/seed.schema.json docs/examples/seed.json
+"$venv/bin/check-jsonschema" --schemafile schemas/seed.schema.json docs/examples/seed.json workflows/recipes.seed.json
 "$venv/bin/check-jsonschema" --schemafile schemas/fixture.schema.json workflows/*.test.yaml
 
 step "yaml-language-server (VS Code's YAML extension, npm) on the schemas sluice init writes"

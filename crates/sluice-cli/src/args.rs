@@ -228,6 +228,10 @@ pub(crate) struct ExecArgs {
     /// Run against the built-in GHL sandbox (started in this process): no account, no network.
     #[arg(long)]
     pub(crate) sandbox: bool,
+    /// With `--sandbox`: its data from this seed file (schemas/seed.schema.json) instead of
+    /// the demo data.
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub(crate) seed: Option<PathBuf>,
     /// HTTP calls in flight at once.
     #[arg(long, default_value_t = 8)]
     pub(crate) concurrency: usize,
@@ -298,6 +302,10 @@ pub(crate) struct ServeArgs {
     /// Point every GHL and IPinfo connection at a built-in sandbox started in this process.
     #[arg(long)]
     pub(crate) sandbox: bool,
+    /// With `--sandbox`: its data from this seed file (schemas/seed.schema.json) instead of
+    /// the demo data.
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub(crate) seed: Option<PathBuf>,
     /// Override a connection setting, `CONNECTION.base_url=URL` (repeatable).
     #[arg(long = "connection", value_name = "CONN.base_url=URL")]
     pub(crate) connections: Vec<ConnectionOverride>,

@@ -10,12 +10,20 @@ use sluice_test_support::{TempProject, output, repo_root};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
-/// The flows of `workflows/` this file covers; a new example must get a test here.
+/// The flows of `workflows/` this file covers — and the recipes, covered by `recipes.rs`; a new
+/// example must get a test.
 const COVERED: &[&str] = &[
+    "call-back-tags",
+    "cleanup-old-tasks",
     "contact-360",
+    "contact-brief",
+    "emails-without-contact",
+    "form-lead",
     "ipinfo-enrich",
+    "leave-campaign",
     "nightly-sync",
     "notes-followups",
+    "overdue-summary",
     "push-task-to-ghl",
     "push-tasks-to-ghl",
     "task-reminders",

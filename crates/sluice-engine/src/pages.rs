@@ -104,6 +104,13 @@ pub(crate) async fn read(
             0,
         )
     })?;
+    // A flow that leaves the page size out gets the operation's default page size.
+    let default_limit = spec
+        .limit_param
+        .as_ref()
+        .and_then(|l| paged.operation.params.get(l))
+        .and_then(|p| p.default.as_ref())
+        .and_then(number);
     let (mut progress, replayed) = paged.recorded().unwrap_or_else(|| {
         let fresh = Progress {
             items: Vec::new(),
@@ -134,7 +141,7 @@ pub(crate) async fn read(
         let page: Vec<Value> = items.into_iter().take(room).collect();
         progress.count += page.len();
         progress.pages += 1;
-        progress.next = next_page(spec, &next, &answer, count, progress.count)
+        progress.next = next_page(spec, &next, &answer, count, progress.count, default_limit)
             .map_err(|e| (e, progress.attempts))?;
         paged.record(progress.pages - 1, &answer, &page, progress.next.as_ref());
         progress.answer = answer;
@@ -263,13 +270,15 @@ impl Paged<'_> {
 }
 
 /// Where the page after `this` one is, as the pagination kind says; `None` when this was the
-/// last: no items, fewer than the page size, the total reached, or no cursor or URL for more.
+/// last: no items, fewer than the page size (the request's, else `default_limit`, the
+/// operation's default), the total reached, or no cursor or URL for more.
 fn next_page(
     spec: &Pagination,
     this: &Next,
     answer: &Value,
     count: usize,
     read: usize,
+    default_limit: Option<u64>,
 ) -> Result<Option<Next>, StepError> {
     if count == 0 {
         return Ok(None);
@@ -287,7 +296,8 @@ fn next_page(
         .limit_param
         .as_ref()
         .and_then(|l| params.get(l))
-        .and_then(number);
+        .and_then(number)
+        .or(default_limit);
     if limit.is_some_and(|l| (count as u64) < l) {
         return Ok(None);
     }
@@ -431,21 +441,21 @@ mod tests {
         let this = params(json!({"limit": 2}));
         let full = json!({"meta": {"startAfterId": "c2"}});
         assert_eq!(
-            next_page(&cursor, &this, &full, 2, progress(2))
+            next_page(&cursor, &this, &full, 2, progress(2), None)
                 .ok()
                 .flatten(),
             Some(params(json!({"limit": 2, "startAfterId": "c2"})))
         );
         // Fewer items than the page size: the last page.
         assert_eq!(
-            next_page(&cursor, &this, &full, 1, progress(1))
+            next_page(&cursor, &this, &full, 1, progress(1), None)
                 .ok()
                 .flatten(),
             None
         );
         // No cursor in the answer: the last page.
         assert_eq!(
-            next_page(&cursor, &this, &json!({"meta": {}}), 2, progress(2))
+            next_page(&cursor, &this, &json!({"meta": {}}), 2, progress(2), None)
                 .ok()
                 .flatten(),
             None
@@ -457,14 +467,14 @@ mod tests {
         );
         let first = params(json!({"pageLimit": 2}));
         assert_eq!(
-            next_page(&page, &first, &json!({"total": 5}), 2, progress(2))
+            next_page(&page, &first, &json!({"total": 5}), 2, progress(2), None)
                 .ok()
                 .flatten(),
             Some(params(json!({"pageLimit": 2, "page": 2})))
         );
         // The total is reached.
         assert_eq!(
-            next_page(&page, &first, &json!({"total": 4}), 2, progress(4))
+            next_page(&page, &first, &json!({"total": 4}), 2, progress(4), None)
                 .ok()
                 .flatten(),
             None
@@ -477,17 +487,54 @@ mod tests {
                 &params(json!({"skip": 10})),
                 &json!({}),
                 3,
-                progress(3)
+                progress(3),
+                None
             )
             .ok()
             .flatten(),
             Some(params(json!({"skip": 13})))
         );
         assert_eq!(
-            next_page(&offset, &params(json!({})), &json!({}), 0, progress(0))
-                .ok()
-                .flatten(),
+            next_page(
+                &offset,
+                &params(json!({})),
+                &json!({}),
+                0,
+                progress(0),
+                None
+            )
+            .ok()
+            .flatten(),
             None
+        );
+
+        // Without the page size in the request, the operation's default page size counts: a
+        // shorter page is the last.
+        assert_eq!(
+            next_page(
+                &offset,
+                &params(json!({"skip": 0})),
+                &json!({}),
+                2,
+                progress(2),
+                Some(25)
+            )
+            .ok()
+            .flatten(),
+            None
+        );
+        assert_eq!(
+            next_page(
+                &offset,
+                &params(json!({"skip": 0})),
+                &json!({}),
+                25,
+                progress(25),
+                Some(25)
+            )
+            .ok()
+            .flatten(),
+            Some(params(json!({"skip": 25})))
         );
 
         let url = spec(json!({"kind": "next_url", "items": "$.x", "next": "$.links.next"}));
@@ -497,7 +544,8 @@ mod tests {
                 &params(json!({})),
                 &json!({"links": {"next": "/x?p=2"}}),
                 1,
-                progress(1)
+                progress(1),
+                None
             )
             .ok()
             .flatten(),
@@ -510,7 +558,8 @@ mod tests {
                 &Next::Url("/x?p=2".into()),
                 &json!({"links": {"next": "/x?p=2"}}),
                 1,
-                progress(1)
+                progress(1),
+                None
             )
             .ok()
             .flatten(),

@@ -1,6 +1,7 @@
 //! The sandbox's own control endpoints under `/__sandbox` (no auth, never counted or
 //! faulted), so CLI users and non-Rust tests can set faults, load data, reset and look in:
-//! `GET state`, `POST reset`, `POST seed`, `GET|POST|DELETE faults`, `GET|POST webhook`.
+//! `GET state`, `POST reset`, `POST seed`, `GET|POST|DELETE faults`, `GET|POST webhook`, and
+//! `GET|POST inbox`, the stand-in receiver of outgoing webhooks (chat messages, summaries).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -21,6 +22,24 @@ fn bad(message: impl Into<String>) -> Response {
         Json(json!({"statusCode": 400, "message": message.into()})),
     )
         .into_response()
+}
+
+/// POST /__sandbox/inbox: keeps the posted document (JSON, else the text) and answers `ok`, as
+/// a chat's incoming webhook does.
+pub(crate) async fn post_inbox(State(st): State<SandboxState>, body: Bytes) -> Response {
+    let doc = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let mut data = st.inner.data.lock();
+    if data.inbox.len() >= crate::state::INBOX_CAP {
+        data.inbox.remove(0);
+    }
+    data.inbox.push(doc);
+    "ok".into_response()
+}
+
+/// GET /__sandbox/inbox: the documents posted to the inbox, oldest first.
+pub(crate) async fn get_inbox(State(st): State<SandboxState>) -> Response {
+    Json(st.inbox()).into_response()
 }
 
 /// GET /__sandbox/state: everything, as [`SandboxState::dump`].

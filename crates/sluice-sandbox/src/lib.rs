@@ -2,7 +2,8 @@
 //! dry runs): all 32 operations of `connectors/ghl-contacts.yaml`, the operations of the other
 //! GHL APIs flows use first (users, location task search, custom fields and values,
 //! businesses, sending messages, opportunities), auth, scopes, rate limits, OAuth rotation,
-//! signed webhooks and fault injection, built from `reference/*/FACTS.md`.
+//! signed webhooks, fault injection and an inbox for outgoing webhooks, built from
+//! `reference/*/FACTS.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -176,7 +177,13 @@ pub fn router(state: SandboxState) -> Router {
         .route(
             "/__sandbox/webhook",
             get(admin::get_webhook).post(admin::set_webhook),
-        );
+        )
+        .route(
+            "/__sandbox/inbox",
+            get(admin::get_inbox).post(admin::post_inbox),
+        )
+        // A connector whose operation path is empty is joined with a slash by `sluice test`.
+        .route("/__sandbox/inbox/", post(admin::post_inbox));
     Router::new()
         .merge(ghl)
         .merge(more)
@@ -258,11 +265,16 @@ impl Sandbox {
     }
 
     /// The Sluice connectors this sandbox stands in for, each with its base URL here:
-    /// `ghl-contacts` at [`base_url`](Self::base_url), `ipinfo` under `/ipinfo`.
+    /// `ghl-contacts` at [`base_url`](Self::base_url), `ipinfo` under `/ipinfo`, and
+    /// `webhook` (outgoing webhooks) at the inbox `/__sandbox/inbox`, so a sandbox run posts
+    /// nothing to the world.
     #[must_use]
     pub fn connector_urls(&self) -> Vec<(&'static str, String)> {
         let base = self.base_url();
-        let mut urls = vec![("ipinfo", format!("{base}/ipinfo"))];
+        let mut urls = vec![
+            ("ipinfo", format!("{base}/ipinfo")),
+            ("webhook", format!("{base}/__sandbox/inbox")),
+        ];
         urls.extend(GHL_CONNECTORS.iter().map(|name| (*name, base.clone())));
         urls
     }

@@ -44,13 +44,18 @@ pub(crate) struct Shared {
     pub(crate) webhooks: WebhookHub,
 }
 
-/// The data plus what the seed format does not hold (campaign and workflow enrolments).
+/// The data plus what the seed format does not hold (campaign and workflow enrolments, the
+/// documents posted to the webhook inbox).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Data {
     pub(crate) seed: Seed,
     pub(crate) campaigns: BTreeMap<String, BTreeSet<String>>,
     pub(crate) workflows: BTreeMap<String, BTreeSet<String>>,
+    pub(crate) inbox: Vec<Value>,
 }
+
+/// How many posted documents the webhook inbox keeps (the oldest go first).
+pub(crate) const INBOX_CAP: usize = 10_000;
 
 #[derive(Debug, Default)]
 struct Stats {
@@ -185,6 +190,13 @@ impl SandboxState {
         self.inner.oauth.lock().refreshes
     }
 
+    /// The documents flows posted to the sandbox's webhook inbox (`POST /__sandbox/inbox`, where
+    /// `--sandbox` sends every `webhook` connection), oldest first (up to 10,000).
+    #[must_use]
+    pub fn inbox(&self) -> Vec<Value> {
+        self.inner.data.lock().inbox.clone()
+    }
+
     /// Every webhook event emitted (delivered or not), oldest first (up to 10,000).
     #[must_use]
     pub fn webhook_events(&self) -> Vec<Value> {
@@ -255,6 +267,7 @@ impl SandboxState {
             "data": data.seed,
             "campaigns": data.campaigns,
             "workflows": data.workflows,
+            "inbox": data.inbox,
             "requestCounts": self.request_counts(),
             "faults": faults,
             "oauthRefreshes": self.oauth_refresh_count(),

@@ -1190,3 +1190,32 @@ async fn bad_seed_files_say_what_is_wrong() {
     assert_eq!(resp.status(), 400);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_inbox_keeps_what_webhooks_post_and_reset_empties_it() {
+    let sb = start(SandboxConfig::default()).await;
+    let inbox = sb
+        .connector_urls()
+        .into_iter()
+        .find(|(name, _)| *name == "webhook")
+        .map(|(_, url)| url)
+        .expect("the webhook connector is served");
+    assert_eq!(inbox, format!("{}/__sandbox/inbox", sb.base_url()));
+    for (url, body) in [
+        (inbox.clone(), r#"{"text": "3 overdue tasks"}"#),
+        (format!("{inbox}/"), "plain text"),
+    ] {
+        let res = client().post(url).body(body).send().await.expect("send");
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.text().await.expect("text"), "ok");
+    }
+    let expected = json!([{"text": "3 overdue tasks"}, "plain text"]);
+    assert_eq!(json!(sb.state().inbox()), expected);
+    let (status, listed) = json_of(client().get(&inbox).send().await.expect("send")).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed, expected);
+    assert_eq!(sb.state().dump()["inbox"], expected);
+    sb.state().reset();
+    assert!(sb.state().inbox().is_empty());
+    sb.shutdown().await;
+}

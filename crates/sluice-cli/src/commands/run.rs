@@ -80,7 +80,7 @@ pub(crate) async fn execute(
     let target = &loaded.target;
     let progress = Arc::new(Progress::new(target, dry_run));
     let sandbox = if exec.sandbox {
-        Some(super::sandbox::start_local().await?)
+        Some(super::sandbox::start_local(exec.seed.as_deref()).await?)
     } else {
         None
     };

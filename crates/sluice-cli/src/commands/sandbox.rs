@@ -1,8 +1,9 @@
 //! The built-in GHL sandbox: `sluice sandbox` serves it; `sluice run --sandbox` and `sluice
 //! serve --sandbox` start it in the same process and route every `ghl-contacts` and `ipinfo`
-//! connection to it with its demo token.
+//! connection to it with its demo token (`--seed FILE`: with that data instead of the demo's).
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 use sluice_project::runtime::Routing;
 use sluice_sandbox::{Sandbox, SandboxConfig, WebhookConfig};
@@ -14,10 +15,12 @@ use crate::exit::Exit;
 /// The demo token with read and write scopes.
 const TOKEN: &str = sluice_sandbox::DEMO_TOKEN;
 
-/// Starts the sandbox on a free loopback port.
-pub(crate) async fn start_local() -> Result<Sandbox, CliError> {
+/// Starts the sandbox on a free loopback port, with the data of `seed` (a seed file) or the
+/// demo data.
+pub(crate) async fn start_local(seed: Option<&Path>) -> Result<Sandbox, CliError> {
     let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let sandbox = Sandbox::start(SandboxConfig::default(), addr)
+    let config = config_with_seed(seed)?;
+    let sandbox = Sandbox::start(config, addr)
         .await
         .map_err(|e| CliError::msg(format!("cannot start the sandbox: {e}")))?;
     tracing::info!(url = %sandbox.base_url(), "Sandbox started.");
@@ -36,14 +39,20 @@ pub(crate) fn routing(sandbox: &Sandbox) -> Routing {
     }
 }
 
-/// `sluice sandbox`: serves until Ctrl-C.
-pub(crate) fn serve(args: &SandboxArgs) -> Result<Exit, CliError> {
+/// The sandbox's settings with the data of a seed file (the demo data without one).
+fn config_with_seed(seed: Option<&Path>) -> Result<SandboxConfig, CliError> {
     let mut config = SandboxConfig::default();
-    if let Some(path) = &args.seed {
+    if let Some(path) = seed {
         let text = fs_err::read_to_string(path)?;
         config.seed = sluice_sandbox::seed_from_json(&text)
             .map_err(|e| CliError::msg(format!("{}: {e}", path.display())))?;
     }
+    Ok(config)
+}
+
+/// `sluice sandbox`: serves until Ctrl-C.
+pub(crate) fn serve(args: &SandboxArgs) -> Result<Exit, CliError> {
+    let mut config = config_with_seed(args.seed.as_deref())?;
     if let Some(url) = &args.webhook_url {
         config.webhook = Some(WebhookConfig::new(url));
     }

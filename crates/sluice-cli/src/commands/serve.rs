@@ -25,7 +25,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<Exit, CliError> {
     }
     crate::block_on(async move {
         let sandbox = if args.sandbox {
-            Some(super::sandbox::start_local().await?)
+            Some(super::sandbox::start_local(args.seed.as_deref()).await?)
         } else {
             None
         };
