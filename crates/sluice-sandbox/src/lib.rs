@@ -24,9 +24,11 @@ mod errors;
 mod fault;
 mod gate;
 mod ipinfo;
+mod locations;
 mod notes;
 mod oauth;
 mod ratelimit;
+mod records;
 mod seed;
 mod state;
 mod tasks;
@@ -57,7 +59,7 @@ pub use config::{
 };
 pub use fault::Fault;
 pub use seed::{
-    Appointment, Contact, DEMO_LOCATION, DateError, Location, Note, Seed, SeedError, Task,
+    Appointment, Contact, DEMO_LOCATION, DateError, Location, Note, Scale, Seed, SeedError, Task,
     parse_offset, seed_from_json,
 };
 pub use state::{RequestRecord, SandboxState};
@@ -134,23 +136,67 @@ pub fn router(state: SandboxState) -> Router {
             "/contacts/{contactId}/workflow/{workflowId}",
             post(c::add_to_workflow).delete(c::remove_from_workflow),
         );
+    use locations as l;
+    use records as r;
     let more = Router::new()
-        .route("/users/", get(apis::users_of_location))
-        .route("/users/{userId}", get(apis::get_user))
+        .route("/users/", get(apis::users_of_location).post(r::create_user))
+        .route(
+            "/users/{userId}",
+            get(apis::get_user)
+                .put(r::update_user)
+                .delete(r::delete_user),
+        )
         .route(
             "/locations/{locationId}/tasks/search",
             post(apis::search_tasks),
         )
         .route(
             "/locations/{locationId}/customFields",
-            get(apis::custom_fields),
+            get(apis::custom_fields).post(l::fields::create),
+        )
+        .route(
+            "/locations/{locationId}/customFields/{id}",
+            get(l::fields::get)
+                .put(l::fields::update)
+                .delete(l::fields::delete),
         )
         .route(
             "/locations/{locationId}/customValues",
-            get(apis::custom_values),
+            get(apis::custom_values).post(l::values::create),
         )
-        .route("/businesses/", get(apis::businesses))
-        .route("/businesses/{businessId}", get(apis::business))
+        .route(
+            "/locations/{locationId}/customValues/{id}",
+            get(l::values::get)
+                .put(l::values::update)
+                .delete(l::values::delete),
+        )
+        .route("/locations/{locationId}", get(l::get_location))
+        .route("/locations/{locationId}/timezones", get(l::timezones))
+        .route(
+            "/locations/{locationId}/tags",
+            get(l::list_tags).post(l::tags::create),
+        )
+        .route(
+            "/locations/{locationId}/tags/{tagId}",
+            get(l::tags::get)
+                .put(l::tags::update)
+                .delete(l::tags::delete),
+        )
+        .route("/users/search", get(r::search_users))
+        .route(
+            "/users/search/filter-by-email",
+            post(r::filter_users_by_email),
+        )
+        .route(
+            "/businesses/",
+            get(apis::businesses).post(r::create_business),
+        )
+        .route(
+            "/businesses/{businessId}",
+            get(apis::business)
+                .put(r::update_business)
+                .delete(r::delete_business),
+        )
         .route("/conversations/messages", post(apis::send_message))
         .route("/opportunities/search", get(apis::search_opportunities))
         .route("/opportunities/", post(apis::create_opportunity))
