@@ -13,6 +13,7 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use crate::contacts::reply;
+use crate::conversations::{NewMessage, record_message};
 use crate::errors::GhlError;
 use crate::records::of_location;
 use crate::seed::iso;
@@ -436,17 +437,17 @@ pub(crate) async fn send_message(
         ]));
     }
     let contact_id = str_of(&body, "contactId").unwrap_or_default().to_owned();
+    let scheduled = body.contains_key("scheduledTimestamp");
     let mut data = st.inner.data.lock();
     crate::contacts::contact_index(&data.seed, &p, &contact_id)?;
-    let conversation = format!("cv_{contact_id}");
-    let message_id = new_id();
-    let mut record: Map<String, Value> = body.clone();
-    record.insert("id".into(), json!(message_id));
-    record.insert("conversationId".into(), json!(conversation));
-    record.insert("locationId".into(), json!(p.grant.location_id));
-    record.insert("direction".into(), json!("outbound"));
-    record.insert("dateAdded".into(), json!(iso(Utc::now())));
-    data.seed.messages.push(Value::Object(record));
+    let message = NewMessage {
+        kind: &kind,
+        text: text.unwrap_or_default(),
+        direction: "outbound",
+        status: if scheduled { "scheduled" } else { "sent" },
+    };
+    let (conversation, message_id) =
+        record_message(&mut data.seed, &p.grant.location_id, &contact_id, &message);
     drop(data);
     let mut event = Map::new();
     event.insert("contactId".into(), json!(contact_id));

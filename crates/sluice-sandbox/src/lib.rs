@@ -20,6 +20,7 @@ mod admin;
 mod apis;
 mod config;
 mod contacts;
+mod conversations;
 mod errors;
 mod fault;
 mod gate;
@@ -27,6 +28,7 @@ mod ipinfo;
 mod locations;
 mod notes;
 mod oauth;
+mod opportunities;
 mod ratelimit;
 mod records;
 mod seed;
@@ -136,7 +138,9 @@ pub fn router(state: SandboxState) -> Router {
             "/contacts/{contactId}/workflow/{workflowId}",
             post(c::add_to_workflow).delete(c::remove_from_workflow),
         );
+    use conversations as cv;
     use locations as l;
+    use opportunities as op;
     use records as r;
     let more = Router::new()
         .route("/users/", get(apis::users_of_location).post(r::create_user))
@@ -198,9 +202,48 @@ pub fn router(state: SandboxState) -> Router {
                 .delete(r::delete_business),
         )
         .route("/conversations/messages", post(apis::send_message))
-        .route("/opportunities/search", get(apis::search_opportunities))
+        .route("/conversations/", post(cv::create_conversation))
+        .route("/conversations/search", get(cv::search))
+        .route(
+            "/conversations/{conversationId}",
+            get(cv::get_conversation)
+                .put(cv::update_conversation)
+                .delete(cv::delete_conversation),
+        )
+        .route(
+            "/conversations/{conversationId}/messages",
+            get(cv::messages),
+        )
+        .route("/conversations/messages/{id}", get(cv::get_message))
+        .route("/conversations/messages/inbound", post(cv::add_inbound))
+        .route("/conversations/messages/outbound", post(cv::add_outbound))
+        .route(
+            "/conversations/messages/{messageId}/status",
+            put(cv::update_message_status),
+        )
+        .route(
+            "/conversations/messages/{messageId}/schedule",
+            axum::routing::delete(cv::cancel_scheduled),
+        )
+        .route(
+            "/opportunities/search",
+            get(apis::search_opportunities).post(op::search_advanced),
+        )
         .route("/opportunities/", post(apis::create_opportunity))
-        .route("/opportunities/{id}", put(apis::update_opportunity));
+        .route("/opportunities/pipelines", get(op::pipelines))
+        .route("/opportunities/lost-reason", get(op::lost_reasons))
+        .route("/opportunities/upsert", post(op::upsert))
+        .route(
+            "/opportunities/{id}",
+            get(op::get_opportunity)
+                .put(apis::update_opportunity)
+                .delete(op::delete_opportunity),
+        )
+        .route("/opportunities/{id}/status", put(op::update_status))
+        .route(
+            "/opportunities/{id}/followers",
+            post(op::add_followers).delete(op::remove_followers),
+        );
     let ipinfo = Router::new()
         .route("/ipinfo", get(ipinfo::own))
         .route("/ipinfo/", get(ipinfo::own))
