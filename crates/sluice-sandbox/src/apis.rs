@@ -2,7 +2,9 @@
 //! documents (users.json, locations.json, businesses.json, conversations.json,
 //! opportunities.json): users, the location's task search (paged with `limit`/`skip`), custom
 //! fields and values, businesses, sending a message, and listing, creating and updating
-//! opportunities. Scopes per route are in [`SCOPES`]; every route checks the token's location.
+//! opportunities. Scopes per route of every GHL API past Contacts are in [`SCOPES`]; every
+//! route checks the token's location. The other operations are in `records`, `locations`,
+//! `opportunities` and `conversations`.
 
 use std::collections::HashMap;
 

@@ -1,8 +1,8 @@
 //! A local server that answers like GoHighLevel's Contacts API v2 and IPinfo (tests, demos,
-//! dry runs): all 32 operations of `connectors/ghl-contacts.yaml`, the operations of the other
-//! GHL APIs flows use first (users, location task search, custom fields and values,
-//! businesses, sending messages, opportunities), auth, scopes, rate limits, OAuth rotation,
-//! signed webhooks and fault injection, built from `reference/*/FACTS.md`.
+//! dry runs): all 32 operations of `connectors/ghl-contacts.yaml`, the Users, Businesses and
+//! Opportunities APIs, most of Locations and Conversations (docs/testing.md lists what is not
+//! served), auth, scopes, rate limits, OAuth rotation, signed webhooks and fault injection,
+//! built from `reference/*/FACTS.md` and GHL's OpenAPI documents.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -69,7 +69,8 @@ pub use webhook::WebhookDelivery;
 
 use gate::Conn;
 
-/// The sandbox's routes: GHL Contacts (paths as in `connectors/ghl-contacts.yaml`),
+/// The sandbox's routes: GHL Contacts (paths as in `connectors/ghl-contacts.yaml`) and the
+/// other GHL APIs it serves,
 /// `POST /oauth/token`, IPinfo under `/ipinfo`, and `/__sandbox` control endpoints. Use it
 /// in-process (e.g. with `tower::ServiceExt::oneshot`); then `Fault::DropConnection` can
 /// only break the answer's body, as there is no connection to close.
@@ -285,7 +286,7 @@ async fn not_found(req: Request) -> Response {
 }
 
 /// The GHL connectors the sandbox answers (all at its base URL). Of those past Contacts it
-/// serves the operations flows use first (see the `apis` module); others answer 404.
+/// serves the operations docs/testing.md lists; others answer 404.
 pub const GHL_CONNECTORS: &[&str] = &[
     "ghl-contacts",
     "ghl-users",
