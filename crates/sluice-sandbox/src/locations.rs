@@ -2,7 +2,7 @@
 //! location itself, its tags, creating, reading, changing and deleting custom fields and
 //! custom values, and its time zones. Every route checks the token's location.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
@@ -327,14 +327,11 @@ kind_routes!(values, Kind::Value);
 
 /// The location's tags, from its contacts' tags (the demo seed's tag list).
 pub(crate) fn tags_of_contacts(seed: &Seed) -> Vec<Value> {
-    let mut seen: HashMap<(String, String), ()> = HashMap::new();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut tags = Vec::new();
     for c in &seed.contacts {
         for t in c.tags() {
-            if seen
-                .insert((c.location_id.clone(), t.clone()), ())
-                .is_none()
-            {
+            if seen.insert((c.location_id.clone(), t.clone())) {
                 tags.push(json!({ "id": format!("tag_{}", key_of(&t)), "name": t, "locationId": c.location_id }));
             }
         }
