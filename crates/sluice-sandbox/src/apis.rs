@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::contacts::reply;
 use crate::conversations::{NewMessage, record_message};
 use crate::errors::GhlError;
-use crate::records::of_location;
+use crate::records::{of_location, own_location, query_location};
 use crate::seed::iso;
 use crate::state::SandboxState;
 use crate::tokens::Principal;
@@ -165,26 +165,6 @@ pub(crate) const SCOPES: &[(&str, &str)] = &[
 
 /// The most items the task search answers at once (GHL states none; UNCONFIRMED).
 pub const MAX_TASK_PAGE: usize = 100;
-
-pub(crate) fn own_location(p: &Principal, location: &str) -> Result<(), GhlError> {
-    if p.grant.location_id == location {
-        Ok(())
-    } else {
-        Err(GhlError::Forbidden(
-            "The token does not have access to this location".to_owned(),
-        ))
-    }
-}
-
-pub(crate) fn query_location<'a>(
-    q: &'a HashMap<String, String>,
-    key: &str,
-) -> Result<&'a str, GhlError> {
-    q.get(key)
-        .map(String::as_str)
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| GhlError::Unprocessable(vec![format!("{key} should not be empty")]))
-}
 
 /// GET /users/{userId} → the user (UserSuccessfulResponseDto).
 pub(crate) async fn get_user(

@@ -11,10 +11,9 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::apis::{own_location, query_location};
 use crate::contacts::{contact_index, reply};
 use crate::errors::GhlError;
-use crate::records::{Reply, check_strings, find, of_location};
+use crate::records::{Reply, check_strings, find, of_location, own_location, query_location};
 use crate::seed::{Seed, iso};
 use crate::state::SandboxState;
 use crate::tokens::Principal;

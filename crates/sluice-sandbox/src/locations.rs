@@ -2,18 +2,15 @@
 //! location itself, its tags, creating, reading, changing and deleting custom fields and
 //! custom values, and its time zones. Every route checks the token's location.
 
-use std::collections::HashSet;
-
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::apis::own_location;
 use crate::contacts::reply;
 use crate::errors::GhlError;
-use crate::records::{Reply, check_strings, find, merge, new_record, of_location};
-use crate::seed::Seed;
+use crate::records::{Reply, check_strings, find, merge, new_record, of_location, own_location};
+use crate::seed::{Seed, key_of};
 use crate::state::SandboxState;
 use crate::tokens::Principal;
 use crate::util::{Check, json_object, str_of};
@@ -117,19 +114,6 @@ impl Kind {
         }
         Ok(())
     }
-}
-
-/// `Ip City` → `ip_city`, the key part of a `fieldKey`.
-fn key_of(name: &str) -> String {
-    let mut key = String::new();
-    for ch in name.trim().chars() {
-        if ch.is_ascii_alphanumeric() {
-            key.push(ch.to_ascii_lowercase());
-        } else if !key.ends_with('_') {
-            key.push('_');
-        }
-    }
-    key.trim_matches('_').to_owned()
 }
 
 /// Fills the derived fields of a created record: a custom field's `fieldKey` and `model`, a
@@ -324,17 +308,3 @@ macro_rules! kind_routes {
 kind_routes!(tags, Kind::Tag);
 kind_routes!(fields, Kind::Field);
 kind_routes!(values, Kind::Value);
-
-/// The location's tags, from its contacts' tags (the demo seed's tag list).
-pub(crate) fn tags_of_contacts(seed: &Seed) -> Vec<Value> {
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    let mut tags = Vec::new();
-    for c in &seed.contacts {
-        for t in c.tags() {
-            if seen.insert((c.location_id.clone(), t.clone())) {
-                tags.push(json!({ "id": format!("tag_{}", key_of(&t)), "name": t, "locationId": c.location_id }));
-            }
-        }
-    }
-    tags
-}

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::apis::own_location;
 use crate::contacts::reply;
 use crate::errors::GhlError;
 use crate::seed::iso;
@@ -20,6 +19,26 @@ use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, str_of};
 
 pub(crate) type Reply = Result<axum::response::Response, GhlError>;
+
+pub(crate) fn own_location(p: &Principal, location: &str) -> Result<(), GhlError> {
+    if p.grant.location_id == location {
+        Ok(())
+    } else {
+        Err(GhlError::Forbidden(
+            "The token does not have access to this location".to_owned(),
+        ))
+    }
+}
+
+pub(crate) fn query_location<'a>(
+    q: &'a HashMap<String, String>,
+    key: &str,
+) -> Result<&'a str, GhlError> {
+    q.get(key)
+        .map(String::as_str)
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| GhlError::Unprocessable(vec![format!("{key} should not be empty")]))
+}
 
 /// Whether a record belongs to `location` (its `locationId`).
 pub(crate) fn of_location(item: &Value, location: &str) -> bool {

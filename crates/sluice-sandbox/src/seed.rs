@@ -2,6 +2,8 @@
 //! file format that fills them (documented on [`seed_from_json`]) and the demo data
 //! (`Seed::demo`).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -755,7 +757,7 @@ impl Seed {
         seed.lost_reasons = vec![json!({
             "id": "lr_price", "name": "Too expensive", "locationId": DEMO_LOCATION
         })];
-        seed.tags = crate::locations::tags_of_contacts(&seed);
+        seed.tags = tags_of_contacts(&seed);
         if let Err(e) = seed.resolve(Utc::now()) {
             // The demo data is fixed; the unit tests check that it resolves.
             debug_assert!(false, "demo seed: {e}");
@@ -846,6 +848,33 @@ impl Scale {
             .filter(|i| i % self.due_every.max(2) != 1)
             .count()
     }
+}
+
+/// `Ip City` → `ip_city`, the key part of a `fieldKey`.
+pub(crate) fn key_of(name: &str) -> String {
+    let mut key = String::new();
+    for ch in name.trim().chars() {
+        if ch.is_ascii_alphanumeric() {
+            key.push(ch.to_ascii_lowercase());
+        } else if !key.ends_with('_') {
+            key.push('_');
+        }
+    }
+    key.trim_matches('_').to_owned()
+}
+
+/// The location's tags, from its contacts' tags (the demo seed's tag list).
+fn tags_of_contacts(seed: &Seed) -> Vec<Value> {
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut tags = Vec::new();
+    for c in &seed.contacts {
+        for t in c.tags() {
+            if seen.insert((c.location_id.clone(), t.clone())) {
+                tags.push(json!({ "id": format!("tag_{}", key_of(&t)), "name": t, "locationId": c.location_id }));
+            }
+        }
+    }
+    tags
 }
 
 /// A list of strings from a JSON value (non-strings are left out).
