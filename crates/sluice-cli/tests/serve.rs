@@ -1,6 +1,7 @@
 //! `sluice serve` through the binary, for what needs separate processes: it starts, answers
 //! `/healthz` and stops on SIGTERM; a stopping runner hands back what it cannot finish; due
-//! tasks, polled items and missed schedule ticks across restarts; three runners sharing one
+//! tasks, polled items and missed schedule ticks across restarts; `task_due` on a location with
+//! 600 contacts and 1,500 tasks (each due task once, the API calls of a look counted); three runners sharing one
 //! PostgreSQL while one is killed; and `sluice schedule`. The HTTP API, webhooks, schedules,
 //! reloads and the web view are tested in-process in `sluice-server`'s tests.
 
@@ -258,6 +259,96 @@ async fn due_tasks_and_polled_items_fire_once_across_restarts() {
         )
         .await;
     assert_eq!(d["output"], json!(new_id));
+    sandbox.shutdown().await;
+}
+
+const DUE_IDS: &str = r#"
+name: due-ids
+on:
+  - task_due: { connection: ghl, within: 1h, every: 1h }
+inputs:
+  task: { type: object }
+connections:
+  ghl: { connector: ghl-locations, credential: ghl_main }
+steps:
+  id:
+    value: "{{ inputs.task.id }}"
+output: "{{ steps.id }}"
+"#;
+
+/// The sandbox's route of the location task search.
+const TASK_SEARCH: &str = "POST /locations/{locationId}/tasks/search";
+
+/// The task ids the succeeded runs of `flow` output.
+async fn run_outputs(api: &ApiClient, flow: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in api.runs(flow).await {
+        let id = r["id"].as_str().expect("id");
+        let (_, d) = api
+            .call(reqwest::Method::GET, &format!("/api/runs/{id}"), None)
+            .await;
+        assert_eq!(d["status"], "succeeded", "{d}");
+        out.push(d["output"].as_str().unwrap_or_default().to_string());
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_due_fires_once_for_each_due_task_of_a_large_location() {
+    // 600 contacts, 1,500 tasks: 150 open and due in 30 minutes, 150 completed and due then,
+    // 1,200 open and due in days. The search pages through the 1,350 open tasks.
+    let scale = sluice_sandbox::Scale {
+        contacts: 600,
+        tasks: 1_500,
+        due_every: 10,
+    };
+    let config = sluice_sandbox::SandboxConfig {
+        seed: scale.seed(chrono::Utc::now()),
+        ..sluice_sandbox::SandboxConfig::default()
+    };
+    let sandbox = sluice_sandbox::Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
+    let project = new_project(&[("due-ids", DUE_IDS)]);
+    let conn = format!("ghl.base_url={}", sandbox.base_url());
+    let serve = start(&project, &project.store_url(), &["--connection", &conn]);
+    let mut expected = scale.due_ids();
+    expected.sort();
+    assert_eq!(expected.len(), 150);
+    eventually(
+        Duration::from_secs(60),
+        "a run for each due task",
+        || async {
+            let runs = api(&serve).runs("due-ids").await;
+            let done = runs.iter().filter(|r| r["status"] == "succeeded").count();
+            (done >= expected.len()).then_some(())
+        },
+    )
+    .await;
+    // Each due task fired exactly once (none twice, none missed), the completed ones not.
+    assert_eq!(run_outputs(&api(&serve), "due-ids").await, expected);
+    // One look: 100 tasks a call, 14 calls for 1,350 open tasks (the search answers the soonest
+    // first, so the runs can be done before the look is).
+    let pages = scale.open_tasks() / 100 + 1;
+    assert_eq!(pages, 14);
+    eventually(Duration::from_secs(30), "the first look", || async {
+        (sandbox.state().request_count(TASK_SEARCH) >= pages as u64).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sandbox.state().request_count(TASK_SEARCH), pages as u64);
+    let (code, _, log) = serve.stop(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{log}");
+    // Restarted, the runner looks again at once: every task is seen again, none fires again.
+    let serve = start(&project, &project.store_url(), &["--connection", &conn]);
+    eventually(Duration::from_secs(30), "the second look", || async {
+        (sandbox.state().request_count(TASK_SEARCH) >= 2 * pages as u64).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(run_outputs(&api(&serve), "due-ids").await, expected);
+    assert_eq!(sandbox.state().request_count(TASK_SEARCH), 2 * pages as u64);
     sandbox.shutdown().await;
 }
 

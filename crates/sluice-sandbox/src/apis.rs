@@ -2,7 +2,9 @@
 //! documents (users.json, locations.json, businesses.json, conversations.json,
 //! opportunities.json): users, the location's task search (paged with `limit`/`skip`), custom
 //! fields and values, businesses, sending a message, and listing, creating and updating
-//! opportunities. Scopes per route are in [`SCOPES`]; every route checks the token's location.
+//! opportunities. Scopes per route of every GHL API past Contacts are in [`SCOPES`]; every
+//! route checks the token's location. The other operations are in `records`, `locations`,
+//! `opportunities` and `conversations`.
 
 use std::collections::HashMap;
 
@@ -13,7 +15,9 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use crate::contacts::reply;
+use crate::conversations::{NewMessage, record_message};
 use crate::errors::GhlError;
+use crate::records::{of_location, own_location, query_location};
 use crate::seed::iso;
 use crate::state::SandboxState;
 use crate::tokens::Principal;
@@ -47,31 +51,120 @@ pub(crate) const SCOPES: &[(&str, &str)] = &[
     ("GET /opportunities/search", "opportunities.readonly"),
     ("POST /opportunities/", "opportunities.write"),
     ("PUT /opportunities/{id}", "opportunities.write"),
+    ("GET /users/search", "users.readonly"),
+    ("POST /users/search/filter-by-email", "users.readonly"),
+    ("POST /users/", "users.write"),
+    ("PUT /users/{userId}", "users.write"),
+    ("DELETE /users/{userId}", "users.write"),
+    ("GET /locations/{locationId}", "locations.readonly"),
+    (
+        "GET /locations/{locationId}/timezones",
+        "locations.readonly",
+    ),
+    (
+        "GET /locations/{locationId}/tags",
+        "locations/tags.readonly",
+    ),
+    ("POST /locations/{locationId}/tags", "locations/tags.write"),
+    // The documents name no scope for one tag, field or value: the list's (a guess).
+    (
+        "GET /locations/{locationId}/tags/{tagId}",
+        "locations/tags.readonly",
+    ),
+    (
+        "PUT /locations/{locationId}/tags/{tagId}",
+        "locations/tags.write",
+    ),
+    (
+        "DELETE /locations/{locationId}/tags/{tagId}",
+        "locations/tags.write",
+    ),
+    (
+        "POST /locations/{locationId}/customFields",
+        "locations/customFields.write",
+    ),
+    (
+        "GET /locations/{locationId}/customFields/{id}",
+        "locations/customFields.readonly",
+    ),
+    (
+        "PUT /locations/{locationId}/customFields/{id}",
+        "locations/customFields.write",
+    ),
+    (
+        "DELETE /locations/{locationId}/customFields/{id}",
+        "locations/customFields.write",
+    ),
+    (
+        "POST /locations/{locationId}/customValues",
+        "locations/customValues.write",
+    ),
+    (
+        "GET /locations/{locationId}/customValues/{id}",
+        "locations/customValues.readonly",
+    ),
+    (
+        "PUT /locations/{locationId}/customValues/{id}",
+        "locations/customValues.write",
+    ),
+    (
+        "DELETE /locations/{locationId}/customValues/{id}",
+        "locations/customValues.write",
+    ),
+    ("POST /businesses/", "businesses.write"),
+    ("PUT /businesses/{businessId}", "businesses.write"),
+    ("DELETE /businesses/{businessId}", "businesses.write"),
+    ("GET /opportunities/lost-reason", "opportunities.readonly"),
+    ("POST /opportunities/search", "opportunities.readonly"),
+    ("GET /opportunities/pipelines", "opportunities.readonly"),
+    ("GET /opportunities/{id}", "opportunities.readonly"),
+    ("DELETE /opportunities/{id}", "opportunities.write"),
+    ("PUT /opportunities/{id}/status", "opportunities.write"),
+    ("POST /opportunities/upsert", "opportunities.write"),
+    ("POST /opportunities/{id}/followers", "opportunities.write"),
+    (
+        "DELETE /opportunities/{id}/followers",
+        "opportunities.write",
+    ),
+    ("GET /conversations/search", "conversations.readonly"),
+    (
+        "GET /conversations/{conversationId}",
+        "conversations.readonly",
+    ),
+    ("PUT /conversations/{conversationId}", "conversations.write"),
+    (
+        "DELETE /conversations/{conversationId}",
+        "conversations.write",
+    ),
+    ("POST /conversations/", "conversations.write"),
+    (
+        "GET /conversations/{conversationId}/messages",
+        "conversations/message.readonly",
+    ),
+    (
+        "GET /conversations/messages/{id}",
+        "conversations/message.readonly",
+    ),
+    (
+        "POST /conversations/messages/inbound",
+        "conversations/message.write",
+    ),
+    (
+        "POST /conversations/messages/outbound",
+        "conversations/message.write",
+    ),
+    (
+        "PUT /conversations/messages/{messageId}/status",
+        "conversations/message.write",
+    ),
+    (
+        "DELETE /conversations/messages/{messageId}/schedule",
+        "conversations/message.write",
+    ),
 ];
 
 /// The most items the task search answers at once (GHL states none; UNCONFIRMED).
 pub const MAX_TASK_PAGE: usize = 100;
-
-fn own_location(p: &Principal, location: &str) -> Result<(), GhlError> {
-    if p.grant.location_id == location {
-        Ok(())
-    } else {
-        Err(GhlError::Forbidden(
-            "The token does not have access to this location".to_owned(),
-        ))
-    }
-}
-
-fn query_location<'a>(q: &'a HashMap<String, String>, key: &str) -> Result<&'a str, GhlError> {
-    q.get(key)
-        .map(String::as_str)
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| GhlError::Unprocessable(vec![format!("{key} should not be empty")]))
-}
-
-fn of_location(item: &Value, location: &str) -> bool {
-    item.get("locationId").and_then(Value::as_str) == Some(location)
-}
 
 /// GET /users/{userId} → the user (UserSuccessfulResponseDto).
 pub(crate) async fn get_user(
@@ -326,17 +419,17 @@ pub(crate) async fn send_message(
         ]));
     }
     let contact_id = str_of(&body, "contactId").unwrap_or_default().to_owned();
+    let scheduled = body.contains_key("scheduledTimestamp");
     let mut data = st.inner.data.lock();
     crate::contacts::contact_index(&data.seed, &p, &contact_id)?;
-    let conversation = format!("cv_{contact_id}");
-    let message_id = new_id();
-    let mut record: Map<String, Value> = body.clone();
-    record.insert("id".into(), json!(message_id));
-    record.insert("conversationId".into(), json!(conversation));
-    record.insert("locationId".into(), json!(p.grant.location_id));
-    record.insert("direction".into(), json!("outbound"));
-    record.insert("dateAdded".into(), json!(iso(Utc::now())));
-    data.seed.messages.push(Value::Object(record));
+    let message = NewMessage {
+        kind: &kind,
+        text: text.unwrap_or_default(),
+        direction: "outbound",
+        status: if scheduled { "scheduled" } else { "sent" },
+    };
+    let (conversation, message_id) =
+        record_message(&mut data.seed, &p.grant.location_id, &contact_id, &message);
     drop(data);
     let mut event = Map::new();
     event.insert("contactId".into(), json!(contact_id));

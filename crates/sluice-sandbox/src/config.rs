@@ -19,10 +19,23 @@ pub const READ_SCOPES: &[&str] = &[
     "locations/customValues.readonly",
     "businesses.readonly",
     "opportunities.readonly",
+    "locations.readonly",
+    "locations/tags.readonly",
+    "conversations.readonly",
+    "conversations/message.readonly",
 ];
 
 /// The write scopes of these APIs (granted to the read-and-write demo token).
-pub const WRITE_SCOPES: &[&str] = &["conversations/message.write", "opportunities.write"];
+pub const WRITE_SCOPES: &[&str] = &[
+    "conversations/message.write",
+    "conversations.write",
+    "opportunities.write",
+    "users.write",
+    "businesses.write",
+    "locations/tags.write",
+    "locations/customFields.write",
+    "locations/customValues.write",
+];
 
 /// Everything a sandbox is started with.
 #[derive(Clone, Debug)]

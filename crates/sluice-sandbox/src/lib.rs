@@ -1,9 +1,8 @@
 //! A local server that answers like GoHighLevel's Contacts API v2 and IPinfo (tests, demos,
-//! dry runs): all 32 operations of `connectors/ghl-contacts.yaml`, the operations of the other
-//! GHL APIs flows use first (users, location task search, custom fields and values,
-//! businesses, sending messages, opportunities), auth, scopes, rate limits, OAuth rotation,
-//! signed webhooks, fault injection and an inbox for outgoing webhooks, built from
-//! `reference/*/FACTS.md`.
+//! dry runs): all 32 operations of `connectors/ghl-contacts.yaml`, the Users, Businesses and
+//! Opportunities APIs, most of Locations and Conversations (docs/testing.md lists what is not
+//! served), auth, scopes, rate limits, OAuth rotation, signed webhooks, fault injection and an
+//! inbox for outgoing webhooks, built from `reference/*/FACTS.md` and GHL's OpenAPI documents.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -21,13 +20,17 @@ mod admin;
 mod apis;
 mod config;
 mod contacts;
+mod conversations;
 mod errors;
 mod fault;
 mod gate;
 mod ipinfo;
+mod locations;
 mod notes;
 mod oauth;
+mod opportunities;
 mod ratelimit;
+mod records;
 mod seed;
 mod state;
 mod tasks;
@@ -58,7 +61,7 @@ pub use config::{
 };
 pub use fault::Fault;
 pub use seed::{
-    Appointment, Contact, DEMO_LOCATION, DateError, Location, Note, Seed, SeedError, Task,
+    Appointment, Contact, DEMO_LOCATION, DateError, Location, Note, Scale, Seed, SeedError, Task,
     parse_offset, seed_from_json,
 };
 pub use state::{RequestRecord, SandboxState};
@@ -66,7 +69,8 @@ pub use webhook::WebhookDelivery;
 
 use gate::Conn;
 
-/// The sandbox's routes: GHL Contacts (paths as in `connectors/ghl-contacts.yaml`),
+/// The sandbox's routes: GHL Contacts (paths as in `connectors/ghl-contacts.yaml`) and the
+/// other GHL APIs it serves,
 /// `POST /oauth/token`, IPinfo under `/ipinfo`, and `/__sandbox` control endpoints. Use it
 /// in-process (e.g. with `tower::ServiceExt::oneshot`); then `Fault::DropConnection` can
 /// only break the answer's body, as there is no connection to close.
@@ -135,27 +139,112 @@ pub fn router(state: SandboxState) -> Router {
             "/contacts/{contactId}/workflow/{workflowId}",
             post(c::add_to_workflow).delete(c::remove_from_workflow),
         );
+    use conversations as cv;
+    use locations as l;
+    use opportunities as op;
+    use records as r;
     let more = Router::new()
-        .route("/users/", get(apis::users_of_location))
-        .route("/users/{userId}", get(apis::get_user))
+        .route("/users/", get(apis::users_of_location).post(r::create_user))
+        .route(
+            "/users/{userId}",
+            get(apis::get_user)
+                .put(r::update_user)
+                .delete(r::delete_user),
+        )
         .route(
             "/locations/{locationId}/tasks/search",
             post(apis::search_tasks),
         )
         .route(
             "/locations/{locationId}/customFields",
-            get(apis::custom_fields),
+            get(apis::custom_fields).post(l::fields::create),
+        )
+        .route(
+            "/locations/{locationId}/customFields/{id}",
+            get(l::fields::get)
+                .put(l::fields::update)
+                .delete(l::fields::delete),
         )
         .route(
             "/locations/{locationId}/customValues",
-            get(apis::custom_values),
+            get(apis::custom_values).post(l::values::create),
         )
-        .route("/businesses/", get(apis::businesses))
-        .route("/businesses/{businessId}", get(apis::business))
+        .route(
+            "/locations/{locationId}/customValues/{id}",
+            get(l::values::get)
+                .put(l::values::update)
+                .delete(l::values::delete),
+        )
+        .route("/locations/{locationId}", get(l::get_location))
+        .route("/locations/{locationId}/timezones", get(l::timezones))
+        .route(
+            "/locations/{locationId}/tags",
+            get(l::list_tags).post(l::tags::create),
+        )
+        .route(
+            "/locations/{locationId}/tags/{tagId}",
+            get(l::tags::get)
+                .put(l::tags::update)
+                .delete(l::tags::delete),
+        )
+        .route("/users/search", get(r::search_users))
+        .route(
+            "/users/search/filter-by-email",
+            post(r::filter_users_by_email),
+        )
+        .route(
+            "/businesses/",
+            get(apis::businesses).post(r::create_business),
+        )
+        .route(
+            "/businesses/{businessId}",
+            get(apis::business)
+                .put(r::update_business)
+                .delete(r::delete_business),
+        )
         .route("/conversations/messages", post(apis::send_message))
-        .route("/opportunities/search", get(apis::search_opportunities))
+        .route("/conversations/", post(cv::create_conversation))
+        .route("/conversations/search", get(cv::search))
+        .route(
+            "/conversations/{conversationId}",
+            get(cv::get_conversation)
+                .put(cv::update_conversation)
+                .delete(cv::delete_conversation),
+        )
+        .route(
+            "/conversations/{conversationId}/messages",
+            get(cv::messages),
+        )
+        .route("/conversations/messages/{id}", get(cv::get_message))
+        .route("/conversations/messages/inbound", post(cv::add_inbound))
+        .route("/conversations/messages/outbound", post(cv::add_outbound))
+        .route(
+            "/conversations/messages/{messageId}/status",
+            put(cv::update_message_status),
+        )
+        .route(
+            "/conversations/messages/{messageId}/schedule",
+            axum::routing::delete(cv::cancel_scheduled),
+        )
+        .route(
+            "/opportunities/search",
+            get(apis::search_opportunities).post(op::search_advanced),
+        )
         .route("/opportunities/", post(apis::create_opportunity))
-        .route("/opportunities/{id}", put(apis::update_opportunity));
+        .route("/opportunities/pipelines", get(op::pipelines))
+        .route("/opportunities/lost-reason", get(op::lost_reasons))
+        .route("/opportunities/upsert", post(op::upsert))
+        .route(
+            "/opportunities/{id}",
+            get(op::get_opportunity)
+                .put(apis::update_opportunity)
+                .delete(op::delete_opportunity),
+        )
+        .route("/opportunities/{id}/status", put(op::update_status))
+        .route(
+            "/opportunities/{id}/followers",
+            post(op::add_followers).delete(op::remove_followers),
+        );
     let ipinfo = Router::new()
         .route("/ipinfo", get(ipinfo::own))
         .route("/ipinfo/", get(ipinfo::own))
@@ -203,7 +292,7 @@ async fn not_found(req: Request) -> Response {
 }
 
 /// The GHL connectors the sandbox answers (all at its base URL). Of those past Contacts it
-/// serves the operations flows use first (see the `apis` module); others answer 404.
+/// serves the operations docs/testing.md lists; others answer 404.
 pub const GHL_CONNECTORS: &[&str] = &[
     "ghl-contacts",
     "ghl-users",

@@ -2,6 +2,8 @@
 //! file format that fills them (documented on [`seed_from_json`]) and the demo data
 //! (`Seed::demo`).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -50,9 +52,23 @@ pub struct Seed {
     /// Opportunities: `id`, `name`, `pipelineId`, `status`, `contactId`, `locationId`, ….
     #[serde(default)]
     pub opportunities: Vec<Value>,
-    /// Messages sent through `POST /conversations/messages`.
+    /// Messages: `id`, `conversationId`, `contactId`, `locationId`, `messageType`, `body`,
+    /// `direction`, `status`, ….
     #[serde(default)]
     pub messages: Vec<Value>,
+    /// Conversations: `id`, `contactId`, `locationId`, `unreadCount`, …; sending a message to
+    /// a contact without one starts one.
+    #[serde(default)]
+    pub conversations: Vec<Value>,
+    /// Tags of locations: `id`, `name`, `locationId`.
+    #[serde(default)]
+    pub tags: Vec<Value>,
+    /// Opportunity pipelines: `id`, `name`, `stages: [{ id, name }]`, `locationId`.
+    #[serde(default)]
+    pub pipelines: Vec<Value>,
+    /// Reasons an opportunity was lost: `id`, `name`, `locationId`.
+    #[serde(default)]
+    pub lost_reasons: Vec<Value>,
 }
 
 /// A location (sub-account).
@@ -730,12 +746,135 @@ impl Seed {
             "pipelineStageId": "st_proposal", "status": "open", "contactId": "ct_ada",
             "locationId": DEMO_LOCATION, "assignedTo": "usr_owner", "source": "api"
         })];
+        seed.pipelines = vec![json!({
+            "id": "pl_sales", "name": "Sales", "locationId": DEMO_LOCATION,
+            "stages": [
+                { "id": "st_lead", "name": "Lead", "position": 0 },
+                { "id": "st_proposal", "name": "Proposal", "position": 1 },
+                { "id": "st_closed", "name": "Closed", "position": 2 }
+            ]
+        })];
+        seed.lost_reasons = vec![json!({
+            "id": "lr_price", "name": "Too expensive", "locationId": DEMO_LOCATION
+        })];
+        seed.tags = tags_of_contacts(&seed);
         if let Err(e) = seed.resolve(Utc::now()) {
             // The demo data is fixed; the unit tests check that it resolves.
             debug_assert!(false, "demo seed: {e}");
         }
         seed
     }
+}
+
+/// Scale data for load tests of `task_due`: one location ([`DEMO_LOCATION`]) with `contacts`
+/// contacts and `tasks` tasks spread over them. Task `i` (id `tk_{i}`) is due in 30 minutes
+/// and open when `i % due_every == 0`; due in 30 minutes but completed when `i % due_every == 1`;
+/// otherwise open and due 2 to 29 days from now. So exactly [`Scale::due_ids`] are open and due
+/// within the next hour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scale {
+    /// Contacts (`ct_{i}`).
+    pub contacts: usize,
+    /// Tasks (`tk_{i}`), round-robin over the contacts.
+    pub tasks: usize,
+    /// Every this many tasks, one is open and due soon (at least 2).
+    pub due_every: usize,
+}
+
+impl Scale {
+    /// The seed, with dates relative to `now`.
+    #[must_use]
+    pub fn seed(&self, now: DateTime<Utc>) -> Seed {
+        let every = self.due_every.max(2);
+        let contacts = self.contacts.max(1);
+        let added = iso(now - chrono::Duration::days(1));
+        let mut seed = Seed {
+            locations: vec![Location {
+                id: DEMO_LOCATION.to_owned(),
+                name: "Scale location".to_owned(),
+                allow_duplicate_contact: false,
+            }],
+            ..Seed::default()
+        };
+        seed.contacts = (0..contacts)
+            .map(|i| {
+                let mut fields = Map::new();
+                fields.insert("firstName".into(), json!(format!("Contact{i}")));
+                fields.insert("email".into(), json!(format!("c{i}@scale.example.com")));
+                fields.insert("dateAdded".into(), json!(added));
+                Contact {
+                    id: format!("ct_{i}"),
+                    location_id: DEMO_LOCATION.to_owned(),
+                    fields,
+                }
+            })
+            .collect();
+        seed.tasks = (0..self.tasks)
+            .map(|i| {
+                let soon = i % every < 2;
+                let due = if soon {
+                    now + chrono::Duration::minutes(30)
+                } else {
+                    now + chrono::Duration::days(2 + (i % 28) as i64)
+                };
+                Task {
+                    id: format!("tk_{i}"),
+                    title: format!("Task {i}"),
+                    body: None,
+                    assigned_to: Some("usr_owner".to_owned()),
+                    due_date: iso(due),
+                    completed: i % every == 1,
+                    contact_id: format!("ct_{}", i % contacts),
+                    date_added: added.clone(),
+                }
+            })
+            .collect();
+        seed
+    }
+
+    /// The ids of the open tasks due within the next hour.
+    #[must_use]
+    pub fn due_ids(&self) -> Vec<String> {
+        (0..self.tasks)
+            .filter(|i| i % self.due_every.max(2) == 0)
+            .map(|i| format!("tk_{i}"))
+            .collect()
+    }
+
+    /// The open tasks (what a task search with `completed: false` pages through).
+    #[must_use]
+    pub fn open_tasks(&self) -> usize {
+        (0..self.tasks)
+            .filter(|i| i % self.due_every.max(2) != 1)
+            .count()
+    }
+}
+
+/// `Ip City` → `ip_city`, the key part of a `fieldKey`.
+pub(crate) fn key_of(name: &str) -> String {
+    let mut key = String::new();
+    for ch in name.trim().chars() {
+        if ch.is_ascii_alphanumeric() {
+            key.push(ch.to_ascii_lowercase());
+        } else if !key.ends_with('_') {
+            key.push('_');
+        }
+    }
+    key.trim_matches('_').to_owned()
+}
+
+/// The location's tags, from its contacts' tags (the demo seed's tag list).
+fn tags_of_contacts(seed: &Seed) -> Vec<Value> {
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut tags = Vec::new();
+    for c in &seed.contacts {
+        for t in c.tags() {
+            if seen.insert((c.location_id.clone(), t.clone())) {
+                tags.push(json!({ "id": format!("tag_{}", key_of(&t)), "name": t, "locationId": c.location_id }));
+            }
+        }
+    }
+    tags
 }
 
 /// A list of strings from a JSON value (non-strings are left out).
@@ -856,6 +995,29 @@ pub fn parse_offset(rest: &str) -> Option<chrono::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scale_seed_has_the_due_tasks_it_names() {
+        let now = Utc::now();
+        let scale = Scale {
+            contacts: 7,
+            tasks: 100,
+            due_every: 10,
+        };
+        let mut seed = scale.seed(now);
+        assert!(seed.resolve(now).is_ok());
+        assert_eq!((seed.contacts.len(), seed.tasks.len()), (7, 100));
+        let hour = now + chrono::Duration::hours(1);
+        let due: Vec<String> = seed
+            .tasks
+            .iter()
+            .filter(|t| !t.completed && parse_iso(&t.due_date).is_some_and(|d| d <= hour))
+            .map(|t| t.id.clone())
+            .collect();
+        assert_eq!(due, scale.due_ids());
+        assert_eq!(due.len(), 10);
+        assert_eq!(scale.open_tasks(), 90);
+    }
 
     #[test]
     fn demo_resolves_and_has_all_kinds() {
