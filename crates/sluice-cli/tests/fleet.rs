@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sluice_sandbox::{Sandbox, SandboxConfig};
-use sluice_test_support::{ApiClient, GHL_MAIN_FROM_ENV, ServeProcess, TempProject, pg_schema};
+use sluice_test_support::{
+    ApiClient, GHL_MAIN_FROM_ENV, ServeProcess, TempProject, flows, pg_schema,
+};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 const TOKEN: &str = "fleet-test-token-0123456789";
@@ -26,36 +28,6 @@ steps:
     action: ghl.get_contact
     with: { contactId: "{{ id }}" }
 output: "{{ len steps.contacts }}"
-"#;
-
-/// Polls the location's contacts every second.
-const POLL: &str = r#"
-name: new-contacts
-on:
-  - poll: { action: ghl.get_contacts, with: { locationId: loc_sandbox }, items: "$.contacts[*]", key: "{{ item.id }}", every: 1s }
-inputs:
-  contactId: { type: string }
-connections:
-  ghl: { connector: ghl-contacts, credential: ghl_main }
-steps:
-  id:
-    value: "{{ inputs.contactId }}"
-output: "{{ steps.id }}"
-"#;
-
-/// Looks for due tasks every second.
-const DUE: &str = r#"
-name: due
-on:
-  - task_due: { connection: ghl, within: 1h, every: 1s }
-inputs:
-  task: { type: object }
-connections:
-  ghl: { connector: ghl-locations, credential: ghl_main }
-steps:
-  title:
-    value: "{{ inputs.task.title }}"
-output: "{{ steps.title }}"
 "#;
 
 fn project(flows: &[(&str, &str)]) -> TempProject {
@@ -164,7 +136,7 @@ async fn three_runners_look_at_each_polled_source_once_per_period() {
         .await
         .expect("sandbox");
     let store = pg_schema("fleet_looks").await;
-    let project = project(&[("new-contacts", POLL), ("due", DUE)]);
+    let project = project(&[("new-contacts", flows::NEW_CONTACTS), ("due", flows::DUE)]);
     let started = Instant::now();
     let runners: Vec<ServeProcess> = (0..3)
         .map(|i| runner(&project, &store, &sandbox, &format!("looker-{i}")))

@@ -14,3 +14,35 @@ steps:
     value: "{{ inputs.fireTime }}"
 output: "{{ steps.at }}"
 "#;
+
+/// Fires for each task of the sandbox location due within the hour, looking every second;
+/// its output is the task's title.
+pub const DUE: &str = r#"
+name: due
+on:
+  - task_due: { connection: ghl, within: 1h, every: 1s }
+inputs:
+  task: { type: object }
+connections:
+  ghl: { connector: ghl-locations, credential: ghl_main }
+steps:
+  title:
+    value: "{{ inputs.task.title }}"
+output: "{{ steps.title }}"
+"#;
+
+/// Fires for each new contact of the sandbox location, polling every second; its output is
+/// the contact's id.
+pub const NEW_CONTACTS: &str = r#"
+name: new-contacts
+on:
+  - poll: { action: ghl.get_contacts, with: { locationId: loc_sandbox }, items: "$.contacts[*]", key: "{{ item.id }}", every: 1s }
+inputs:
+  contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main }
+steps:
+  id:
+    value: "{{ inputs.contactId }}"
+output: "{{ steps.id }}"
+"#;
