@@ -325,7 +325,16 @@ async fn a_for_each_over_a_paged_read_killed_mid_way_writes_each_item_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_resume_and_every_write_is_made_once() {
-    let sandbox = Sandbox::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())
+    // A hundred-odd `sluice` processes in quick succession, each with its own rate budget
+    // (only runners sharing a PostgreSQL store share one), and each bursting up to GHL's 100
+    // per 10 s: together they would draw 429s, which fail this flow's steps (no `retry:`).
+    // This test is about kills and resumes, so the sandbox counts no rate limit here; rate
+    // limits have their own tests (sluice-connectors' ratelimit, sluice-cli's fleet).
+    let config = SandboxConfig {
+        rate_limit: None,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
         .await
         .expect("sandbox");
     let project = Project::new("push", PUSH_FLOW, sandbox.base_url());
