@@ -26,43 +26,53 @@ pub use ratelimit::{InvalidLimit, LimitError, LimitKey, RateLimits};
 
 use sluice_model::{Catalog, FileReport};
 
-/// The built-in connector files: `(path in the repository, YAML text)`.
-pub const BUILTIN: &[(&str, &str)] = &[
+/// The built-in connector files: `(path in the repository, YAML text, node tree prepared at
+/// build time)` (build.rs; [`sluice_model::prepared`]).
+pub const BUILTIN: &[(&str, &str, &str)] = &[
     (
         "connectors/ghl-contacts.yaml",
         include_str!("../../../connectors/ghl-contacts.yaml"),
+        include_str!(concat!(env!("OUT_DIR"), "/ghl-contacts.tree.json")),
     ),
     (
         "connectors/ghl-users.yaml",
         include_str!("../../../connectors/ghl-users.yaml"),
+        include_str!(concat!(env!("OUT_DIR"), "/ghl-users.tree.json")),
     ),
     (
         "connectors/ghl-locations.yaml",
         include_str!("../../../connectors/ghl-locations.yaml"),
+        include_str!(concat!(env!("OUT_DIR"), "/ghl-locations.tree.json")),
     ),
     (
         "connectors/ghl-businesses.yaml",
         include_str!("../../../connectors/ghl-businesses.yaml"),
+        include_str!(concat!(env!("OUT_DIR"), "/ghl-businesses.tree.json")),
     ),
     (
         "connectors/ghl-opportunities.yaml",
         include_str!("../../../connectors/ghl-opportunities.yaml"),
+        include_str!(concat!(env!("OUT_DIR"), "/ghl-opportunities.tree.json")),
     ),
     (
         "connectors/ghl-calendars.yaml",
         include_str!("../../../connectors/ghl-calendars.yaml"),
+        include_str!(concat!(env!("OUT_DIR"), "/ghl-calendars.tree.json")),
     ),
     (
         "connectors/ghl-conversations.yaml",
         include_str!("../../../connectors/ghl-conversations.yaml"),
+        include_str!(concat!(env!("OUT_DIR"), "/ghl-conversations.tree.json")),
     ),
     (
         "connectors/ipinfo.yaml",
         include_str!("../../../connectors/ipinfo.yaml"),
+        include_str!(concat!(env!("OUT_DIR"), "/ipinfo.tree.json")),
     ),
     (
         "connectors/webhook.yaml",
         include_str!("../../../connectors/webhook.yaml"),
+        include_str!(concat!(env!("OUT_DIR"), "/webhook.tree.json")),
     ),
 ];
 
@@ -72,5 +82,5 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// The report of every built-in file that could not be read (a bug of this crate; the tests
 /// check that none fails).
 pub fn builtin_catalog() -> Result<Catalog, Vec<FileReport>> {
-    Catalog::from_sources(BUILTIN.iter().copied())
+    Catalog::from_sources(BUILTIN.iter().map(|&(path, text, _)| (path, text)))
 }

@@ -40,7 +40,7 @@ fn ghl() -> Connector {
 #[test]
 fn every_builtin_connector_loads_without_diagnostics() {
     assert!(!BUILTIN.is_empty());
-    for (path, text) in BUILTIN {
+    for (path, text, _) in BUILTIN {
         let loaded = load_connector(path, text, &Limits::default());
         assert!(
             loaded.report.diagnostics.is_empty(),
@@ -69,7 +69,7 @@ fn every_builtin_connector_loads_without_diagnostics() {
 
 #[test]
 fn every_connector_file_starts_with_its_schema_line() {
-    for (path, text) in BUILTIN {
+    for (path, text, _) in BUILTIN {
         assert_eq!(
             text.lines().next(),
             Some("# yaml-language-server: $schema=../schemas/connector.schema.json"),
@@ -560,6 +560,22 @@ fn the_deep_conformance_check_reports_changes() {
         "{text}"
     );
     assert_eq!(problems.len(), 2, "{text}");
+}
+
+/// Each built-in connector's tree prepared at build time (what `Catalog::lazy` reads) is the
+/// tree the YAML parser gives for its file, spans included.
+#[test]
+fn every_prepared_tree_is_the_parsed_file() {
+    for (path, text, tree) in BUILTIN {
+        let parsed = sluice_model::node::parse_yaml(text, &Limits::default())
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let prepared = sluice_model::prepared::read_prepared(tree)
+            .unwrap_or_else(|e| panic!("{path}: the prepared tree cannot be read: {e}"));
+        assert!(
+            prepared == parsed,
+            "{path}: the prepared tree differs from the file's"
+        );
+    }
 }
 
 /// `Catalog::lazy` (what projects use: built-in connectors read when first used) names each

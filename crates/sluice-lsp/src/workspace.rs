@@ -108,7 +108,7 @@ impl Workspace {
     fn read_connector_files(&self) -> HashMap<String, (Option<PathBuf>, String)> {
         let mut files: Vec<(Option<PathBuf>, String)> = sluice_connectors::BUILTIN
             .iter()
-            .map(|(_, text)| (None, (*text).to_string()))
+            .map(|(_, text, _)| (None, (*text).to_string()))
             .collect();
         if let Some(dir) = &self.project_dir {
             let folder = dir.join("connectors");

@@ -1,6 +1,7 @@
 //! The set of connectors a flow can use, by name. Built-in connectors can be registered
-//! unread ([`Catalog::lazy`]) and are parsed when first asked for, so a run that uses one
-//! connector does not pay for reading all of them at start-up.
+//! unread ([`Catalog::lazy`]) and are read when first asked for, from their node tree
+//! prepared at build time, so a run pays only for the connectors it uses, and not the YAML
+//! parser's price for those.
 
 use std::sync::OnceLock;
 
@@ -8,8 +9,9 @@ use indexmap::IndexMap;
 
 use crate::connector::{Connector, Operation};
 use crate::diagnostic::FileReport;
-use crate::load::load_connector;
+use crate::load::{load_connector, load_connector_tree};
 use crate::node::Limits;
+use crate::prepared::read_prepared;
 
 /// Connectors by name.
 #[derive(Clone, Debug, Default)]
@@ -21,11 +23,13 @@ pub struct Catalog {
 #[derive(Clone, Debug)]
 enum Slot {
     Read(Box<Connector>),
-    /// A known-good file (built in, checked by its crate's tests), read on first use; `None`
-    /// if it does not load after all.
+    /// A known-good file (built in, checked by its crate's tests), read on first use from
+    /// its prepared tree ([`crate::prepared`]; the YAML text if that cannot be read); `None` if
+    /// it does not load after all.
     Unread {
         path: &'static str,
         text: &'static str,
+        tree: &'static str,
         read: OnceLock<Option<Box<Connector>>>,
     },
 }
@@ -34,9 +38,17 @@ impl Slot {
     fn get(&self) -> Option<&Connector> {
         match self {
             Slot::Read(c) => Some(c),
-            Slot::Unread { path, text, read } => read
+            Slot::Unread {
+                path,
+                text,
+                tree,
+                read,
+            } => read
                 .get_or_init(|| {
-                    let loaded = load_connector(path, text, &Limits::default());
+                    let loaded = match read_prepared(tree) {
+                        Ok(root) => load_connector_tree(path, text, &root),
+                        Err(_) => load_connector(path, text, &Limits::default()),
+                    };
                     loaded
                         .connector
                         .filter(|_| loaded.report.error_count() == 0)
@@ -78,19 +90,21 @@ impl Catalog {
         }
     }
 
-    /// A catalog of known-good connector files `(path, text)` (the built-in ones), each read
-    /// when first asked for. A connector's name is its file's stem (`connectors/NAME.yaml`).
+    /// A catalog of known-good connector files `(path, text, prepared tree)` (the built-in
+    /// ones), each read when first asked for. A connector's name is its file's stem
+    /// (`connectors/NAME.yaml`).
     #[must_use]
-    pub fn lazy(sources: &[(&'static str, &'static str)]) -> Self {
+    pub fn lazy(sources: &[(&'static str, &'static str, &'static str)]) -> Self {
         let connectors = sources
             .iter()
-            .map(|&(path, text)| {
+            .map(|&(path, text, tree)| {
                 let stem = std::path::Path::new(path)
                     .file_stem()
                     .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
                 let slot = Slot::Unread {
                     path,
                     text,
+                    tree,
                     read: OnceLock::new(),
                 };
                 (stem, slot)

@@ -121,20 +121,29 @@ pub struct LoadedConnector {
 /// Reads a connector from YAML text.
 #[must_use]
 pub fn load_connector(path: &str, source: &str, limits: &Limits) -> LoadedConnector {
-    let mut report = FileReport::new(path, source);
-    let connector = match parse_yaml(source, limits) {
-        Ok(root) => {
-            report.diagnostics.extend(structural_checks(&root, source));
-            match from_node::<Connector>(&root) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    report.diagnostics.push(de_diagnostic(e));
-                    None
-                }
+    match parse_yaml(source, limits) {
+        Ok(root) => load_connector_tree(path, source, &root),
+        Err(e) => {
+            let mut report = FileReport::new(path, source);
+            report.diagnostics.push(yaml_diagnostic(e));
+            LoadedConnector {
+                connector: None,
+                report,
             }
         }
+    }
+}
+
+/// Reads a connector from the node tree of its file `source` (parsed already, or prepared
+/// at build time: [`crate::prepared`]).
+#[must_use]
+pub fn load_connector_tree(path: &str, source: &str, root: &Node) -> LoadedConnector {
+    let mut report = FileReport::new(path, source);
+    report.diagnostics.extend(structural_checks(root, source));
+    let connector = match from_node::<Connector>(root) {
+        Ok(c) => Some(c),
         Err(e) => {
-            report.diagnostics.push(yaml_diagnostic(e));
+            report.diagnostics.push(de_diagnostic(e));
             None
         }
     };
