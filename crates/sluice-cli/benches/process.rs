@@ -32,26 +32,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use sluice_test_support::TempProject;
-use sluice_test_support::contact360::{Hand, Server, TOKEN, VERSION, contact_ids, start_server};
+use sluice_test_support::contact360::{
+    Hand, MERGE_STEP, PARENT_FLOW, Server, TOKEN, VERSION, contact_ids, start_server,
+};
 
 /// Contacts (and requests) in flight, in both clients.
 const CONCURRENCY: usize = 8;
 
-const PARENT_FLOW: &str = r#"
-name: contact-360-all
-inputs:
-  contactIds: { type: array }
-steps:
-  contacts:
-    for_each: "{{ inputs.contactIds }}"
-    as: contactId
-    concurrency: 8
-    flow: contact-360-one
-    with: { contactId: "{{ contactId }}" }
-output: "{{ steps.contacts }}"
-"#;
-
-const ONE_FLOW: &str = r#"
+/// `contact-360-one` up to its merge step (the same as the engine benchmark's, on a project
+/// connector without rate limits).
+const ONE_FLOW_HEAD: &str = r#"
 name: contact-360-one
 inputs:
   contactId: { type: string }
@@ -67,17 +57,6 @@ steps:
   tasks:
     action: crm.list_tasks
     with: { contactId: "{{ steps.contact.contact.id }}" }
-  merged:
-    value:
-      id: "{{ steps.contact.contact.id }}"
-      name: "{{ steps.contact.contact.firstName }} {{ steps.contact.contact.lastName }}"
-      email: "{{ steps.contact.contact.email }}"
-      phone: "{{ steps.contact.contact.phone }}"
-      companyName: "{{ steps.contact.contact.companyName }}"
-      tags: "{{ steps.contact.contact.tags }}"
-      notes: "{{ steps.notes.notes }}"
-      tasks: "{{ steps.tasks.tasks }}"
-output: "{{ steps.merged }}"
 "#;
 
 /// GHL's contact, notes and tasks reads at `url`, without rate limits.
@@ -301,7 +280,7 @@ fn parent() {
         "[credentials.crm]\nkind = \"bearer\"\ntoken = { env = \"BENCH_TOKEN\" }\n",
     )
     .with_flow("contact-360-all", PARENT_FLOW)
-    .with_flow("contact-360-one", ONE_FLOW);
+    .with_flow("contact-360-one", &format!("{ONE_FLOW_HEAD}{MERGE_STEP}"));
     project.write("connectors/bench-crm.yaml", connector(&server.url));
     let out = project.path().join("out.txt");
     let bench = Bench {

@@ -63,8 +63,8 @@ use sluice_engine::{Executable, NoObserver, Recorder, RunJournal, RunOptions, Ru
 use sluice_model::Limits;
 use sluice_template::Scope;
 use sluice_test_support::contact360::{
-    Canned, Hand, Server, TOKEN, VERSION, contact_body, contact_ids, hand_run, merge, notes_body,
-    start_server, tasks_body,
+    Canned, Hand, MERGE_STEP, PARENT_FLOW, Server, TOKEN, VERSION, contact_body, contact_ids,
+    hand_run, merge, notes_body, start_server, tasks_body,
 };
 
 /// Contacts in the workload.
@@ -75,34 +75,6 @@ const CONCURRENCY: usize = 8;
 const STEPS: usize = CONTACTS * 4 + 1;
 /// HTTP requests of one run.
 const REQUESTS: usize = CONTACTS * 3;
-
-const PARENT_FLOW: &str = r#"
-name: contact-360-all
-inputs:
-  contactIds: { type: array }
-steps:
-  contacts:
-    for_each: "{{ inputs.contactIds }}"
-    as: contactId
-    concurrency: 8
-    flow: contact-360-one
-    with: { contactId: "{{ contactId }}" }
-output: "{{ steps.contacts }}"
-"#;
-
-/// The merge step of `contact-360-one`: the contact's fields, its notes and its tasks.
-const MERGE_STEP: &str = r#"  merged:
-    value:
-      id: "{{ steps.contact.contact.id }}"
-      name: "{{ steps.contact.contact.firstName }} {{ steps.contact.contact.lastName }}"
-      email: "{{ steps.contact.contact.email }}"
-      phone: "{{ steps.contact.contact.phone }}"
-      companyName: "{{ steps.contact.contact.companyName }}"
-      tags: "{{ steps.contact.contact.tags }}"
-      notes: "{{ steps.notes.notes }}"
-      tasks: "{{ steps.tasks.tasks }}"
-output: "{{ steps.merged }}"
-"#;
 
 /// `contact-360-one`: `workflows/contact-360.yaml` up to its `tasks` step (get the contact,
 /// then its notes ‖ its tasks), then [`MERGE_STEP`] instead of its `select`, `for_each` and
@@ -822,7 +794,7 @@ fn phases() {
         } => (operation.as_ref().clone(), with.clone()),
         _ => unreachable!("step 1 is list_notes"),
     };
-    let headers = vec![("Version".to_string(), VERSION.to_string())];
+    let headers = [("Version", VERSION)];
     let mut redactor = sluice_engine::Redactor::new();
     redactor.add(TOKEN);
     let auth = AuthMaterial::Bearer(SecretString::from(TOKEN));
@@ -1034,7 +1006,7 @@ fn in_situ(op: &sluice_model::Operation) {
                 let mut redactor = sluice_engine::Redactor::new();
                 redactor.add(TOKEN);
                 let auth = AuthMaterial::Bearer(SecretString::from(TOKEN));
-                let headers = vec![("Version".to_string(), VERSION.to_string())];
+                let headers = [("Version", VERSION)];
                 let limits = sluice_engine::http::CallLimits {
                     max_response_bytes: 10 * 1024 * 1024,
                     timeout: Duration::from_secs(60),

@@ -131,12 +131,15 @@ fn scalar_text(v: &Value) -> String {
 pub fn prepare(
     op: &Operation,
     base_url: &str,
-    connector_headers: &[(String, String)],
+    connector_headers: &[(&str, &str)],
     params: &Map<String, Value>,
 ) -> Result<Prepared, StepError> {
     let mut path = op.path.clone();
     let mut query = Vec::new();
-    let mut headers: Vec<(String, String)> = connector_headers.to_vec();
+    let mut headers: Vec<(String, String)> = connector_headers
+        .iter()
+        .map(|&(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let mut body = Map::new();
     let mut body_root = None;
     for (name, spec) in &op.params {

@@ -96,6 +96,12 @@ pub(crate) struct Resolved {
     pub(crate) headers: Vec<(String, String)>,
 }
 
+/// No flow settings for a connection: the connector's own.
+pub(crate) static NO_SETTINGS: Resolved = Resolved {
+    base_url: None,
+    headers: Vec::new(),
+};
+
 impl Resolved {
     /// The settings of `conn` that need no run to be known: its literal base URL and headers
     /// (a trigger's reads, before any run).
@@ -270,8 +276,13 @@ impl Runtime {
             .connector
             .headers
             .iter()
-            .chain(resolved.headers.iter().map(|(k, v)| (k, v)))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(
+                resolved
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
             .collect();
         Endpoint {
             conn,
@@ -317,8 +328,8 @@ pub(crate) struct Endpoint<'a> {
     pub(crate) base_url: &'a str,
     /// Its auth.
     pub(crate) auth: &'a AuthMaterial,
-    /// The connector's headers.
-    pub(crate) headers: Vec<(String, String)>,
+    /// The connector's headers, then the flow's.
+    pub(crate) headers: Vec<(&'a str, &'a str)>,
 }
 
 /// The rate limiter as one call sees it: its key, or none when the connector has no limits.

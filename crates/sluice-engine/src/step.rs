@@ -21,7 +21,7 @@ use crate::journal::RunJournal;
 use crate::observer::{Event, StepStatus};
 use crate::pages::{self, Streamed};
 use crate::report::{FlowOutcome, RunStatus};
-use crate::runtime::{Resolved, Runtime};
+use crate::runtime::{NO_SETTINGS, Resolved, Runtime};
 use sluice_template::Compiled;
 use sluice_template::Scope;
 use sluice_template::truthy;
@@ -450,12 +450,8 @@ async fn run_body(
             paging,
         } => {
             let params = eval_params(with, scope, exec).map_err(|e| (e, 0))?;
-            let resolved = env
-                .connections
-                .get(*connection)
-                .cloned()
-                .unwrap_or_default();
-            let endpoint = env.rt.endpoint(&exec.connections[*connection], &resolved);
+            let resolved = env.connections.get(*connection).unwrap_or(&NO_SETTINGS);
+            let endpoint = env.rt.endpoint(&exec.connections[*connection], resolved);
             if let Some(paging) = paging {
                 let settings = call_settings(step, scope, exec).map_err(|e| (e, 0))?;
                 let paged = pages::Paged {
@@ -472,7 +468,10 @@ async fn run_body(
                     sink,
                     prefix: &env.ctx.prefix,
                 };
-                return pages::read(&paged, params).await;
+                // Boxed, like the call below: the step's future stays small, so starting a step
+                // moves a few hundred bytes, not the HTTP client's futures (a profile showed
+                // those copies as the engine's largest single cost per step).
+                return Box::pin(pages::read(&paged, params)).await;
             }
             let prepared = http::prepare(operation, endpoint.base_url, &endpoint.headers, &params)
                 .map_err(|e| (e, 0))?;
@@ -487,7 +486,14 @@ async fn run_body(
                 settings,
             };
             let journal = env.ctx.journal.as_deref();
-            call::call_with_retries(env.rt, &call, journal, &env.ctx.prefix, trace).await
+            Box::pin(call::call_with_retries(
+                env.rt,
+                &call,
+                journal,
+                &env.ctx.prefix,
+                trace,
+            ))
+            .await
         }
     }
 }

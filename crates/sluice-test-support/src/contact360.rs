@@ -22,6 +22,36 @@ pub const TOKEN: &str = "pit-bench-0123456789abcdef";
 /// GHL's API version header.
 pub const VERSION: &str = "2021-07-28";
 
+/// The parent flow of both contact-360 benchmarks: a `for_each` (8 at a time) over the ids,
+/// each running the sub-flow `contact-360-one`; its output is the list of merged contacts.
+pub const PARENT_FLOW: &str = r#"
+name: contact-360-all
+inputs:
+  contactIds: { type: array }
+steps:
+  contacts:
+    for_each: "{{ inputs.contactIds }}"
+    as: contactId
+    concurrency: 8
+    flow: contact-360-one
+    with: { contactId: "{{ contactId }}" }
+output: "{{ steps.contacts }}"
+"#;
+
+/// The merge step of `contact-360-one`: the contact's fields, its notes and its tasks.
+pub const MERGE_STEP: &str = r#"  merged:
+    value:
+      id: "{{ steps.contact.contact.id }}"
+      name: "{{ steps.contact.contact.firstName }} {{ steps.contact.contact.lastName }}"
+      email: "{{ steps.contact.contact.email }}"
+      phone: "{{ steps.contact.contact.phone }}"
+      companyName: "{{ steps.contact.contact.companyName }}"
+      tags: "{{ steps.contact.contact.tags }}"
+      notes: "{{ steps.notes.notes }}"
+      tasks: "{{ steps.tasks.tasks }}"
+output: "{{ steps.merged }}"
+"#;
+
 /// `n` contact ids, 20 characters each like GHL's.
 #[must_use]
 pub fn contact_ids(n: usize) -> Vec<String> {
