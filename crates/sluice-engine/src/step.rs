@@ -468,10 +468,7 @@ async fn run_body(
                     sink,
                     prefix: &env.ctx.prefix,
                 };
-                // Boxed, like the call below: the step's future stays small, so starting a step
-                // moves a few hundred bytes, not the HTTP client's futures (a profile showed
-                // those copies as the engine's largest single cost per step).
-                return Box::pin(pages::read(&paged, params)).await;
+                return pages::read(&paged, params).await;
             }
             let prepared = http::prepare(operation, endpoint.base_url, &endpoint.headers, &params)
                 .map_err(|e| (e, 0))?;
@@ -486,14 +483,7 @@ async fn run_body(
                 settings,
             };
             let journal = env.ctx.journal.as_deref();
-            Box::pin(call::call_with_retries(
-                env.rt,
-                &call,
-                journal,
-                &env.ctx.prefix,
-                trace,
-            ))
-            .await
+            call::call_with_retries(env.rt, &call, journal, &env.ctx.prefix, trace).await
         }
     }
 }
