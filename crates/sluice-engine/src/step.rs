@@ -296,7 +296,7 @@ async fn run_for_each(
         };
         if let Some(items) = streamed {
             if let Some(journal) = &env.ctx.journal {
-                journal.item_finished(&step.name, k, &value, env.rt.redactor());
+                journal.item_finished(k, &value, env.rt.redactor());
             }
             if items.send(value).await.is_err() {
                 let e = StepError::new(ErrorKind::Other, "the output's reader has gone".into());

@@ -676,6 +676,28 @@ impl Store {
         rows.into_iter().map(step_from_row).collect()
     }
 
+    /// Run `id`'s status and output (a streamed run's output is its marker, see
+    /// [`crate::streamed_items`]), without its steps and HTTP calls; `None` if there is no such
+    /// run.
+    pub async fn run_output(
+        &self,
+        id: &RunId,
+    ) -> Result<Option<(RunStatus, Option<Value>)>, StoreError> {
+        let row: Option<(String, Option<String>)> = with_read_pool!(self, pool => {
+            sqlx::query_as("SELECT status, output FROM runs WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|(status, output)| {
+            Ok((
+                RunStatus::from_db(&status)?,
+                parse_opt(output, "a run's output")?,
+            ))
+        })
+        .transpose()
+    }
+
     /// Up to `limit` items of run `run`'s streamed output whose index is after `after` (from
     /// the first when `None`), in index order: `(index, value)`. A page of a long output, so a
     /// reader never holds it whole; an item over the cap comes back as its marker.
