@@ -663,10 +663,10 @@ async fn run_output(serve: &ServeProcess, id: &str) -> (String, String) {
 async fn streamed_output_is_stored_item_by_item(store: &str) {
     const N: usize = 2000;
     let server = echo_server(Duration::from_millis(15)).await;
-    let project = TempProject::new(&format!(
-        "[serve]\ntoken = {{ env = \"SERVE_TOKEN\" }}\n\n\
-         [credentials.crm]\nkind = \"bearer\"\ntoken = {{ env = \"GHL_TOKEN\" }}\n"
-    ))
+    let project = TempProject::new(
+        "[serve]\ntoken = { env = \"SERVE_TOKEN\" }\n\n\
+         [credentials.crm]\nkind = \"bearer\"\ntoken = { env = \"GHL_TOKEN\" }\n",
+    )
     .with_flow("many", MANY)
     .with_flow("one", ONE);
     project.write("connectors/echo-crm.yaml", ECHO_CONNECTOR);
@@ -736,6 +736,20 @@ async fn streamed_output_is_stored_item_by_item(store: &str) {
         String::from_utf8_lossy(&shown.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&shown.stdout), text);
+    // The web view's run page links to them instead of showing the marker.
+    let page = client()
+        .get(serve.url(&format!("/runs/{id}")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("run page")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains(&format!("href=\"/api/runs/{id}/output\"")) && page.contains("2000 items"),
+        "{page}"
+    );
 
     // An output that is not a `for_each`'s results is kept, and served, whole.
     let (status, body) = api(&serve)
@@ -751,6 +765,15 @@ async fn streamed_output_is_stored_item_by_item(store: &str) {
     assert_eq!(kind, "application/json");
     assert_eq!(
         serde_json::from_str::<Value>(&text).expect("JSON"),
+        json!({"a": 1, "b": [2, 3]})
+    );
+    let shown = project
+        .sluice(SLUICE)
+        .args(["runs", "show", &one, "--output", "--store", store])
+        .output()
+        .expect("runs show");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&shown.stdout).expect("JSON"),
         json!({"a": 1, "b": [2, 3]})
     );
     let (code, _, log) = serve.stop(Duration::from_secs(20));
