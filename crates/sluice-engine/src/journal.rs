@@ -46,6 +46,10 @@ impl JournalError {
 /// Most records in one commit.
 const MAX_BATCH: usize = 4096;
 
+/// A streamed run waits for the commit of every this many output items (see
+/// [`RunJournal::item_finished`]).
+const ITEMS_PER_WAIT: u64 = 1024;
+
 /// How long the writer waits for more records when nobody waits for those it has.
 const LINGER: Duration = Duration::from_millis(10);
 
@@ -364,15 +368,31 @@ impl RunJournal {
     }
 
     /// Records the result of item `k` of the `for_each` whose results a streamed run writes out
-    /// instead of keeping, as item `k` of the run's output (queued for the next batch; an item
-    /// already stored for `k`, by a copy of the run that stopped, is kept).
-    pub(crate) fn item_finished(&self, k: usize, output: &Value, redactor: &Redactor) {
-        self.streamed.fetch_add(1, Ordering::Relaxed);
-        self.recorder.send(vec![Record::OutputItem {
+    /// instead of keeping, as item `k` of the run's output (an item already stored for `k`, by a
+    /// copy of the run that stopped, is kept). Queued for the next batch; every
+    /// [`ITEMS_PER_WAIT`]th item waits for its commit, so items (and the HTTP calls queued with
+    /// them) never pile up in memory when the store is slower than the run.
+    ///
+    /// # Errors
+    /// The store refused a batch.
+    pub(crate) async fn item_finished(
+        &self,
+        k: usize,
+        output: &Value,
+        redactor: &Redactor,
+    ) -> Result<(), JournalError> {
+        let n = self.streamed.fetch_add(1, Ordering::Relaxed) + 1;
+        let records = vec![Record::OutputItem {
             run: self.run.clone(),
             index: u32::try_from(k).unwrap_or(u32::MAX),
             value: self.keep(output, redactor),
-        }]);
+        }];
+        if n % ITEMS_PER_WAIT == 0 {
+            self.recorder.commit(records).await
+        } else {
+            self.recorder.send(records);
+            Ok(())
+        }
     }
 
     /// An item record (`item` = `page`) of step `step`.
