@@ -387,7 +387,7 @@ impl RunJournal {
             index: u32::try_from(k).unwrap_or(u32::MAX),
             value: self.keep(output, redactor),
         }];
-        if n % ITEMS_PER_WAIT == 0 {
+        if n.is_multiple_of(ITEMS_PER_WAIT) {
             self.recorder.commit(records).await
         } else {
             self.recorder.send(records);

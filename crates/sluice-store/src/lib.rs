@@ -1,5 +1,5 @@
-//! The Sluice run store: runs, steps, HTTP calls, durable write intents, leases, schedule ticks
-//! and a hash-chained audit log, behind one [`Store`] on SQLite (the default, embedded) or
+//! The Sluice run store: runs, steps, HTTP calls, streamed output items, durable write intents,
+//! leases, schedule ticks and a hash-chained audit log, behind one [`Store`] on SQLite (the default, embedded) or
 //! PostgreSQL (shared by many runners). Migrations are embedded and applied on [`Store::open`].
 
 mod audit;

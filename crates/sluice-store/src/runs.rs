@@ -1,5 +1,5 @@
-//! Runs, their steps and HTTP calls: recording them, listing and showing them, exporting them
-//! as JSON Lines and pruning old ones (with a `pruned` audit record).
+//! Runs, their steps, HTTP calls and streamed output items: recording them, listing and showing
+//! them, exporting them as JSON Lines and pruning old ones (with a `pruned` audit record).
 
 use std::io::Write;
 use std::time::Duration;
@@ -801,8 +801,8 @@ impl Store {
         Ok(written)
     }
 
-    /// Removes runs that ended more than `age` ago, with their steps, HTTP calls and write
-    /// intents, and schedule ticks older than that; runs still queued or running are kept. The
+    /// Removes runs that ended more than `age` ago, with their steps, HTTP calls, output items
+    /// and write intents, and schedule ticks older than that; runs still queued or running are kept. The
     /// audit log is never pruned: a `pruned` record names what was removed, in the same
     /// transaction. Returns how many runs were removed.
     pub async fn prune_older_than(&self, age: Duration) -> Result<u64, StoreError> {
