@@ -751,6 +751,16 @@ async fn streamed_output_is_stored_item_by_item(store: &str) {
         "{page}"
     );
 
+    // `?wait=` answers a streamed run with the marker, not the items.
+    let (status, body) = api(&serve)
+        .call(
+            reqwest::Method::POST,
+            "/api/flows/many/runs?wait=20s",
+            Some(json!({ "ids": ["c7", "c8", "c9"] })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["output"], json!({"$items": 3}), "{body}");
     // An output that is not a `for_each`'s results is kept, and served, whole.
     let (status, body) = api(&serve)
         .call(
