@@ -1,6 +1,7 @@
 //! The runner's workers: claim queued runs (and runs of dead runners whose lease expired)
-//! from the store, run them with their journal under a renewed lease, and on shutdown hand
-//! back the runs that did not finish in time.
+//! from the store, run them with their journal under a renewed lease (a `for_each` output
+//! streamed to the store item by item), and on shutdown hand back the runs that did not finish
+//! in time.
 
 use std::sync::Arc;
 use std::time::Duration;
