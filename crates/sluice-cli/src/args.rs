@@ -391,6 +391,10 @@ pub(crate) enum RunsCommand {
         /// `text` or `json`.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Print only the run's output: a streamed output's items as JSON lines, in order;
+        /// any other output as JSON.
+        #[arg(long)]
+        output: bool,
         #[command(flatten)]
         store: StoreArg,
     },

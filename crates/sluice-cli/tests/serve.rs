@@ -2,7 +2,8 @@
 //! `/healthz` and stops on SIGTERM; a stopping runner hands back what it cannot finish; due
 //! tasks, polled items and missed schedule ticks across restarts; `task_due` on a location with
 //! 600 contacts and 1,500 tasks (each due task once, the API calls of a look counted); three runners sharing one
-//! PostgreSQL while one is killed; and `sluice schedule`. The HTTP API, webhooks, schedules,
+//! PostgreSQL while one is killed; a streamed output stored item by item across a hand-back
+//! (on SQLite and PostgreSQL); and `sluice schedule`. The HTTP API, webhooks, schedules,
 //! reloads and the web view are tested in-process in `sluice-server`'s tests.
 
 use std::time::{Duration, Instant};
@@ -574,4 +575,230 @@ async fn ticks_missed_while_down_follow_the_missed_policy() {
     assert!(chrono::Utc::now().timestamp() - last <= 2, "{seconds:?}");
     let log = serve.log();
     assert!(log.contains("Missed schedule ticks skipped"), "{log}");
+}
+
+/// A project connector for the streamed-output tests: `GET /contacts/{contactId}` with a
+/// bearer token and no rate limit (GHL's 100 / 10 s would make these tests wait minutes).
+const ECHO_CONNECTOR: &str = r#"name: echo-crm
+description: A contact read, without rate limits.
+base_url: "http://127.0.0.1:1"
+auth:
+  - kind: bearer
+operations:
+  get_contact:
+    description: "GET /contacts/{contactId}"
+    method: GET
+    path: "/contacts/{contactId}"
+    params:
+      contactId: { in: path, type: string, required: true }
+"#;
+
+/// A flow whose output is a `for_each`'s results: the runner streams it to the store.
+const MANY: &str = r#"
+name: many
+inputs:
+  ids: { type: array }
+connections:
+  crm: { connector: echo-crm, credential: crm }
+steps:
+  contacts:
+    for_each: "{{ inputs.ids }}"
+    as: id
+    concurrency: 8
+    action: crm.get_contact
+    with: { contactId: "{{ id }}" }
+    retry: { attempts: 1 }
+output: "{{ steps.contacts }}"
+"#;
+
+/// A flow with an output kept whole.
+const ONE: &str = r#"
+name: one
+steps:
+  merged:
+    value: { a: 1, b: [2, 3] }
+output: "{{ steps.merged }}"
+"#;
+
+/// Answers `/contacts/ID` with `{"contact": {"id": ID, "note": …}}` after `delay`, the note
+/// echoing the credential's token (as an API that echoes a request's header can).
+async fn echo_server(delay: Duration) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(move |req: &wiremock::Request| {
+            let id = req.url.path().rsplit('/').next().unwrap_or_default();
+            wiremock::ResponseTemplate::new(200)
+                .set_delay(delay)
+                .set_body_json(json!({"contact": {"id": id, "note": "token sandbox-token"}}))
+        })
+        .mount(&server)
+        .await;
+    server
+}
+
+/// `GET /api/runs/{id}/output`: its content type and body.
+async fn run_output(serve: &ServeProcess, id: &str) -> (String, String) {
+    let r = client()
+        .get(serve.url(&format!("/api/runs/{id}/output")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("get output");
+    assert_eq!(r.status(), 200);
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (kind, r.text().await.expect("body"))
+}
+
+/// A run of `for_each` over 2,000 ids through `sluice serve`, on `store`: its items reach the
+/// store while it runs; a runner that stops mid-way hands it back and the next one resumes it
+/// without storing any item twice; `GET /api/runs/{id}/output` then streams every item once, in
+/// order, as JSON lines, with the token the API echoed redacted; the run's stored output is
+/// `{"$items": 2000}`; `sluice runs show ID --output` prints the same lines. A run whose output
+/// is not streamed answers with its output as JSON.
+async fn streamed_output_is_stored_item_by_item(store: &str) {
+    const N: usize = 2000;
+    let server = echo_server(Duration::from_millis(15)).await;
+    let project = TempProject::new(
+        "[serve]\ntoken = { env = \"SERVE_TOKEN\" }\n\n\
+         [credentials.crm]\nkind = \"bearer\"\ntoken = { env = \"GHL_TOKEN\" }\n",
+    )
+    .with_flow("many", MANY)
+    .with_flow("one", ONE);
+    project.write("connectors/echo-crm.yaml", ECHO_CONNECTOR);
+    let conn = format!("crm.base_url={}", server.uri());
+    let args = ["--connection", conn.as_str(), "--shutdown-timeout", "1s"];
+    let serve = start(&project, store, &args);
+    let ids: Vec<String> = (0..N).map(|k| format!("c{k}")).collect();
+    let (status, body) = api(&serve)
+        .call(
+            reqwest::Method::POST,
+            "/api/flows/many/runs",
+            Some(json!({ "ids": ids })),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().expect("id").to_string();
+    // Items are in the store (and served as lines) while the run goes; before the first, the
+    // output is `null`.
+    let partial = eventually(Duration::from_secs(30), "the first items", || async {
+        let (kind, text) = run_output(&serve, &id).await;
+        match kind.as_str() {
+            "application/x-ndjson" => Some(text),
+            _ => {
+                assert_eq!(text, "null");
+                None
+            }
+        }
+    })
+    .await;
+    let first: Value =
+        serde_json::from_str(partial.lines().next().unwrap_or_default()).expect("a JSON line");
+    assert_eq!(first["contact"]["id"], "c0", "{partial}");
+    let (code, _, log) = serve.stop(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("1 run(s) handed back"), "{log}");
+
+    // The next runner resumes it: the for_each runs its items again, the stored ones stay.
+    let serve = start(&project, store, &args);
+    let run = eventually(Duration::from_secs(120), "the resumed run", || async {
+        let (_, r) = api(&serve)
+            .call(reqwest::Method::GET, &format!("/api/runs/{id}"), None)
+            .await;
+        (r["status"] == "succeeded").then_some(r)
+    })
+    .await;
+    assert_eq!(run["claims"], 2, "taken over once");
+    assert_eq!(run["output"], json!({"$items": N}));
+    let (kind, text) = run_output(&serve, &id).await;
+    assert_eq!(kind, "application/x-ndjson");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), N, "each item once");
+    for (k, line) in lines.iter().enumerate() {
+        let item: Value = serde_json::from_str(line).expect("a JSON line");
+        assert_eq!(item["contact"]["id"], json!(format!("c{k}")), "line {k}");
+        assert_eq!(item["contact"]["note"], "token [REDACTED]", "line {k}");
+    }
+    assert!(!text.contains("sandbox-token"));
+
+    let shown = project
+        .sluice(SLUICE)
+        .args(["runs", "show", &id, "--output", "--store", store])
+        .output()
+        .expect("runs show");
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&shown.stdout), text);
+    // The web view's run page links to them instead of showing the marker.
+    let page = client()
+        .get(serve.url(&format!("/runs/{id}")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("run page")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains(&format!("href=\"/api/runs/{id}/output\"")) && page.contains("2000 items"),
+        "{page}"
+    );
+
+    // `?wait=` answers a streamed run with the marker, not the items.
+    let (status, body) = api(&serve)
+        .call(
+            reqwest::Method::POST,
+            "/api/flows/many/runs?wait=20s",
+            Some(json!({ "ids": ["c7", "c8", "c9"] })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["output"], json!({"$items": 3}), "{body}");
+    // An output that is not a `for_each`'s results is kept, and served, whole.
+    let (status, body) = api(&serve)
+        .call(
+            reqwest::Method::POST,
+            "/api/flows/one/runs?wait=20s",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let one = body["id"].as_str().expect("id").to_string();
+    let (kind, text) = run_output(&serve, &one).await;
+    assert_eq!(kind, "application/json");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).expect("JSON"),
+        json!({"a": 1, "b": [2, 3]})
+    );
+    let shown = project
+        .sluice(SLUICE)
+        .args(["runs", "show", &one, "--output", "--store", store])
+        .output()
+        .expect("runs show");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&shown.stdout).expect("JSON"),
+        json!({"a": 1, "b": [2, 3]})
+    );
+    let (code, _, log) = serve.stop(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_output_is_stored_item_by_item_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = format!("sqlite://{}", dir.path().join("sluice.db").display());
+    streamed_output_is_stored_item_by_item(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_output_is_stored_item_by_item_on_postgres() {
+    let store = sluice_test_support::pg_schema("streamed").await;
+    streamed_output_is_stored_item_by_item(&store).await;
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -44,6 +45,10 @@ impl JournalError {
 
 /// Most records in one commit.
 const MAX_BATCH: usize = 4096;
+
+/// A streamed run waits for the commit of every this many output items (see
+/// [`RunJournal::item_finished`]).
+const ITEMS_PER_WAIT: u64 = 1024;
 
 /// How long the writer waits for more records when nobody waits for those it has.
 const LINGER: Duration = Duration::from_millis(10);
@@ -193,6 +198,10 @@ pub struct RunJournal {
     /// Per paged step, the pages a stopped run had read (consecutive from the first).
     pages: HashMap<String, Vec<Value>>,
     resend_unknown: bool,
+    /// Whether the run streams its output (its items go to the store one by one).
+    streaming: AtomicBool,
+    /// How many output items it has streamed.
+    streamed: AtomicU64,
 }
 
 impl RunJournal {
@@ -219,7 +228,8 @@ impl RunJournal {
     }
 
     /// Ends the run: its status, output and error, with a `run.finished` audit record, in one
-    /// commit that everything queued before goes with.
+    /// commit that everything queued before goes with. A run that streamed its output stores
+    /// `{"$items": N}` ([`sluice_store::items_marker`]) as its output: N items were stored.
     ///
     /// # Errors
     /// The store refused it.
@@ -244,7 +254,13 @@ impl RunJournal {
                 Record::FinishRun {
                     run: self.run.clone(),
                     status,
-                    output: report.output.as_ref().map(|o| self.keep(o, redactor)),
+                    output: if self.streaming.load(Ordering::Relaxed) {
+                        Some(sluice_store::items_marker(
+                            self.streamed.load(Ordering::Relaxed),
+                        ))
+                    } else {
+                        report.output.as_ref().map(|o| self.keep(o, redactor))
+                    },
                     error: report.error.as_deref().map(|e| redactor.redact(e)),
                 },
             ])
@@ -260,6 +276,8 @@ impl RunJournal {
             finished: HashMap::new(),
             pages: HashMap::new(),
             resend_unknown: false,
+            streaming: AtomicBool::new(false),
+            streamed: AtomicU64::new(0),
         }
     }
 
@@ -306,6 +324,8 @@ impl RunJournal {
                 .map(|(step, list)| (step, usable_pages(list)))
                 .collect(),
             resend_unknown,
+            streaming: AtomicBool::new(false),
+            streamed: AtomicU64::new(0),
         })
     }
 
@@ -342,13 +362,40 @@ impl RunJournal {
         self.part_finished(step, page, output, redactor);
     }
 
-    /// Records the result of item `k` of `for_each` step `step` whose results a streamed run
-    /// writes out instead of keeping (queued for the next batch).
-    pub(crate) fn item_finished(&self, step: &str, k: usize, output: &Value, redactor: &Redactor) {
-        self.part_finished(step, u32::try_from(k).unwrap_or(u32::MAX), output, redactor);
+    /// Marks the run as one that streams its output: its end stores the items marker.
+    pub(crate) fn stream_output(&self) {
+        self.streaming.store(true, Ordering::Relaxed);
     }
 
-    /// An item record (`item` = `k`) of step `step`.
+    /// Records the result of item `k` of the `for_each` whose results a streamed run writes out
+    /// instead of keeping, as item `k` of the run's output (an item already stored for `k`, by a
+    /// copy of the run that stopped, is kept). Queued for the next batch; every
+    /// [`ITEMS_PER_WAIT`]th item waits for its commit, so items (and the HTTP calls queued with
+    /// them) never pile up in memory when the store is slower than the run.
+    ///
+    /// # Errors
+    /// The store refused a batch.
+    pub(crate) async fn item_finished(
+        &self,
+        k: usize,
+        output: &Value,
+        redactor: &Redactor,
+    ) -> Result<(), JournalError> {
+        let n = self.streamed.fetch_add(1, Ordering::Relaxed) + 1;
+        let records = vec![Record::OutputItem {
+            run: self.run.clone(),
+            index: u32::try_from(k).unwrap_or(u32::MAX),
+            value: self.keep(output, redactor),
+        }];
+        if n.is_multiple_of(ITEMS_PER_WAIT) {
+            self.recorder.commit(records).await
+        } else {
+            self.recorder.send(records);
+            Ok(())
+        }
+    }
+
+    /// An item record (`item` = `page`) of step `step`.
     fn part_finished(&self, step: &str, page: u32, output: &Value, redactor: &Redactor) {
         let now = DateTime::<Utc>::from(SystemTime::now());
         let record = StepRecord {

@@ -46,8 +46,9 @@ pub async fn run_with(
 /// [`run_with`], streaming the output: when the output is one `for_each` step's results
 /// ([`Executable::output_items`]), each item's result goes to `items` as soon as it and the
 /// items before it are done (in their order), none is kept, and the report's output is `null`;
-/// any other output is left in the report. A recorded run keeps each streamed result as an
-/// item record of that step. Sending waits while `items` is full; a closed `items` fails the run.
+/// any other output is left in the report. A recorded run keeps each streamed result as an item
+/// of the run's output ([`sluice_store::Store::output_items`]) and `{"$items": N}` as its output.
+/// Sending waits while `items` is full; a closed `items` fails the run.
 pub async fn run_streamed(
     exec: Arc<Executable>,
     rt: Arc<Runtime>,
@@ -66,12 +67,16 @@ async fn run_top(
     items: Option<tokio::sync::mpsc::Sender<Value>>,
 ) -> RunReport {
     let started = Instant::now();
+    let items = items.filter(|_| exec.output_items.is_some());
+    if let (Some(journal), Some(_)) = (&journal, &items) {
+        journal.stream_output();
+    }
     let ctx = Arc::new(Ctx {
         journal,
         prefix: String::new(),
         top: true,
         run_flow: run_steps_boxed,
-        items: items.filter(|_| exec.output_items.is_some()),
+        items,
     });
     let redactor = rt.redactor().clone();
     let flow_name = exec.name.clone();

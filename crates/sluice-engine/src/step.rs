@@ -295,8 +295,10 @@ async fn run_for_each(
             }
         };
         if let Some(items) = streamed {
-            if let Some(journal) = &env.ctx.journal {
-                journal.item_finished(&step.name, k, &value, env.rt.redactor());
+            if let Some(journal) = &env.ctx.journal
+                && let Err(e) = journal.item_finished(k, &value, env.rt.redactor()).await
+            {
+                return Err((e.to_step_error(), max_attempts));
             }
             if items.send(value).await.is_err() {
                 let e = StepError::new(ErrorKind::Other, "the output's reader has gone".into());

@@ -1,5 +1,6 @@
 //! The runner's HTTP interface (axum): the JSON API behind a bearer token (flows, starting a
-//! run — with `?wait=` for its output — and runs), GHL webhooks with their Ed25519 signature
+//! run — with `?wait=` for its output — runs, and a run's output, streamed as JSON lines when
+//! the run streamed it), GHL webhooks with their Ed25519 signature
 //! and replay checks, health and readiness probes, and Prometheus metrics.
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/api/flows/{name}/runs", post(start_run))
         .route("/api/runs", get(list_runs))
         .route("/api/runs/{id}", get(get_run))
+        .route("/api/runs/{id}/output", get(get_output))
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(crate::openapi::serve))
         .layer(middleware::from_fn_with_state(
@@ -276,6 +278,66 @@ async fn get_run(State(shared): State<Shared_>, Path(id): Path<String>) -> Respo
         Ok(None) => error(StatusCode::NOT_FOUND, &format!("no run `{id}`")),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
+}
+
+/// How many items of a streamed output `GET /api/runs/{id}/output` reads from the store at a
+/// time (and sends as one chunk).
+const OUTPUT_PAGE: usize = 500;
+
+/// `GET /api/runs/{id}/output`: a run's output. A run that streamed it (its stored output is
+/// `{"$items": N}`, or it is still going and has stored items) answers with the items as JSON
+/// lines in their order (`application/x-ndjson`), read from the store a page at a time; any
+/// other run with its output as JSON (`null` until it ends).
+async fn get_output(State(shared): State<Shared_>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<RunId>() else {
+        return error(StatusCode::BAD_REQUEST, "not a run id");
+    };
+    let (status, output) = match shared.store.run_output(&id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return error(StatusCode::NOT_FOUND, &format!("no run `{id}`")),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    let streamed = match output.as_ref().and_then(sluice_store::streamed_items) {
+        Some(_) => true,
+        None if output.is_none() && !status.is_final() => {
+            match shared.store.output_items(&id, None, 1).await {
+                Ok(first) => !first.is_empty(),
+                Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+            }
+        }
+        None => false,
+    };
+    if !streamed {
+        return axum::Json(output.unwrap_or(Value::Null)).into_response();
+    }
+    // The pages one after the other; a store error mid-way aborts the body, so a client never
+    // takes a cut output for a whole one.
+    let store = shared.store.clone();
+    let pages = futures::stream::try_unfold(Some(None), move |after: Option<Option<u32>>| {
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            let Some(after) = after else {
+                return Ok(None);
+            };
+            let page = store.output_items(&id, after, OUTPUT_PAGE).await?;
+            let Some(&(last, _)) = page.last() else {
+                return Ok(None);
+            };
+            let mut chunk = Vec::new();
+            for (_, item) in &page {
+                serde_json::to_writer(&mut chunk, item)?;
+                chunk.push(b'\n');
+            }
+            let next = (page.len() == OUTPUT_PAGE).then_some(Some(last));
+            Ok::<_, sluice_store::StoreError>(Some((Bytes::from(chunk), next)))
+        }
+    });
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::from_stream(pages),
+    )
+        .into_response()
 }
 
 /// `POST /hooks/{flow}`: a GHL webhook delivery. The `x-ghl-signature` header must be the

@@ -84,6 +84,20 @@ pub fn document() -> Value {
                     "404": json_body(&err, "No such run"),
                 },
             }},
+            "/api/runs/{id}/output": {"get": {
+                "operationId": "getRunOutput",
+                "summary": "A run's output. A run that streamed it (a flow whose output is a `for_each` step's results; its stored `output` is `{\"$items\": N}`) answers with the items as JSON lines, one per item in the list's order, sent as they are read from the store; any other run with its output as JSON (`null` until it ends)",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The run's id (a ULID)"}],
+                "responses": {
+                    "200": {"description": "The output", "content": {
+                        "application/x-ndjson": {"schema": {"description": "One item's result per line"}},
+                        "application/json": {"schema": {"description": "The whole output"}},
+                    }},
+                    "400": json_body(&err, "Not a run id"),
+                    "401": refused,
+                    "404": json_body(&err, "No such run"),
+                },
+            }},
             "/api/openapi.json": {"get": {
                 "operationId": "openApi",
                 "summary": "This document",

@@ -1,12 +1,13 @@
 //! The runner's workers: claim queued runs (and runs of dead runners whose lease expired)
-//! from the store, run them with their journal under a renewed lease, and on shutdown hand
-//! back the runs that did not finish in time.
+//! from the store, run them with their journal under a renewed lease (a `for_each` output
+//! streamed to the store item by item), and on shutdown hand back the runs that did not finish
+//! in time.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use sluice_engine::{RunJournal, RunStatus};
+use sluice_engine::{RunJournal, RunReport, RunStatus};
 use sluice_store::RunId;
 use tokio::task::JoinSet;
 
@@ -121,12 +122,30 @@ async fn execute(
         lost.clone(),
     );
     let runtime = snap.runtime.clone();
-    let run = sluice_engine::run_with(
-        ready.entry.exec.clone(),
-        runtime.clone(),
-        ready.inputs,
-        Some(ready.journal.clone()),
-    );
+    let exec = ready.entry.exec.clone();
+    let journal = Some(ready.journal.clone());
+    // A flow whose output is a `for_each`'s results streams it: each item goes to the store
+    // (with the journal's next batch) as soon as it and the items before it are done, and none
+    // is kept here, so memory does not grow with the number of items.
+    let run: std::pin::Pin<Box<dyn Future<Output = RunReport> + Send>> =
+        if exec.output_items.is_some() {
+            let (items, mut stored) = tokio::sync::mpsc::channel(64);
+            tokio::spawn(async move { while stored.recv().await.is_some() {} });
+            Box::pin(sluice_engine::run_streamed(
+                exec,
+                runtime.clone(),
+                ready.inputs,
+                journal,
+                items,
+            ))
+        } else {
+            Box::pin(sluice_engine::run_with(
+                exec,
+                runtime.clone(),
+                ready.inputs,
+                journal,
+            ))
+        };
     tokio::pin!(run);
     let report = tokio::select! {
         report = &mut run => Some(report),

@@ -9,6 +9,25 @@ use crate::StoreError;
 /// `{"$truncated": true, "bytes": N, "preview": "…"}`.
 pub const TRUNCATED_KEY: &str = "$truncated";
 
+/// The key of the output of a run whose output was streamed: `{"$items": N}`, N the number
+/// of items stored (read them with [`crate::Store::output_items`]).
+pub const ITEMS_KEY: &str = "$items";
+
+/// The output stored for a run whose `n` output items were streamed: `{"$items": n}`.
+pub fn items_marker(n: u64) -> Value {
+    let mut marker = Map::new();
+    marker.insert(ITEMS_KEY.into(), Value::from(n));
+    Value::Object(marker)
+}
+
+/// How many items a run's streamed output has, when `output` is its marker (`{"$items": N}`).
+pub fn streamed_items(output: &Value) -> Option<u64> {
+    match output {
+        Value::Object(map) if map.len() == 1 => map.get(ITEMS_KEY).and_then(Value::as_u64),
+        _ => None,
+    }
+}
+
 /// How much of a capped value's JSON text the marker keeps.
 const PREVIEW_BYTES: usize = 1024;
 
@@ -107,6 +126,14 @@ mod tests {
             serde_json::to_string(&big)?.len()
         );
         Ok(())
+    }
+
+    #[test]
+    fn the_items_marker_reads_back() {
+        assert_eq!(items_marker(3), json!({"$items": 3}));
+        assert_eq!(streamed_items(&items_marker(2000)), Some(2000));
+        assert_eq!(streamed_items(&json!({"$items": 3, "other": 1})), None);
+        assert_eq!(streamed_items(&json!([1, 2])), None);
     }
 
     #[test]

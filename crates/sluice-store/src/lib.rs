@@ -1,5 +1,5 @@
-//! The Sluice run store: runs, steps, HTTP calls, durable write intents, leases, schedule ticks
-//! and a hash-chained audit log, behind one [`Store`] on SQLite (the default, embedded) or
+//! The Sluice run store: runs, steps, HTTP calls, streamed output items, durable write intents,
+//! leases, schedule ticks and a hash-chained audit log, behind one [`Store`] on SQLite (the default, embedded) or
 //! PostgreSQL (shared by many runners). Migrations are embedded and applied on [`Store::open`].
 
 mod audit;
@@ -31,7 +31,9 @@ use sqlx::{Postgres, Sqlite, Transaction};
 pub use crypto::{KEY_ENV, KEY_FILE_ENV, PREVIOUS_KEYS_ENV, SQLITE_KEY_FILE};
 pub use error::StoreError;
 pub use fleet::Permit;
-pub use json::{TRUNCATED_KEY, is_truncated, truncation_marker};
+pub use json::{
+    ITEMS_KEY, TRUNCATED_KEY, is_truncated, items_marker, streamed_items, truncation_marker,
+};
 pub use model::{
     HttpCall, Lease, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, RunSummary,
     StepRecord, StepStatus, VerifyReport, WriteState,

@@ -321,6 +321,17 @@ pub enum Record {
     Step(RunId, StepRecord),
     /// An HTTP attempt (see [`crate::Store::record_http_call`]).
     Http(RunId, HttpCall),
+    /// Item `index` of a run's streamed output (see [`crate::Store::output_items`]): the
+    /// result of that item of the `for_each` list whose results are the run's output. An item
+    /// already stored for that index is kept (a resumed run emits its items again).
+    OutputItem {
+        /// The run.
+        run: RunId,
+        /// The item's index in the `for_each` list.
+        index: u32,
+        /// The item's result (already redacted; capped as other stored values).
+        value: Value,
+    },
     /// The answer of a write (see [`crate::Store::write_done`]).
     WriteDone {
         /// The idempotency key.

@@ -1,5 +1,5 @@
-//! Runs, their steps and HTTP calls: recording them, listing and showing them, exporting them
-//! as JSON Lines and pruning old ones (with a `pruned` audit record).
+//! Runs, their steps, HTTP calls and streamed output items: recording them, listing and showing
+//! them, exporting them as JSON Lines and pruning old ones (with a `pruned` audit record).
 
 use std::io::Write;
 use std::time::Duration;
@@ -159,6 +159,7 @@ struct Batch<'r, 'a> {
     /// The last record of each (run, step, item): one statement may not change a row twice.
     steps: Vec<&'r Row<'a>>,
     calls: Vec<&'r Row<'a>>,
+    items: Vec<&'r Row<'a>>,
     writes: Vec<&'r Row<'a>>,
     finishes: Vec<&'r Row<'a>>,
     audits: Vec<(&'a str, Option<&'a RunId>, &'a Value)>,
@@ -170,6 +171,7 @@ impl<'r, 'a> Batch<'r, 'a> {
             creates: Vec::new(),
             steps: Vec::new(),
             calls: Vec::new(),
+            items: Vec::new(),
             writes: Vec::new(),
             finishes: Vec::new(),
             audits: Vec::new(),
@@ -179,6 +181,7 @@ impl<'r, 'a> Batch<'r, 'a> {
                 Row::CreateRun(r) => batch.creates.push(r),
                 Row::Step { .. } => batch.steps.push(row),
                 Row::Http { .. } => batch.calls.push(row),
+                Row::OutputItem { .. } => batch.items.push(row),
                 Row::WriteDone { .. } => batch.writes.push(row),
                 Row::FinishRun { .. } => batch.finishes.push(row),
                 Row::Audit { kind, run, payload } => batch.audits.push((*kind, *run, *payload)),
@@ -275,6 +278,23 @@ macro_rules! insert_calls {
     }};
 }
 
+/// Inserts a chunk of output item rows with executor `$exec` (either backend); an item already
+/// stored for a (run, index) is kept.
+macro_rules! insert_items {
+    ($exec:expr, $chunk:expr) => {{
+        let mut q = sqlx::QueryBuilder::new("INSERT INTO run_output_items (run_id, idx, value) ");
+        q.push_values($chunk, |mut b, row| {
+            if let Row::OutputItem { run, index, value } = row {
+                b.push_bind(run.as_str())
+                    .push_bind(i64::from(*index))
+                    .push_bind(value.as_str());
+            }
+        });
+        q.push(" ON CONFLICT (run_id, idx) DO NOTHING");
+        q.build().execute($exec).await
+    }};
+}
+
 /// Marks a run finished (a [`Row::FinishRun`]) with executor `$exec`; a run that is not there
 /// is an error.
 macro_rules! finish_run {
@@ -331,6 +351,11 @@ enum Row<'a> {
         headers: String,
         body: Option<String>,
     },
+    OutputItem {
+        run: &'a RunId,
+        index: u32,
+        value: String,
+    },
     WriteDone {
         key: &'a str,
         response: String,
@@ -376,6 +401,11 @@ impl<'a> Row<'a> {
                 call,
                 headers: serde_json::to_string(&call.headers)?,
                 body: capped_opt(call.body.as_ref(), cap)?,
+            },
+            Record::OutputItem { run, index, value } => Row::OutputItem {
+                run,
+                index: *index,
+                value: crate::json::capped(value, cap)?,
             },
             // An answer is reused by a resumed run: it is never capped.
             Record::WriteDone { key, response } => Row::WriteDone {
@@ -583,7 +613,7 @@ impl Store {
 
     /// Records many things in one transaction (one commit: the way to record thousands of
     /// steps a second). All or nothing. Rows of a kind go in together, in multi-row statements:
-    /// new runs first, then steps, HTTP calls, write answers, finished runs and audit records
+    /// new runs first, then steps, HTTP calls, output items, write answers, finished runs and audit records
     /// (in their given order).
     pub async fn record_batch(&self, records: &[Record]) -> Result<(), StoreError> {
         if records.is_empty() {
@@ -605,6 +635,9 @@ impl Store {
             }
             for chunk in fixed_chunks(&batch.calls) {
                 insert_calls!(&mut *tx, chunk)?;
+            }
+            for chunk in fixed_chunks(&batch.items) {
+                insert_items!(&mut *tx, chunk)?;
             }
             for row in &batch.writes {
                 if let Row::WriteDone { key, response } = row {
@@ -641,6 +674,58 @@ impl Store {
             sqlx::query_as(&sql).bind(run.as_str()).fetch_all(pool).await?
         });
         rows.into_iter().map(step_from_row).collect()
+    }
+
+    /// Run `id`'s status and output (a streamed run's output is its marker, see
+    /// [`crate::streamed_items`]), without its steps and HTTP calls; `None` if there is no such
+    /// run.
+    pub async fn run_output(
+        &self,
+        id: &RunId,
+    ) -> Result<Option<(RunStatus, Option<Value>)>, StoreError> {
+        let row: Option<(String, Option<String>)> = with_read_pool!(self, pool => {
+            sqlx::query_as("SELECT status, output FROM runs WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(|(status, output)| {
+            Ok((
+                RunStatus::from_db(&status)?,
+                parse_opt(output, "a run's output")?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Up to `limit` items of run `run`'s streamed output whose index is after `after` (from
+    /// the first when `None`), in index order: `(index, value)`. A page of a long output, so a
+    /// reader never holds it whole; an item over the cap comes back as its marker.
+    pub async fn output_items(
+        &self,
+        run: &RunId,
+        after: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<(u32, Value)>, StoreError> {
+        let rows: Vec<(i64, String)> = with_read_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT idx, value FROM run_output_items WHERE run_id = $1 AND idx > $2 \
+                 ORDER BY idx LIMIT $3",
+            )
+            .bind(run.as_str())
+            .bind(after.map_or(-1, i64::from))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(idx, value)| {
+                Ok((
+                    u32_from_db(idx, "output item index")?,
+                    parse(&value, "an output item")?,
+                ))
+            })
+            .collect()
     }
 
     /// Runs matching `filter`, newest first.
@@ -716,8 +801,8 @@ impl Store {
         Ok(written)
     }
 
-    /// Removes runs that ended more than `age` ago, with their steps, HTTP calls and write
-    /// intents, and schedule ticks older than that; runs still queued or running are kept. The
+    /// Removes runs that ended more than `age` ago, with their steps, HTTP calls, output items
+    /// and write intents, and schedule ticks older than that; runs still queued or running are kept. The
     /// audit log is never pruned: a `pruned` record names what was removed, in the same
     /// transaction. Returns how many runs were removed.
     pub async fn prune_older_than(&self, age: Duration) -> Result<u64, StoreError> {
@@ -729,6 +814,7 @@ impl Store {
         let del_calls = format!("DELETE FROM http_calls WHERE run_id IN ({old})");
         let del_steps = format!("DELETE FROM steps WHERE run_id IN ({old})");
         let del_intents = format!("DELETE FROM write_intents WHERE run_id IN ({old})");
+        let del_items = format!("DELETE FROM run_output_items WHERE run_id IN ({old})");
         let del_runs = format!(
             "DELETE FROM runs WHERE status IN {FINAL_STATUSES} \
              AND COALESCE(finished_at, created_at) < $1 RETURNING id"
@@ -738,6 +824,7 @@ impl Store {
             let calls = sqlx::query(&del_calls).bind(Ts(cutoff)).execute(&mut *tx).await?.rows_affected();
             let steps = sqlx::query(&del_steps).bind(Ts(cutoff)).execute(&mut *tx).await?.rows_affected();
             let intents = sqlx::query(&del_intents).bind(Ts(cutoff)).execute(&mut *tx).await?.rows_affected();
+            let items = sqlx::query(&del_items).bind(Ts(cutoff)).execute(&mut *tx).await?.rows_affected();
             let mut ids: Vec<(String,)> = sqlx::query_as(&del_runs).bind(Ts(cutoff)).fetch_all(&mut *tx).await?;
             let fires = sqlx::query("DELETE FROM schedule_fires WHERE fire_time < $1")
                 .bind(Ts(cutoff))
@@ -756,6 +843,7 @@ impl Store {
                     "steps": steps,
                     "http_calls": calls,
                     "write_intents": intents,
+                    "output_items": items,
                     "schedule_fires": fires,
                 });
                 crate::audit::append!(tx, pool, "pruned", None::<&RunId>, &payload)?;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{Timelike as _, Utc};
 use serde_json::{Value, json};
 use sluice_store::{
-    HttpCall, Lease, NewRun, RunDetail, RunFilter, RunId, RunStatus, StepRecord, StepStatus, Store,
-    StoreError, VerifyReport, WriteState, is_truncated,
+    HttpCall, Lease, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, StepRecord,
+    StepStatus, Store, StoreError, VerifyReport, WriteState, is_truncated,
 };
 use sqlx::Connection;
 
@@ -173,6 +173,7 @@ on_both_backends!(
     reopen_keeps_data_and_migrates_once,
     rate_permits_are_shared_within_the_window,
     each_look_is_taken_by_one_runner,
+    output_items_are_kept_once_in_order_and_paged,
 );
 
 fn new_run(flow: &str, trigger: &str) -> NewRun {
@@ -1301,7 +1302,7 @@ async fn reopen_keeps_data_and_migrates_once(db: &TestDb) {
         if db.is_pg() { "postgres" } else { "sqlite" }
     );
     // One row per migration, each applied once despite two openers.
-    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 7);
+    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 8);
     c.close().await;
 }
 
@@ -1618,4 +1619,97 @@ async fn release_and_counts_and_last_fire(db: &TestDb) {
         .await
         .expect("claim");
     assert!(claimed.contains(&id));
+}
+
+/// A streamed output's items: stored in batches, read back in index order a page at a time; an
+/// index stored twice (a resumed run emitting it again) keeps the first value; an item over
+/// the cap is its marker; pruning the run removes them.
+async fn output_items_are_kept_once_in_order_and_paged(db: &TestDb) {
+    let store = db.open().await;
+    let run = store
+        .create_run(new_run("f", "manual"))
+        .await
+        .expect("create");
+    let other = store
+        .create_run(new_run("f", "manual"))
+        .await
+        .expect("create");
+    let item = |run: &RunId, index: u32, value: Value| Record::OutputItem {
+        run: run.clone(),
+        index,
+        value,
+    };
+    // Written out of order, in one batch, with another run's item 0.
+    let mut batch: Vec<Record> = (0..300u32)
+        .rev()
+        .map(|i| item(&run, i, json!({"i": i})))
+        .collect();
+    batch.push(item(&other, 0, json!("other")));
+    store.record_batch(&batch).await.expect("items");
+    // A resumed run emits items 0..10 again, with other values: the stored ones stay.
+    let again: Vec<Record> = (0..10u32).map(|i| item(&run, i, json!("again"))).collect();
+    store.record_batch(&again).await.expect("again");
+    store
+        .record_batch(&[item(&run, 300, json!({"blob": "x".repeat(300 * 1024)}))])
+        .await
+        .expect("big");
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.output_items(&run, after, 128).await.expect("page");
+        assert!(page.len() <= 128);
+        let Some((last, _)) = page.last() else { break };
+        after = Some(*last);
+        seen.extend(page);
+    }
+    assert_eq!(seen.len(), 301);
+    for (k, (index, value)) in seen.iter().take(300).enumerate() {
+        assert_eq!(*index as usize, k);
+        assert_eq!(value, &json!({"i": k}), "item {k}");
+    }
+    assert!(is_truncated(&seen[300].1), "{}", seen[300].1);
+    assert_eq!(
+        store.output_items(&other, None, 10).await.expect("other"),
+        vec![(0, json!("other"))]
+    );
+
+    store
+        .finish_run(
+            &run,
+            RunStatus::Succeeded,
+            Some(&sluice_store::items_marker(301)),
+            None,
+        )
+        .await
+        .expect("finish");
+    let detail = store.get_run(&run).await.expect("get").expect("run");
+    assert_eq!(
+        detail
+            .output
+            .as_ref()
+            .and_then(sluice_store::streamed_items),
+        Some(301)
+    );
+    db.exec(&format!(
+        "UPDATE runs SET created_at = '2000-01-01T00:00:00.000000Z', \
+         finished_at = '2000-01-01T00:00:00.000000Z' WHERE id = '{run}'"
+    ))
+    .await
+    .expect("age run");
+    assert_eq!(
+        store
+            .prune_older_than(Duration::from_secs(86_400))
+            .await
+            .expect("prune"),
+        1
+    );
+    assert!(
+        store
+            .output_items(&run, None, 10)
+            .await
+            .expect("gone")
+            .is_empty()
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM run_output_items").await, 1);
 }

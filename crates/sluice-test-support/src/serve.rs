@@ -55,6 +55,12 @@ impl ServeProcess {
         serve
     }
 
+    /// The process's id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its base URL, `http://127.0.0.1:PORT`.
     #[must_use]
     pub fn base(&self) -> &str {

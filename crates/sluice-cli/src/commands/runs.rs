@@ -31,7 +31,15 @@ pub(crate) fn command(cmd: RunsCommand) -> Result<Exit, CliError> {
             format,
             store,
         } => block_on(list(flow, status, limit, format, store)),
-        RunsCommand::Show { run, format, store } => block_on(show(run, format, store)),
+        RunsCommand::Show {
+            run,
+            output: true,
+            store,
+            ..
+        } => block_on(show_output(run, store)),
+        RunsCommand::Show {
+            run, format, store, ..
+        } => block_on(show(run, format, store)),
         RunsCommand::Export {
             since,
             output,
@@ -80,6 +88,35 @@ async fn show(run: String, format: Format, store: StoreArg) -> Result<Exit, CliE
     match format {
         Format::Json => outln!("{}", to_json(&detail)?),
         Format::Text => print_detail(&detail),
+    }
+    Ok(Exit::Success)
+}
+
+/// How many items of a streamed output `runs show --output` reads from the store at a time.
+const OUTPUT_PAGE: usize = 500;
+
+/// `sluice runs show RUN --output`: a streamed output's items as JSON lines (read a page at a
+/// time, never whole), any other output as JSON.
+async fn show_output(run: String, store: StoreArg) -> Result<Exit, CliError> {
+    let id: RunId = run.parse()?;
+    let store = open(&store).await?;
+    let (_, output) = store.run_output(&id).await?.ok_or_else(|| no_run(&id))?;
+    let output = output.unwrap_or(Value::Null);
+    if sluice_store::streamed_items(&output).is_none() {
+        outln!("{}", to_json(&output)?);
+        return Ok(Exit::Success);
+    }
+    let mut after = None;
+    loop {
+        let page = store.output_items(&id, after, OUTPUT_PAGE).await?;
+        for (_, item) in &page {
+            let line = serde_json::to_string(item).map_err(|e| CliError::msg(e.to_string()))?;
+            outln!("{line}");
+        }
+        match page.last() {
+            Some(&(last, _)) if page.len() == OUTPUT_PAGE => after = Some(last),
+            _ => break,
+        }
     }
     Ok(Exit::Success)
 }

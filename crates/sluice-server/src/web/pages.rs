@@ -674,7 +674,14 @@ pub(super) fn run(csrf: Option<&str>, run: &RunDetail, exec: Option<&Executable>
                 @if let Some(out) = &run.output {
                     section aria-labelledby="output-h" {
                         h2 id="output-h" { "Output" }
-                        (json_block(out, &id))
+                        @if let Some(n) = sluice_store::streamed_items(out) {
+                            p {
+                                (n) " items, stored one by one as the run streamed them: "
+                                a href=(format!("/api/runs/{id}/output")) { "the output as JSON lines" }
+                            }
+                        } @else {
+                            (json_block(out, &id))
+                        }
                     }
                 }
                 @if live { script src="/static/run.js" defer {} }

@@ -123,6 +123,7 @@ fn every_page_and_api_route_refuses_a_missing_or_wrong_token_or_cookie() {
         let id = run_and_wait(&s, "ct_ada").await;
         let run_page = format!("/runs/{id}");
         let run_api = format!("/api/runs/{id}");
+        let output_api = format!("/api/runs/{id}/output");
         let pages = [
             ("GET", "/"),
             ("GET", "/flows/contact-360"),
@@ -137,6 +138,7 @@ fn every_page_and_api_route_refuses_a_missing_or_wrong_token_or_cookie() {
             ("GET", "/api/flows"),
             ("GET", "/api/runs"),
             ("GET", run_api.as_str()),
+            ("GET", output_api.as_str()),
             ("GET", "/api/openapi.json"),
             ("GET", "/metrics"),
             ("POST", "/api/flows/contact-360/runs"),
@@ -435,6 +437,7 @@ async fn everything(s: &Runner, cookie: &str, runs: &[String]) -> Vec<(String, S
     for id in runs {
         paths.push(format!("/runs/{id}"));
         paths.push(format!("/api/runs/{id}"));
+        paths.push(format!("/api/runs/{id}/output"));
     }
     let mut out = Vec::new();
     for path in paths {
