@@ -44,6 +44,11 @@ const SQLITE: &[Migration] = &[
         "fleet_budgets",
         include_str!("../migrations/sqlite/0007_fleet_budgets.sql"),
     ),
+    (
+        8,
+        "http_calls_sent",
+        include_str!("../migrations/sqlite/0008_http_calls_sent.sql"),
+    ),
 ];
 const POSTGRES: &[Migration] = &[
     (
@@ -80,6 +85,11 @@ const POSTGRES: &[Migration] = &[
         7,
         "fleet_budgets",
         include_str!("../migrations/postgres/0007_fleet_budgets.sql"),
+    ),
+    (
+        8,
+        "http_calls_sent",
+        include_str!("../migrations/postgres/0008_http_calls_sent.sql"),
     ),
 ];
 
