@@ -974,3 +974,69 @@ async fn a_killed_first_attempt_is_not_missing_from_the_record() {
     assert_eq!(step["status"], "succeeded", "{step}");
     sandbox.shutdown().await;
 }
+
+/// Issue 17, "a resumed run's output says `created: 0` for creates it reconciled": killed
+/// while the sandbox holds back the answers of creates it has made, `push-tasks-to-ghl`
+/// resumes with what each task's `existing` read answered before the kill (the task absent),
+/// so the reconciled creates count as created, and each task exists once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_counts_the_creates_it_reconciled_as_created() {
+    let sandbox = Sandbox::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
+    let create = "POST /contacts/{contactId}/tasks";
+    sandbox.set_fault(create, Fault::SlowAnswer(Duration::from_secs(60)));
+    let project = Project {
+        temp: TempProject::new(GHL_MAIN_FROM_ENV)
+            .with_example("push-tasks-to-ghl")
+            .with_example("push-task-to-ghl"),
+        base_url: sandbox.base_url(),
+    };
+    let titles = ["Reconciled one", "Reconciled two", "Reconciled three"];
+    let tasks: Vec<Value> = titles
+        .iter()
+        .zip(["ct_ada", "ct_grace", "ct_ada"])
+        .enumerate()
+        .map(|(i, (title, contact))| {
+            json!({"contactId": contact, "externalId": format!("crm-{i}"), "title": title,
+                   "dueDate": format!("2026-12-0{}T10:00:00Z", i + 1), "completed": false})
+        })
+        .collect();
+    let inputs = project.temp.path().join("tasks.json");
+    std::fs::write(&inputs, json!({ "tasks": tasks }).to_string()).expect("inputs");
+    let state = sandbox.state().clone();
+    let made = |title: &str| state.tasks().iter().filter(|t| t.title == title).count();
+    let mut run = project.sluice("sandbox-token");
+    run.args(["run", "flows/push-tasks-to-ghl.yaml", "--inputs"])
+        .arg(&inputs)
+        .args(["--connection", &project.connection()]);
+    let mut child = run.spawn().expect("spawn");
+    // Two at a time: the first two creates are made, their answers held back.
+    sluice_test_support::eventually(Duration::from_secs(30), "two creates made", || {
+        let n = titles.iter().map(|t| made(t)).sum::<usize>();
+        async move { (n == 2).then_some(()) }
+    })
+    .await;
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let (id, status) = latest_run(&project).await.expect("the run");
+    assert_eq!(status, "running", "killed, not ended");
+
+    sandbox.set_fault(create, Fault::None);
+    let mut resume = project.sluice("sandbox-token");
+    resume
+        .args(["runs", "resume", &id, "--connection"])
+        .arg(project.connection());
+    let out = output(resume).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for title in titles {
+        assert_eq!(made(title), 1, "`{title}` exists exactly once");
+    }
+    assert_eq!(printed["created"], 3, "{printed}");
+    assert_eq!(printed["unchanged"], 0, "{printed}");
+    assert_eq!(printed["updated"], 0, "{printed}");
+    let detail = show_json(&project, &id).await;
+    assert_eq!(detail["output"]["created"], 3, "{detail}");
+    sandbox.shutdown().await;
+}

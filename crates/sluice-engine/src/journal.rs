@@ -327,10 +327,11 @@ impl RunJournal {
         &self.run
     }
 
-    /// How many steps a resumed run takes from the store.
+    /// How many of the run's own steps a resumed run takes from the store (not counting the
+    /// sub-flows' steps, `STEP[ITEM]/NAME`).
     #[must_use]
     pub fn replayed_steps(&self) -> usize {
-        self.finished.len()
+        self.finished.keys().filter(|k| !k.contains('/')).count()
     }
 
     /// The writer.
