@@ -340,6 +340,11 @@ impl RunJournal {
         &self.recorder
     }
 
+    /// Whether the stopped run this one resumes had finished any step (a new run: none).
+    pub(crate) fn replays(&self) -> bool {
+        !self.finished.is_empty()
+    }
+
     pub(crate) fn finished(&self, step: &str) -> Option<&(StepStatus, Value)> {
         self.finished.get(step)
     }

@@ -368,8 +368,10 @@ fn replayed(env: StepEnv<'_>, i: usize) -> Option<Outcome> {
     let name = &env.exec.steps[i].name;
     let recorded = if ctx.top {
         journal.finished(name)
-    } else {
+    } else if journal.replays() {
         journal.finished(&format!("{}{name}", ctx.prefix))
+    } else {
+        None
     };
     let (status, output) = recorded?;
     Some(Outcome {
