@@ -905,16 +905,22 @@ async fn a_killed_first_attempt_is_not_missing_from_the_record() {
     ])
     .arg(project.connection());
     let mut child = run.spawn().expect("spawn");
-    // The attempt is in the record while the answer is awaited.
-    let id = sluice_test_support::eventually(Duration::from_secs(30), "the read recorded", || {
-        let project = &project;
-        async move {
-            let (id, _) = latest_run(project).await?;
-            let detail = show_json(project, &id).await;
-            (!calls_of(&detail, "contact").is_empty()).then_some(id)
-        }
-    })
-    .await;
+    // The attempt is in the record, unanswered, while the answer is awaited.
+    let (id, calls) =
+        sluice_test_support::eventually(Duration::from_secs(30), "the read recorded", || {
+            let project = &project;
+            async move {
+                let (id, _) = latest_run(project).await?;
+                let calls = calls_of(&show_json(project, &id).await, "contact");
+                (!calls.is_empty()).then_some((id, calls))
+            }
+        })
+        .await;
+    assert_eq!(
+        calls,
+        [(1, Value::Null, json!(sluice_store::NO_ANSWER))],
+        "while waiting"
+    );
     child.kill().expect("kill");
     let _ = child.wait();
 
