@@ -31,6 +31,7 @@ use crate::error::CliError;
 use crate::exit::Exit;
 
 fn main() -> ExitCode {
+    redacted_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -50,6 +51,25 @@ fn main() -> ExitCode {
             Exit::Usage.into()
         }
     }
+}
+
+/// Panics are reported on stderr as usual, but with every secret of the process's runtimes
+/// masked (a step that panics fails its run, which records the message redacted too).
+fn redacted_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let text = info.to_string();
+        let shown = sluice_engine::redact::redact_process(&text).unwrap_or_else(|| {
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            format!("panicked{at} (its message is left out: it may hold a secret)")
+        });
+        eprintln!(
+            "thread '{}' {shown}",
+            std::thread::current().name().unwrap_or("<unnamed>")
+        );
+    }));
 }
 
 /// Writes to stdout; a closed pipe ends the process (exit 0: the reader has what it wanted).

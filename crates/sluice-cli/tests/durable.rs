@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value, json};
-use sluice_sandbox::{Sandbox, SandboxConfig};
+use sluice_sandbox::{Fault, Sandbox, SandboxConfig};
 use sluice_test_support::{GHL_MAIN_FROM_ENV, TempProject, output};
 
 /// A project: sluice.toml with a bearer credential from `$GHL_TOKEN`, one flow, a store of its
@@ -843,4 +843,206 @@ async fn the_output_cap_and_the_retention_come_from_sluice_toml() {
         "{}",
         text(&out.stdout)
     );
+}
+
+const READ_FLOW: &str = r#"
+name: read
+inputs:
+  contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main }
+steps:
+  contact:
+    action: ghl.get_contact
+    with: { contactId: "{{ inputs.contactId }}" }
+output: "{{ steps.contact.contact.id }}"
+"#;
+
+/// `runs show ID --format json` of `project`'s run `id`.
+async fn show_json(project: &Project, id: &str) -> Value {
+    let mut show = project.sluice("sandbox-token");
+    show.args(["runs", "show", id, "--format", "json"]);
+    let out = output(show).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// (attempt, status, error) of each recorded HTTP call of step `step`, in order.
+fn calls_of(detail: &Value, step: &str) -> Vec<(u64, Value, Value)> {
+    detail["http_calls"]
+        .as_array()
+        .expect("http_calls")
+        .iter()
+        .filter(|c| c["step"] == step)
+        .map(|c| {
+            (
+                c["attempt"].as_u64().expect("attempt"),
+                c["status"].clone(),
+                c["error"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 17, "a killed first attempt is missing from the record": a read is recorded when it
+/// is sent, so `kill -9` while it waits for its answer leaves it in the record as sent and
+/// unanswered; the resumed run's read is attempt 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_first_attempt_is_not_missing_from_the_record() {
+    let sandbox = Sandbox::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
+    let route = "GET /contacts/{contactId}";
+    sandbox.set_fault(route, Fault::Latency(Duration::from_secs(60)));
+    let project = Project::new("read", READ_FLOW, sandbox.base_url());
+    let mut run = project.sluice("sandbox-token");
+    run.args([
+        "run",
+        "flows/read.yaml",
+        "-i",
+        "contactId=ct_ada",
+        "--connection",
+    ])
+    .arg(project.connection());
+    let mut child = run.spawn().expect("spawn");
+    // The attempt is in the record, unanswered, while the answer is awaited.
+    let (id, calls) =
+        sluice_test_support::eventually(Duration::from_secs(30), "the read recorded", || {
+            let project = &project;
+            async move {
+                let (id, _) = latest_run(project).await?;
+                let calls = calls_of(&show_json(project, &id).await, "contact");
+                (!calls.is_empty()).then_some((id, calls))
+            }
+        })
+        .await;
+    assert_eq!(
+        calls,
+        [(1, Value::Null, json!(sluice_store::NO_ANSWER))],
+        "while waiting"
+    );
+    child.kill().expect("kill");
+    let _ = child.wait();
+
+    let detail = show_json(&project, &id).await;
+    assert_eq!(detail["status"], "running", "killed, not ended");
+    assert_eq!(
+        calls_of(&detail, "contact"),
+        [(1, Value::Null, json!(sluice_store::NO_ANSWER))],
+        "{detail}"
+    );
+    assert!(
+        detail["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| s["step"] != "contact"),
+        "the step did not finish: {detail}"
+    );
+    let mut show = project.sluice("sandbox-token");
+    show.args(["runs", "show", &id]);
+    let shown = text(&output(show).await.stdout);
+    let line = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("contact #1"))
+        .unwrap_or_else(|| panic!("no line of attempt 1:\n{shown}"));
+    assert!(
+        line.contains("GET ") && line.contains("→ no answer") && line.contains("no answer: sent"),
+        "{line}"
+    );
+
+    // Resumed: the read is sent again, as attempt 2, and answered.
+    sandbox.set_fault(route, Fault::None);
+    let mut resume = project.sluice("sandbox-token");
+    resume
+        .args(["runs", "resume", &id, "--connection"])
+        .arg(project.connection());
+    let out = output(resume).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON"),
+        "ct_ada"
+    );
+    let detail = show_json(&project, &id).await;
+    assert_eq!(
+        calls_of(&detail, "contact"),
+        [
+            (1, Value::Null, json!(sluice_store::NO_ANSWER)),
+            (2, json!(200), Value::Null)
+        ],
+        "{detail}"
+    );
+    let step = detail["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["step"] == "contact"))
+        .expect("contact step");
+    assert_eq!(step["attempts"], 2, "{step}");
+    assert_eq!(step["status"], "succeeded", "{step}");
+    sandbox.shutdown().await;
+}
+
+/// Issue 17, "a resumed run's output says `created: 0` for creates it reconciled": killed
+/// while the sandbox holds back the answers of creates it has made, `push-tasks-to-ghl`
+/// resumes with what each task's `existing` read answered before the kill (the task absent),
+/// so the reconciled creates count as created, and each task exists once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_counts_the_creates_it_reconciled_as_created() {
+    let sandbox = Sandbox::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
+    let create = "POST /contacts/{contactId}/tasks";
+    sandbox.set_fault(create, Fault::SlowAnswer(Duration::from_secs(60)));
+    let project = Project {
+        temp: TempProject::new(GHL_MAIN_FROM_ENV)
+            .with_example("push-tasks-to-ghl")
+            .with_example("push-task-to-ghl"),
+        base_url: sandbox.base_url(),
+    };
+    let titles = ["Reconciled one", "Reconciled two", "Reconciled three"];
+    let tasks: Vec<Value> = titles
+        .iter()
+        .zip(["ct_ada", "ct_grace", "ct_ada"])
+        .enumerate()
+        .map(|(i, (title, contact))| {
+            json!({"contactId": contact, "externalId": format!("crm-{i}"), "title": title,
+                   "dueDate": format!("2026-12-0{}T10:00:00Z", i + 1), "completed": false})
+        })
+        .collect();
+    let inputs = project.temp.path().join("tasks.json");
+    std::fs::write(&inputs, json!({ "tasks": tasks }).to_string()).expect("inputs");
+    let state = sandbox.state().clone();
+    let made = |title: &str| state.tasks().iter().filter(|t| t.title == title).count();
+    let mut run = project.sluice("sandbox-token");
+    run.args(["run", "flows/push-tasks-to-ghl.yaml", "--inputs"])
+        .arg(&inputs)
+        .args(["--connection", &project.connection()]);
+    let mut child = run.spawn().expect("spawn");
+    // Two at a time: the first two creates are made, their answers held back.
+    sluice_test_support::eventually(Duration::from_secs(30), "two creates made", || {
+        let n = titles.iter().map(|t| made(t)).sum::<usize>();
+        async move { (n == 2).then_some(()) }
+    })
+    .await;
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let (id, status) = latest_run(&project).await.expect("the run");
+    assert_eq!(status, "running", "killed, not ended");
+
+    sandbox.set_fault(create, Fault::None);
+    let mut resume = project.sluice("sandbox-token");
+    resume
+        .args(["runs", "resume", &id, "--connection"])
+        .arg(project.connection());
+    let out = output(resume).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for title in titles {
+        assert_eq!(made(title), 1, "`{title}` exists exactly once");
+    }
+    assert_eq!(printed["created"], 3, "{printed}");
+    assert_eq!(printed["unchanged"], 0, "{printed}");
+    assert_eq!(printed["updated"], 0, "{printed}");
+    let detail = show_json(&project, &id).await;
+    assert_eq!(detail["output"]["created"], 3, "{detail}");
+    sandbox.shutdown().await;
 }

@@ -3,7 +3,8 @@
 //! tasks, polled items and missed schedule ticks across restarts; `task_due` on a location with
 //! 600 contacts and 1,500 tasks (each due task once, the API calls of a look counted); three runners sharing one
 //! PostgreSQL while one is killed; a streamed output stored item by item across a hand-back
-//! (on SQLite and PostgreSQL); and `sluice schedule`. The HTTP API, webhooks, schedules,
+//! (on SQLite and PostgreSQL); a step that panics fails its run and the schedule goes on; and
+//! `sluice schedule`. The HTTP API, webhooks, schedules,
 //! reloads and the web view are tested in-process in `sluice-server`'s tests.
 
 use std::time::{Duration, Instant};
@@ -29,9 +30,14 @@ fn new_project(flows: &[(&str, &str)]) -> TempProject {
     project
 }
 
-/// `sluice serve flows --store STORE --tick 200ms ARGS` in the project (on 127.0.0.1:0 unless
+/// Starts `sluice serve flows --store STORE --tick 200ms ARGS` in the project (on 127.0.0.1:0 unless
 /// ARGS say `--listen`), with the API token and the sandbox's GHL token in its environment.
 fn start(project: &TempProject, store: &str, args: &[&str]) -> ServeProcess {
+    ServeProcess::start(serve_command(project, store, args), Duration::from_secs(30))
+}
+
+/// The command [`start`] starts.
+fn serve_command(project: &TempProject, store: &str, args: &[&str]) -> std::process::Command {
     let mut cmd = project.sluice(SLUICE);
     cmd.env("SERVE_TOKEN", TOKEN)
         .env("GHL_TOKEN", "sandbox-token")
@@ -42,7 +48,7 @@ fn start(project: &TempProject, store: &str, args: &[&str]) -> ServeProcess {
             &["--listen", "127.0.0.1:0"][..]
         })
         .args(args);
-    ServeProcess::start(cmd, Duration::from_secs(30))
+    cmd
 }
 
 fn client() -> reqwest::Client {
@@ -801,4 +807,91 @@ async fn streamed_output_is_stored_item_by_item_on_sqlite() {
 async fn streamed_output_is_stored_item_by_item_on_postgres() {
     let store = sluice_test_support::pg_schema("streamed").await;
     streamed_output_is_stored_item_by_item(&store).await;
+}
+
+/// A flow fired every second, `overlap: skip`, whose first step panics (through the debug
+/// builds' `SLUICE_TEST_PANIC_STEP` hook) with the GHL token in the panic's message.
+const PANICS: &str = r#"
+name: panics
+on:
+  - schedule: { cron: "* * * * * *", overlap: skip }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main }
+steps:
+  boom:
+    value: "never reached"
+  contact:
+    after: [boom]
+    action: ghl.get_contact
+    with: { contactId: ct_ada }
+output: "{{ steps.contact.contact.id }}"
+"#;
+
+/// Issue 17, "a panic from data leaves a run stuck", through `sluice serve`: a step that
+/// panics fails its run with the panic's message redacted, the run's lease is released (no
+/// runner takes it over after the lease), and the `overlap: skip` schedule keeps firing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_panics_fails_its_run_through_serve_and_the_schedule_goes_on() {
+    const SECRET: &str = "pit-panic-secret-0123456789";
+    let project = new_project(&[("panics", PANICS)]);
+    // (`contact` is never reached; were it, it would find nothing listening on port 9.)
+    let args = [
+        "--connection",
+        "ghl.base_url=http://127.0.0.1:9",
+        "--lease",
+        "2s",
+    ];
+    let mut cmd = serve_command(&project, &project.store_url(), &args);
+    cmd.env("GHL_TOKEN", SECRET)
+        .env("SLUICE_TEST_PANIC_STEP", format!("boom:a bug met {SECRET}"));
+    let serve = ServeProcess::start(cmd, Duration::from_secs(30));
+    let failed = |runs: &[Value]| runs.iter().filter(|r| r["status"] == "failed").count();
+    let first = eventually(Duration::from_secs(30), "three failed runs", || async {
+        let runs = api(&serve).runs("panics").await;
+        (failed(&runs) >= 3).then_some(runs)
+    })
+    .await;
+    // Past the 2 s lease: no run is running (a held lease would keep the skip schedule from
+    // firing; an expired one would be taken over), and the schedule fired again meanwhile.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let runs = api(&serve).runs("panics").await;
+    assert!(
+        failed(&runs) >= failed(&first) + 2,
+        "the schedule kept firing: {} failed then {}",
+        failed(&first),
+        failed(&runs)
+    );
+    for (i, r) in runs.iter().enumerate() {
+        let id = r["id"].as_str().expect("id");
+        let (_, d) = api(&serve)
+            .call(reqwest::Method::GET, &format!("/api/runs/{id}"), None)
+            .await;
+        if i == 0 && d["status"] != "failed" {
+            // The tick of this very second, on its way.
+            continue;
+        }
+        assert_eq!(d["status"], "failed", "{d}");
+        assert_eq!(d["lease_until"], Value::Null, "the lease is released: {d}");
+        assert_eq!(d["claims"], 1, "no runner took it over: {d}");
+        let error = d["error"].as_str().expect("error");
+        assert!(error.contains("the step panicked"), "{error}");
+        assert!(error.contains("[REDACTED]"), "{error}");
+        assert!(!error.contains(SECRET), "{error}");
+    }
+    let (code, _, log) = serve.stop(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains(SECRET), "{log}");
+    // `runs list` shows them failed, none running (a tick's run the stopping runner had not
+    // finished is handed back to the queue).
+    let mut list = project.sluice(SLUICE);
+    list.args(["runs", "list", "--flow", "panics", "--format", "json"]);
+    let out = sluice_test_support::output(list).await;
+    assert_eq!(out.status.code(), Some(0));
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let listed = listed.as_array().expect("runs");
+    assert!(failed(listed) >= runs.len() - 1, "{listed:?}");
+    assert!(
+        listed.iter().all(|r| r["status"] != "running"),
+        "{listed:?}"
+    );
 }

@@ -54,6 +54,10 @@ pub(crate) struct Trace {
     pub(crate) status: Option<u16>,
 }
 
+/// An attempt's request as recorded, and the id of its record made when it was sent (a read of
+/// a durable run).
+type Sent = (RequestRecord, Option<i64>);
+
 /// A write's record before it is sent: its idempotency key and its request as recorded.
 type WriteKey = (String, RequestRecord);
 
@@ -242,9 +246,14 @@ impl Sender<'_> {
     /// Before a write of a durable run is sent, its intent is recorded under its idempotency
     /// key. A write made before is not sent again; one whose outcome is unknown is settled.
     async fn write_ahead(&self) -> Result<WriteAhead, StepError> {
-        let (Some(journal), true) = (self.journal, self.writes) else {
+        let Some(journal) = self.journal else {
             return Ok(WriteAhead::Send(None, 0));
         };
+        if !self.writes {
+            // A read the run sent before it stopped, unanswered: this is its next attempt.
+            let made = journal.attempts_before(&self.step_path, self.call.item);
+            return Ok(WriteAhead::Send(None, made));
+        }
         let call = self.call;
         let key = journal.write_key(&self.step_path, call.item);
         let record =
@@ -273,6 +282,7 @@ impl Sender<'_> {
                     error: Some(
                         "sent before the run stopped; no answer was recorded (the outcome is settled on resume)",
                     ),
+                    sent: None,
                 });
                 let unsettled = Unsettled {
                     rt: self.rt,
@@ -316,8 +326,9 @@ impl Sender<'_> {
     }
 
     /// Sends one attempt, telling observers (and the journal) the request. Returns the request
-    /// as recorded, if it was, and the answer.
-    async fn send(&self, attempt: u32) -> (Option<RequestRecord>, Result<Answer, StepError>) {
+    /// as recorded, if it was, and the answer. A durable run's read is recorded as sent first
+    /// (queued, not awaited): a run killed while waiting for the answer keeps the attempt.
+    async fn send(&self, attempt: u32) -> (Option<Sent>, Result<Answer, StepError>) {
         let (call, rt) = (self.call, self.rt);
         let mut sent = None;
         if rt.observer().wants_requests() || self.journal.is_some() {
@@ -330,7 +341,13 @@ impl Sender<'_> {
                 attempt,
                 request: &record,
             });
-            sent = Some(record);
+            let id = match self.journal {
+                Some(j) if !self.writes => {
+                    Some(j.http_sent(&self.step_path, call.item, attempt, &record))
+                }
+                _ => None,
+            };
+            sent = Some((record, id));
         }
         let observe = |status: u16, headers: &reqwest::header::HeaderMap| {
             self.limiter.observe(status, headers);
@@ -351,7 +368,7 @@ impl Sender<'_> {
     fn note_attempt(
         &self,
         attempt: u32,
-        sent: Option<RequestRecord>,
+        sent: Option<Sent>,
         result: &Result<Answer, StepError>,
         took: Duration,
         trace: Option<&mut Trace>,
@@ -361,11 +378,11 @@ impl Sender<'_> {
             Err(e) => e.status,
         };
         if let Some(t) = trace {
-            t.request.clone_from(&sent);
+            t.request = sent.as_ref().map(|(r, _)| r.clone());
             t.status = status;
         }
         if let Some(j) = self.journal
-            && let Some(request) = sent
+            && let Some((request, id)) = sent
         {
             // A failed attempt (a timeout, a refused connection, an error status) took time
             // too: the audit record says how long it waited, not 0 ms.
@@ -381,6 +398,7 @@ impl Sender<'_> {
                 status,
                 elapsed,
                 error,
+                sent: id,
             });
         }
     }

@@ -197,6 +197,9 @@ pub struct RunJournal {
     finished: HashMap<String, (StepStatus, Value)>,
     /// Per paged step, the pages a stopped run had read (consecutive from the first).
     pages: HashMap<String, Vec<Value>>,
+    /// Per (step path, item) whose last attempt a stopped run sent and got no answer to, the
+    /// attempts recorded: the resumed read's first attempt is numbered after them.
+    unanswered: std::sync::Mutex<HashMap<(String, Option<u32>), u32>>,
     resend_unknown: bool,
     /// Whether the run streams its output (its items go to the store one by one).
     streaming: AtomicBool,
@@ -275,6 +278,7 @@ impl RunJournal {
             run,
             finished: HashMap::new(),
             pages: HashMap::new(),
+            unanswered: std::sync::Mutex::default(),
             resend_unknown: false,
             streaming: AtomicBool::new(false),
             streamed: AtomicU64::new(0),
@@ -297,6 +301,13 @@ impl RunJournal {
         resend_unknown: bool,
     ) -> Result<RunJournal, JournalError> {
         let steps = recorder.store().finished_steps(&run).await?;
+        let unanswered = recorder
+            .store()
+            .unanswered_calls(&run)
+            .await?
+            .into_iter()
+            .map(|(step, item, attempts)| ((step, item), attempts))
+            .collect();
         let mut finished = HashMap::new();
         let mut pages: HashMap<String, Vec<(u32, Value)>> = HashMap::new();
         for s in steps {
@@ -323,6 +334,7 @@ impl RunJournal {
                 .into_iter()
                 .map(|(step, list)| (step, usable_pages(list)))
                 .collect(),
+            unanswered: std::sync::Mutex::new(unanswered),
             resend_unknown,
             streaming: AtomicBool::new(false),
             streamed: AtomicU64::new(0),
@@ -335,16 +347,22 @@ impl RunJournal {
         &self.run
     }
 
-    /// How many steps a resumed run takes from the store.
+    /// How many of the run's own steps a resumed run takes from the store (not counting the
+    /// sub-flows' steps, `STEP[ITEM]/NAME`).
     #[must_use]
     pub fn replayed_steps(&self) -> usize {
-        self.finished.len()
+        self.finished.keys().filter(|k| !k.contains('/')).count()
     }
 
     /// The writer.
     #[must_use]
     pub fn recorder(&self) -> &Arc<Recorder> {
         &self.recorder
+    }
+
+    /// Whether the stopped run this one resumes had finished any step (a new run: none).
+    pub(crate) fn replays(&self) -> bool {
+        !self.finished.is_empty()
     }
 
     pub(crate) fn finished(&self, step: &str) -> Option<&(StepStatus, Value)> {
@@ -412,6 +430,16 @@ impl RunJournal {
         };
         self.recorder
             .send(vec![Record::Step(self.run.clone(), record)]);
+    }
+
+    /// How many attempts of the read at `step` (`item`) the run made before it stopped
+    /// waiting for the last one's answer (0 when none): asked once, by the read sent first
+    /// after the resume.
+    pub(crate) fn attempts_before(&self, step: &str, item: Option<usize>) -> u32 {
+        let item = item.and_then(|i| u32::try_from(i).ok());
+        self.unanswered.lock().map_or(0, |mut map| {
+            map.remove(&(step.to_string(), item)).unwrap_or(0)
+        })
     }
 
     pub(crate) fn resend_unknown(&self) -> bool {
@@ -490,27 +518,65 @@ impl RunJournal {
         }
     }
 
-    /// Queues an HTTP attempt (committed with the next batch).
+    /// Queues an HTTP attempt (committed with the next batch). One recorded when sent
+    /// ([`RunJournal::http_sent`]) is completed.
     pub(crate) fn http_call(&self, call: HttpDone<'_>) {
         let at = SystemTime::now()
             .checked_sub(call.elapsed)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        self.recorder.send(vec![Record::Http(
-            self.run.clone(),
-            HttpCall {
-                step: call.step.to_string(),
-                item: call.item.and_then(|i| u32::try_from(i).ok()),
-                attempt: call.attempt,
-                method: call.request.method,
-                url: call.request.url,
-                headers: call.request.headers,
-                body: call.request.body,
-                status: call.status,
-                elapsed_ms: u64::try_from(call.elapsed.as_millis()).unwrap_or(u64::MAX),
-                at: DateTime::<Utc>::from(at),
-                error: call.error.map(str::to_string),
+        let record = HttpCall {
+            step: call.step.to_string(),
+            item: call.item.and_then(|i| u32::try_from(i).ok()),
+            attempt: call.attempt,
+            method: call.request.method,
+            url: call.request.url,
+            headers: call.request.headers,
+            body: call.request.body,
+            status: call.status,
+            elapsed_ms: u64::try_from(call.elapsed.as_millis()).unwrap_or(u64::MAX),
+            at: DateTime::<Utc>::from(at),
+            error: call.error.map(str::to_string),
+        };
+        self.recorder.send(vec![match call.sent {
+            Some(sent) => Record::HttpAttempt {
+                run: self.run.clone(),
+                sent,
+                call: record,
             },
-        )]);
+            None => Record::Http(self.run.clone(), record),
+        }]);
+    }
+
+    /// Queues the record of an HTTP attempt as it is sent, unanswered ([`sluice_store::NO_ANSWER`]),
+    /// and returns its id: [`RunJournal::http_call`] with that id completes it. Only queued (a
+    /// run killed before the next batch commits loses it, as it loses the step's other records
+    /// of those milliseconds), so a read waits for no commit.
+    pub(crate) fn http_sent(
+        &self,
+        step: &str,
+        item: Option<usize>,
+        attempt: u32,
+        request: &RequestRecord,
+    ) -> i64 {
+        let sent = rand::random::<i64>();
+        self.recorder.send(vec![Record::HttpAttempt {
+            run: self.run.clone(),
+            sent,
+            call: HttpCall {
+                step: step.to_string(),
+                item: item.and_then(|i| u32::try_from(i).ok()),
+                attempt,
+                method: request.method.clone(),
+                url: request.url.clone(),
+                headers: request.headers.clone(),
+                body: request.body.clone(),
+                status: None,
+                elapsed_ms: 0,
+                at: DateTime::<Utc>::from(SystemTime::now()),
+                error: Some(sluice_store::NO_ANSWER.to_string()),
+            },
+        }]);
+        sent
     }
 
     /// Records the intent to send a write (committed before it returns) and tells what the
@@ -588,6 +654,8 @@ pub(crate) struct HttpDone<'a> {
     pub status: Option<u16>,
     pub elapsed: Duration,
     pub error: Option<&'a str>,
+    /// The id of the attempt's record made when it was sent, if one was.
+    pub sent: Option<i64>,
 }
 
 /// How much of a large value's JSON text its marker shows.

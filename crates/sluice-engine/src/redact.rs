@@ -1,6 +1,7 @@
 //! Secret redaction: every known secret (and its common encodings: base64 with and without
 //! padding, URL-safe base64, URL-encoding, hex in either case, a `Bearer`/`Basic` header) is
-//! replaced by `[REDACTED]` in anything that leaves the engine.
+//! replaced by `[REDACTED]` in anything that leaves the engine — and, through
+//! [`redact_process`], in what the process writes outside a run (a panic's message).
 
 use base64::Engine as _;
 
@@ -116,6 +117,47 @@ impl Redactor {
     }
 }
 
+/// The secrets of every runtime built in this process ([`remember`]).
+static PROCESS: std::sync::Mutex<Option<Redactor>> = std::sync::Mutex::new(None);
+
+/// Adds the secrets of `redactor` (a runtime's) to those [`redact_process`] masks.
+pub(crate) fn remember(redactor: &Redactor) {
+    if redactor.is_empty() {
+        return;
+    }
+    let mut process = PROCESS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let all = process.get_or_insert_with(Redactor::new);
+    let before = all.needles.len();
+    for n in &redactor.needles {
+        if !all.needles.contains(n) {
+            all.needles.push(n.clone());
+        }
+    }
+    if all.needles.len() != before {
+        all.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        all.matcher = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&all.needles)
+            .ok();
+    }
+}
+
+/// `text` with the secrets of every runtime this process has built masked: for what is
+/// written outside a run, such as a panic's message (the `sluice` binary's panic hook). `None`
+/// when they cannot be read right now (the panic came while they were being added): write
+/// nothing of `text` then.
+#[must_use]
+pub fn redact_process(text: &str) -> Option<String> {
+    let process = PROCESS.try_lock().ok()?;
+    Some(
+        process
+            .as_ref()
+            .map_or_else(|| text.to_string(), |r| r.redact(text)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +187,19 @@ mod tests {
             assert!(!out.contains(form.as_str()), "{form}: {out}");
         }
         assert_eq!(out, format!("a={MASK} b={MASK} c={MASK} d={MASK}"));
+    }
+
+    #[test]
+    fn the_process_masks_the_secrets_of_every_runtime() {
+        let (mut a, mut b) = (Redactor::new(), Redactor::new());
+        a.add("first-process-secret");
+        b.add("second-process-secret");
+        remember(&a);
+        remember(&b);
+        remember(&a);
+        assert_eq!(
+            redact_process("first-process-secret, second-process-secret").as_deref(),
+            Some("[REDACTED], [REDACTED]")
+        );
     }
 }

@@ -462,7 +462,8 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Builds the runtime: its HTTP client, read cache and limits of calls in flight.
+    /// Builds the runtime: its HTTP client, read cache and limits of calls in flight. Its
+    /// secrets join those the process masks outside runs ([`crate::redact::redact_process`]).
     ///
     /// # Errors
     /// The HTTP client cannot be built (TLS set-up).
@@ -473,6 +474,7 @@ impl RuntimeBuilder {
             .build()
             .map_err(RuntimeError::HttpClient)?;
         let options = self.options;
+        crate::redact::remember(&self.redactor);
         Ok(Runtime {
             http,
             credentials: self.credentials,

@@ -365,11 +365,20 @@ fn take_deps(env: StepEnv<'_>, i: usize, progress: &mut Progress) -> Vec<(usize,
         .collect()
 }
 
-/// How step `i` ended in the run this one resumes, if it finished there.
+/// How step `i` ended in the run this one resumes, if it finished there (a sub-flow's step
+/// under its path, `STEP[ITEM]/NAME`).
 fn replayed(env: StepEnv<'_>, i: usize) -> Option<Outcome> {
     let ctx = env.ctx;
-    let journal = ctx.journal.as_ref().filter(|_| ctx.top)?;
-    let (status, output) = journal.finished(&env.exec.steps[i].name)?;
+    let journal = ctx.journal.as_ref()?;
+    let name = &env.exec.steps[i].name;
+    let recorded = if ctx.top {
+        journal.finished(name)
+    } else if journal.replays() {
+        journal.finished(&format!("{}{name}", ctx.prefix))
+    } else {
+        None
+    };
+    let (status, output) = recorded?;
     Some(Outcome {
         status: *status,
         output: output.clone(),
@@ -437,17 +446,29 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Records how one of the run's own steps ended in its journal (a cancelled step is not: it
-/// runs again on resume). A step the store could not record fails.
+/// runs again on resume), and how a sub-flow's API step ended, under its path
+/// (`STEP[ITEM]/NAME`): a resumed run reuses what such a read answered before it stopped
+/// instead of reading again what its own writes may have changed since. (A sub-flow's other
+/// steps follow from those and are worked out again.) A step the store could not record fails.
 async fn record_step(env: StepEnv<'_>, i: usize, mut outcome: Outcome) -> Outcome {
-    let Some(journal) = env.ctx.journal.as_ref().filter(|_| env.ctx.top) else {
+    let Some(journal) = env.ctx.journal.as_ref() else {
         return outcome;
     };
     if outcome.status == StepStatus::Cancelled {
         return outcome;
     }
     let step = &env.exec.steps[i];
+    let calls = matches!(&step.kind, ExecKind::Action { .. });
+    if !env.ctx.top && !calls {
+        return outcome;
+    }
+    let path = if env.ctx.top {
+        std::borrow::Cow::Borrowed(step.name.as_str())
+    } else {
+        std::borrow::Cow::Owned(format!("{}{}", env.ctx.prefix, step.name))
+    };
     let done = StepDone {
-        name: &step.name,
+        name: &path,
         status: outcome.status,
         attempts: outcome.attempts,
         elapsed: outcome.elapsed,
@@ -456,7 +477,9 @@ async fn record_step(env: StepEnv<'_>, i: usize, mut outcome: Outcome) -> Outcom
         output: &outcome.output,
         error: outcome.error.as_ref(),
         redactor: env.rt.redactor(),
-        wrote: matches!(&step.kind, ExecKind::Action { operation, .. } if operation.is_write()),
+        // (A sub-flow's write is queued: its answer is committed with its write intent.)
+        wrote: env.ctx.top
+            && matches!(&step.kind, ExecKind::Action { operation, .. } if operation.is_write()),
     };
     if let Err(e) = journal.step_finished(done).await {
         outcome.status = StepStatus::Failed;

@@ -1,6 +1,10 @@
 //! One step of a run: its condition and settings evaluated in its scope, its parameters rendered,
 //! what it does (a value, a `select`, a sub-flow, an API call) run once or once per `for_each`
 //! item with bounded concurrency, and how it ended.
+//!
+//! Test hook, in debug builds only (compiled out of release builds): with
+//! `SLUICE_TEST_PANIC_STEP=STEP` (or `STEP:MESSAGE`) in the environment, step `STEP` panics as
+//! it starts, so tests through the binary can check that a panicking step fails its run.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -142,6 +146,8 @@ pub(crate) async fn run_step(
     env.rt
         .observer()
         .event(&Event::StepStarted { step: &step.name });
+    #[cfg(debug_assertions)]
+    test_panic(&step.name);
     let steps = deps
         .into_iter()
         .map(|(j, v)| (exec.steps[j].name.as_str(), v))
@@ -196,6 +202,19 @@ pub(crate) async fn run_step(
         }
     };
     ending.finish(run_for_each(env, step, &scope, Items::List(list)).await)
+}
+
+/// The test hook of the module doc: panics when `SLUICE_TEST_PANIC_STEP` names step `name`.
+#[cfg(debug_assertions)]
+fn test_panic(name: &str) {
+    if let Ok(hook) = std::env::var("SLUICE_TEST_PANIC_STEP") {
+        let (step, message) = hook
+            .split_once(':')
+            .unwrap_or((hook.as_str(), "no message"));
+        if step == name {
+            panic!("SLUICE_TEST_PANIC_STEP: step `{name}` panics: {message}");
+        }
+    }
 }
 
 /// A `for_each` step's items: a list, or a paged step's items as they arrive (and whether

@@ -84,8 +84,8 @@ enum FaultRequests {
 }
 
 /// POST /__sandbox/faults: `{"route": "GET /contacts/{contactId}", "fault": {"kind": "latency",
-/// "ms": 500}}` or a list of them. Kinds: `none`, `latency {ms}`, `error_rate {rate, status}`,
-/// `rate_limit_storm {count}`, `hang`, `drop_connection`.
+/// "ms": 500}}` or a list of them. Kinds: `none`, `latency {ms}`, `slow_answer {ms}`,
+/// `error_rate {rate, status}`, `rate_limit_storm {count}`, `hang`, `drop_connection`.
 pub(crate) async fn set_faults(State(st): State<SandboxState>, body: Bytes) -> Response {
     let parsed: Result<FaultRequests, _> = serde_json::from_slice(&body);
     let list = match parsed {

@@ -1,6 +1,7 @@
-//! Fault injection per route (`GET /contacts/{contactId}` or `*`): latency, errors, 429
-//! storms, hanging answers and dropped connections, settable from Rust or over HTTP as
-//! JSON (`{"kind":"latency","ms":500}`, see [`Fault`]'s serde form).
+//! Fault injection per route (`GET /contacts/{contactId}` or `*`): latency (before the request
+//! is handled, or after it: a slow answer), errors, 429 storms, hanging answers and dropped
+//! connections, settable from Rust or over HTTP as JSON (`{"kind":"latency","ms":500}`, see
+//! [`Fault`]'s serde form).
 
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ pub enum Fault {
     None,
     /// Every answer waits this long first.
     Latency(Duration),
+    /// Every request is handled at once and its answer then waits this long: a write is
+    /// made, and a client that dies (or gives up) meanwhile never learns of it.
+    SlowAnswer(Duration),
     /// A share of the requests (0.0–1.0) is answered with `status`. Deterministic: with rate
     /// 0.25, exactly every fourth request fails.
     ErrorRate {
@@ -38,6 +42,7 @@ pub enum Fault {
 pub(crate) enum FaultSpec {
     None,
     Latency { ms: u64 },
+    SlowAnswer { ms: u64 },
     ErrorRate { rate: f64, status: u16 },
     RateLimitStorm { count: u32 },
     Hang,
@@ -49,6 +54,7 @@ impl From<FaultSpec> for Fault {
         match s {
             FaultSpec::None => Fault::None,
             FaultSpec::Latency { ms } => Fault::Latency(Duration::from_millis(ms)),
+            FaultSpec::SlowAnswer { ms } => Fault::SlowAnswer(Duration::from_millis(ms)),
             FaultSpec::ErrorRate { rate, status } => Fault::ErrorRate { rate, status },
             FaultSpec::RateLimitStorm { count } => Fault::RateLimitStorm { count },
             FaultSpec::Hang => Fault::Hang,
@@ -62,6 +68,9 @@ impl From<&Fault> for FaultSpec {
         match f {
             Fault::None => FaultSpec::None,
             Fault::Latency(d) => FaultSpec::Latency {
+                ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            },
+            Fault::SlowAnswer(d) => FaultSpec::SlowAnswer {
                 ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
             },
             Fault::ErrorRate { rate, status } => FaultSpec::ErrorRate {
@@ -87,6 +96,7 @@ pub(crate) struct ActiveFault {
 pub(crate) enum Action {
     Pass,
     Delay(Duration),
+    DelayAnswer(Duration),
     Fail(u16),
     TooMany,
     Hang,
@@ -103,6 +113,7 @@ impl ActiveFault {
         match &mut self.fault {
             Fault::None => (Action::Pass, true),
             Fault::Latency(d) => (Action::Delay(*d), false),
+            Fault::SlowAnswer(d) => (Action::DelayAnswer(*d), false),
             Fault::ErrorRate { rate, status } => {
                 let rate = rate.clamp(0.0, 1.0);
                 self.seen += 1;

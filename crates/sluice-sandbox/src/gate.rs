@@ -77,9 +77,11 @@ pub(crate) async fn gate(State(st): State<SandboxState>, req: Request, next: Nex
     let uri = req.uri().to_string();
     st.count_arrival(&route);
     let ipinfo = path == "/ipinfo" || path.starts_with("/ipinfo/");
+    let mut answer_delay = None;
     match st.fault_action(&route) {
         Action::Pass => {}
         Action::Delay(d) => tokio::time::sleep(d).await,
+        Action::DelayAnswer(d) => answer_delay = Some(d),
         Action::Fail(status) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let reason = status.canonical_reason().unwrap_or("Injected fault");
@@ -126,6 +128,9 @@ pub(crate) async fn gate(State(st): State<SandboxState>, req: Request, next: Nex
     } else {
         next.run(req).await
     };
+    if let Some(d) = answer_delay {
+        tokio::time::sleep(d).await;
+    }
     st.log_answer(&route, &uri, resp.status().as_u16());
     resp
 }

@@ -908,7 +908,7 @@ async fn webhooks_arrive_signed_with_ed25519() {
 }
 
 #[tokio::test]
-async fn faults_latency_errors_storms_hangs_and_drops() {
+async fn faults_latency_slow_answers_errors_storms_hangs_and_drops() {
     let sb = start(SandboxConfig::default()).await;
     let route = "GET /contacts/{contactId}";
     let get = || ghl(&sb, Method::GET, "/contacts/ct_ada", TOKEN);
@@ -917,6 +917,27 @@ async fn faults_latency_errors_storms_hangs_and_drops() {
     let t0 = std::time::Instant::now();
     assert_eq!(get().send().await.expect("send").status(), 200);
     assert!(t0.elapsed() >= Duration::from_millis(300));
+
+    // A slow answer: the write is made at once, its answer comes late (or, to a client that
+    // gave up, never).
+    let create = "POST /contacts/{contactId}/tasks";
+    sb.set_fault(create, Fault::SlowAnswer(Duration::from_secs(2)));
+    let tasks_before = sb.state().tasks().len();
+    let err = ghl(&sb, Method::POST, "/contacts/ct_ada/tasks", TOKEN)
+        .json(
+            &json!({"title": "Slow answer", "dueDate": "2026-12-01T10:00:00Z", "completed": false}),
+        )
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await
+        .expect_err("gave up before the answer");
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(
+        sb.state().tasks().len(),
+        tasks_before + 1,
+        "the task was made"
+    );
+    sb.set_fault(create, Fault::None);
 
     sb.set_fault(
         route,

@@ -41,6 +41,11 @@ pub use model::{
 pub use oauth::{StoredTokens, TokenLock};
 pub use sessions::WebSession;
 
+/// The `error` of an HTTP attempt recorded as sent whose answer was never recorded: the run
+/// stopped (was killed) while waiting for it — or, while the run goes on, is still waiting.
+pub const NO_ANSWER: &str =
+    "no answer: sent, and no answer was recorded (the run stopped while waiting for it)";
+
 /// The default cap on a stored JSON value (output, request, body): 256 KiB of JSON text.
 pub const DEFAULT_OUTPUT_CAP: usize = 256 * 1024;
 

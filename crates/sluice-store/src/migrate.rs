@@ -49,6 +49,11 @@ const SQLITE: &[Migration] = &[
         "run_output_items",
         include_str!("../migrations/sqlite/0008_run_output_items.sql"),
     ),
+    (
+        9,
+        "http_calls_sent",
+        include_str!("../migrations/sqlite/0009_http_calls_sent.sql"),
+    ),
 ];
 const POSTGRES: &[Migration] = &[
     (
@@ -90,6 +95,11 @@ const POSTGRES: &[Migration] = &[
         8,
         "run_output_items",
         include_str!("../migrations/postgres/0008_run_output_items.sql"),
+    ),
+    (
+        9,
+        "http_calls_sent",
+        include_str!("../migrations/postgres/0009_http_calls_sent.sql"),
     ),
 ];
 

@@ -332,6 +332,18 @@ pub enum Record {
         /// The item's result (already redacted; capped as other stored values).
         value: Value,
     },
+    /// An HTTP attempt recorded in two parts under `sent`, an id unique within the run: when
+    /// it is sent (`status` none, `error` [`crate::NO_ANSWER`]) and again when its answer (or
+    /// failure) comes — the second record replaces the first. A run that stops in between
+    /// keeps the attempt as sent and unanswered.
+    HttpAttempt {
+        /// The run.
+        run: RunId,
+        /// The attempt's id within the run (random).
+        sent: i64,
+        /// The attempt as it stands.
+        call: HttpCall,
+    },
     /// The answer of a write (see [`crate::Store::write_done`]).
     WriteDone {
         /// The idempotency key.

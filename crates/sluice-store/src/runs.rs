@@ -176,10 +176,28 @@ impl<'r, 'a> Batch<'r, 'a> {
             finishes: Vec::new(),
             audits: Vec::new(),
         };
+        let mut sent_at = std::collections::HashMap::new();
         for row in rows {
             match row {
                 Row::CreateRun(r) => batch.creates.push(r),
                 Row::Step { .. } => batch.steps.push(row),
+                Row::Http {
+                    run,
+                    sent: Some(sent),
+                    ..
+                } => {
+                    // An attempt recorded when sent and again when answered: the answer takes
+                    // the place of the first record (one statement may not change a row twice).
+                    match sent_at.entry((run.as_str(), *sent)) {
+                        std::collections::hash_map::Entry::Occupied(at) => {
+                            batch.calls[*at.get()] = row;
+                        }
+                        std::collections::hash_map::Entry::Vacant(at) => {
+                            at.insert(batch.calls.len());
+                            batch.calls.push(row);
+                        }
+                    }
+                }
                 Row::Http { .. } => batch.calls.push(row),
                 Row::OutputItem { .. } => batch.items.push(row),
                 Row::WriteDone { .. } => batch.writes.push(row),
@@ -250,7 +268,7 @@ macro_rules! insert_calls {
     ($exec:expr, $chunk:expr) => {{
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO http_calls (run_id, step, item, attempt, method, url, headers, \
-             body, status, elapsed_ms, at, error) ",
+             body, status, elapsed_ms, at, error, sent_id) ",
         );
         q.push_values($chunk, |mut b, row| {
             if let Row::Http {
@@ -258,6 +276,7 @@ macro_rules! insert_calls {
                 call,
                 headers,
                 body,
+                sent,
             } = row
             {
                 b.push_bind(run.as_str())
@@ -271,9 +290,16 @@ macro_rules! insert_calls {
                     .push_bind(call.status.map(i64::from))
                     .push_bind(i64::try_from(call.elapsed_ms).unwrap_or(i64::MAX))
                     .push_bind(Ts(time::micros(call.at)))
-                    .push_bind(call.error.as_deref());
+                    .push_bind(call.error.as_deref())
+                    .push_bind(*sent);
             }
         });
+        // The answer of an attempt recorded when sent completes that record.
+        q.push(
+            " ON CONFLICT (run_id, sent_id) DO UPDATE SET url = excluded.url, \
+             headers = excluded.headers, body = excluded.body, status = excluded.status, \
+             elapsed_ms = excluded.elapsed_ms, error = excluded.error",
+        );
         q.build().execute($exec).await
     }};
 }
@@ -350,6 +376,8 @@ enum Row<'a> {
         call: &'a HttpCall,
         headers: String,
         body: Option<String>,
+        /// The attempt's id when it is recorded when sent and when answered.
+        sent: Option<i64>,
     },
     OutputItem {
         run: &'a RunId,
@@ -401,6 +429,14 @@ impl<'a> Row<'a> {
                 call,
                 headers: serde_json::to_string(&call.headers)?,
                 body: capped_opt(call.body.as_ref(), cap)?,
+                sent: None,
+            },
+            Record::HttpAttempt { run, sent, call } => Row::Http {
+                run,
+                call,
+                headers: serde_json::to_string(&call.headers)?,
+                body: capped_opt(call.body.as_ref(), cap)?,
+                sent: Some(*sent),
             },
             Record::OutputItem { run, index, value } => Row::OutputItem {
                 run,
@@ -724,6 +760,31 @@ impl Store {
                     u32_from_db(idx, "output item index")?,
                     parse(&value, "an output item")?,
                 ))
+            })
+            .collect()
+    }
+
+    /// The calls of run `run` left sent and unanswered ([`crate::NO_ANSWER`]): per (step,
+    /// item), the highest attempt recorded for it — a resumed run numbers its next attempt on
+    /// from there.
+    pub async fn unanswered_calls(
+        &self,
+        run: &RunId,
+    ) -> Result<Vec<(String, Option<u32>, u32)>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = with_read_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT step, item, MAX(attempt) FROM http_calls WHERE run_id = $1 \
+                 GROUP BY step, item HAVING SUM(CASE WHEN sent_id IS NOT NULL \
+                 AND status IS NULL AND error = $2 THEN 1 ELSE 0 END) > 0",
+            )
+            .bind(run.as_str())
+            .bind(crate::NO_ANSWER)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(step, item, attempt)| {
+                Ok((step, item_from_db(item)?, u32_from_db(attempt, "attempt")?))
             })
             .collect()
     }

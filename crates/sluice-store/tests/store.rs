@@ -1302,7 +1302,7 @@ async fn reopen_keeps_data_and_migrates_once(db: &TestDb) {
         if db.is_pg() { "postgres" } else { "sqlite" }
     );
     // One row per migration, each applied once despite two openers.
-    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 8);
+    assert_eq!(db.count("SELECT COUNT(*) FROM sluice_migrations").await, 9);
     c.close().await;
 }
 
@@ -1712,4 +1712,97 @@ async fn output_items_are_kept_once_in_order_and_paged(db: &TestDb) {
             .is_empty()
     );
     assert_eq!(db.count("SELECT COUNT(*) FROM run_output_items").await, 1);
+}
+
+on_both_backends!(an_attempt_recorded_when_sent_is_completed_by_its_answer);
+
+/// An HTTP attempt recorded when sent (unanswered) and again when answered is one call, in
+/// the place of the first record — whether the two come in one batch or two; one left
+/// unanswered is listed by `unanswered_calls` with the highest attempt of its step and item.
+async fn an_attempt_recorded_when_sent_is_completed_by_its_answer(db: &TestDb) {
+    let store = db.open().await;
+    let id = store
+        .create_run(new_run("sent", "manual").running(lease("me", 30)))
+        .await
+        .expect("create");
+    let sent = |step: &str, attempt: u32| HttpCall {
+        step: step.into(),
+        item: None,
+        attempt,
+        method: "GET".into(),
+        url: format!("https://x.test/{step}"),
+        headers: Vec::new(),
+        body: None,
+        status: None,
+        elapsed_ms: 0,
+        at: Utc::now().with_nanosecond(0).expect("valid"),
+        error: Some(sluice_store::NO_ANSWER.into()),
+    };
+    let answered = |call: HttpCall| HttpCall {
+        status: Some(200),
+        elapsed_ms: 12,
+        error: None,
+        ..call
+    };
+    let attempt = |sent: i64, call: HttpCall| sluice_store::Record::HttpAttempt {
+        run: id.clone(),
+        sent,
+        call,
+    };
+    // Sent and answered in two batches, with another call recorded in between.
+    store
+        .record_batch(&[attempt(1, sent("a", 1))])
+        .await
+        .expect("sent");
+    store
+        .record_batch(&[sluice_store::Record::Http(
+            id.clone(),
+            answered(sent("other", 1)),
+        )])
+        .await
+        .expect("other");
+    store
+        .record_batch(&[attempt(1, answered(sent("a", 1)))])
+        .await
+        .expect("answered");
+    // In one batch.
+    store
+        .record_batch(&[attempt(2, sent("b", 1)), attempt(2, answered(sent("b", 1)))])
+        .await
+        .expect("both");
+    // Left unanswered: attempt 1 answered with an error status, attempt 2 never answered.
+    store
+        .record_batch(&[
+            attempt(3, sent("c", 1)),
+            attempt(
+                3,
+                HttpCall {
+                    status: Some(503),
+                    ..answered(sent("c", 1))
+                },
+            ),
+            attempt(4, sent("c", 2)),
+        ])
+        .await
+        .expect("unanswered");
+    let calls: Vec<(String, u32, Option<u16>)> = get(&store, &id)
+        .await
+        .http_calls
+        .into_iter()
+        .map(|c| (c.step, c.attempt, c.status))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("a".to_string(), 1, Some(200)),
+            ("other".to_string(), 1, Some(200)),
+            ("b".to_string(), 1, Some(200)),
+            ("c".to_string(), 1, Some(503)),
+            ("c".to_string(), 2, None),
+        ]
+    );
+    assert_eq!(
+        store.unanswered_calls(&id).await.expect("unanswered"),
+        [("c".to_string(), None, 2)]
+    );
 }
