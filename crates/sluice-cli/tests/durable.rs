@@ -337,6 +337,17 @@ async fn killed_runs_resume_and_every_write_is_made_once() {
     let sandbox = Sandbox::start(config, ([127, 0, 0, 1], 0).into())
         .await
         .expect("sandbox");
+    // Each create and note is made at once and answered 60 ms later, so a scenario's writes
+    // span a few hundred milliseconds after the process starts: a kill at a random moment of
+    // the window below often falls between two writes, or between a write and its answer
+    // (without the pause a fast start-up left most kills before the first write or after the
+    // last, and the count of kills between writes depended on the machine's load).
+    for route in [
+        "POST /contacts/{contactId}/tasks",
+        "POST /contacts/{contactId}/notes",
+    ] {
+        sandbox.set_fault(route, Fault::SlowAnswer(Duration::from_millis(60)));
+    }
     let project = Project::new("push", PUSH_FLOW, sandbox.base_url());
     let state = sandbox.state().clone();
     let tasks_before = state.tasks().len();
@@ -382,7 +393,12 @@ async fn killed_runs_resume_and_every_write_is_made_once() {
                 .count();
             (1..12).contains(&(tasks.len() + notes))
         };
-        if kill_after(first, Duration::from_millis(rng.random_range(50..1200))).await {
+        if kill_after(
+            first,
+            Duration::from_millis(rng.random_range(KILL_WINDOW_MS)),
+        )
+        .await
+        {
             kills += 1;
             mid_write_kills += usize::from(half_done(&state));
         }
@@ -409,7 +425,7 @@ async fn killed_runs_resume_and_every_write_is_made_once() {
             let mut cmd = project.sluice("sandbox-token");
             cmd.args(["runs", "resume", &id, "--connection", &project.connection()]);
             if kills < 24 && rng.random_bool(0.7) {
-                if kill_after(cmd, Duration::from_millis(rng.random_range(50..1200))).await {
+                if kill_after(cmd, Duration::from_millis(rng.random_range(KILL_WINDOW_MS))).await {
                     kills += 1;
                     mid_write_kills += usize::from(half_done(&state));
                 }
@@ -487,6 +503,10 @@ async fn killed_runs_resume_and_every_write_is_made_once() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     sandbox.shutdown().await;
 }
+
+/// When the test kills a `sluice` process, in milliseconds after it starts: from before its
+/// first write to after its last (see `killed_runs_resume_and_every_write_is_made_once`).
+const KILL_WINDOW_MS: std::ops::Range<u64> = 50..800;
 
 /// The secrets of the scan test: characters that URL-encoding changes, long enough to be
 /// unmistakable.
