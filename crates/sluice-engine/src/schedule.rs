@@ -445,11 +445,21 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Whether flow `exec` may write: it has a write step, or calls a flow (which may).
+fn may_write(exec: &Executable) -> bool {
+    exec.steps.iter().any(|s| match &s.kind {
+        ExecKind::Action { operation, .. } => operation.is_write(),
+        ExecKind::Flow { .. } => true,
+        _ => false,
+    })
+}
+
 /// Records how one of the run's own steps ended in its journal (a cancelled step is not: it
-/// runs again on resume), and how a sub-flow's API step ended, under its path
-/// (`STEP[ITEM]/NAME`): a resumed run reuses what such a read answered before it stopped
+/// runs again on resume), and how an API step of a sub-flow that may write ended, under its
+/// path (`STEP[ITEM]/NAME`): a resumed run reuses what such a read answered before it stopped
 /// instead of reading again what its own writes may have changed since. (A sub-flow's other
-/// steps follow from those and are worked out again.) A step the store could not record fails.
+/// steps follow from those and are worked out again; a read-only sub-flow, such as
+/// contact-360's, is simply run again.) A step the store could not record fails.
 async fn record_step(env: StepEnv<'_>, i: usize, mut outcome: Outcome) -> Outcome {
     let Some(journal) = env.ctx.journal.as_ref() else {
         return outcome;
@@ -459,7 +469,7 @@ async fn record_step(env: StepEnv<'_>, i: usize, mut outcome: Outcome) -> Outcom
     }
     let step = &env.exec.steps[i];
     let calls = matches!(&step.kind, ExecKind::Action { .. });
-    if !env.ctx.top && !calls {
+    if !env.ctx.top && !(calls && may_write(env.exec)) {
         return outcome;
     }
     let path = if env.ctx.top {

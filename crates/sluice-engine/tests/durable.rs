@@ -103,6 +103,20 @@ steps:
 output: "{{ steps.create.task.id }}"
 "#;
 
+/// A read-only sub-flow: its steps are not recorded (a resume runs it again).
+const READ_CONTACT: &str = r#"
+name: read-contact
+inputs:
+  contactId: { type: string }
+connections:
+  ghl: { connector: ghl-contacts }
+steps:
+  contact:
+    action: ghl.get_contact
+    with: { contactId: "{{ inputs.contactId }}" }
+output: "{{ steps.contact.contact.id }}"
+"#;
+
 async fn mock_contact(server: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/contacts/c1"))
@@ -321,11 +335,15 @@ steps:
   sub:
     flow: make-task
     with: { contactId: c1 }
+  look:
+    flow: read-contact
+    with: { contactId: c1 }
 "#;
     let catalog = sluice_connectors::builtin_catalog().expect("catalog");
     let files = vec![
         ("p.yaml".to_string(), parent.to_string()),
         ("c.yaml".to_string(), CREATE_TASK.to_string()),
+        ("r.yaml".to_string(), READ_CONTACT.to_string()),
     ];
     let execs: Vec<Arc<Executable>> =
         sluice_plan::validate_files(&files, &catalog, None, &Limits::default())
@@ -355,7 +373,7 @@ steps:
     let id = new_run(&s, &execs[0]).await;
     let mut rt = Runtime::builder(Arc::new(NoObserver), RunOptions::default());
     rt.base_url("ghl-contacts", server.uri());
-    rt.flows([execs[1].clone()]);
+    rt.flows([execs[1].clone(), execs[2].clone()]);
     let journal = Arc::new(RunJournal::new(s.recorder.clone(), id.clone()));
     let report = sluice_engine::run_with(
         execs[0].clone(),
@@ -378,17 +396,19 @@ steps:
         vec![
             ("each".into(), Some(0), "GET".into()),
             ("each".into(), Some(1), "GET".into()),
+            ("look/contact".into(), None, "GET".into()),
             ("sub/contact".into(), None, "GET".into()),
             ("sub/create".into(), None, "POST".into()),
         ]
     );
-    // The run's own steps have step records, and so have the sub-flow's API steps, under
-    // their path (a resumed run reuses them); the sub-flow's write has its key.
+    // The run's own steps have step records, and so have the API steps of the sub-flow that
+    // writes, under their path (a resumed run reuses them); the read-only sub-flow's have none
+    // (a resume runs it again); the sub-flow's write has its key.
     let mut steps: Vec<&str> = detail.steps.iter().map(|s| s.step.as_str()).collect();
     steps.sort_unstable();
     assert_eq!(
         steps,
-        ["each", "sub", "sub/contact", "sub/create"],
+        ["each", "look", "sub", "sub/contact", "sub/create"],
         "{steps:?}"
     );
     assert_eq!(
