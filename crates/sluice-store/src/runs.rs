@@ -655,9 +655,24 @@ impl Store {
         if records.is_empty() {
             return Ok(());
         }
+        // An attempt recorded when sent and answered within one batch is written once: only
+        // its last record becomes a row (the others are not even serialized).
+        let mut last_of_attempt = std::collections::HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            if let Record::HttpAttempt { run, sent, .. } = r {
+                last_of_attempt.insert((run.as_str(), *sent), i);
+            }
+        }
         let rows = records
             .iter()
-            .map(|r| Row::new(r, self.output_cap))
+            .enumerate()
+            .filter(|(i, r)| match r {
+                Record::HttpAttempt { run, sent, .. } => {
+                    last_of_attempt.get(&(run.as_str(), *sent)) == Some(i)
+                }
+                _ => true,
+            })
+            .map(|(_, r)| Row::new(r, self.output_cap))
             .collect::<Result<Vec<_>, _>>()?;
         let batch = Batch::sort(&rows);
         let now = Ts(time::now());
