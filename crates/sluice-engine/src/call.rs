@@ -56,7 +56,7 @@ pub(crate) struct Trace {
 
 /// An attempt's request as recorded, and the id of its record made when it was sent (a read of
 /// a durable run).
-type Sent = (RequestRecord, Option<i64>);
+type Sent = (Arc<RequestRecord>, Option<i64>);
 
 /// A write's record before it is sent: its idempotency key and its request as recorded.
 type WriteKey = (String, RequestRecord);
@@ -341,6 +341,7 @@ impl Sender<'_> {
                 attempt,
                 request: &record,
             });
+            let record = Arc::new(record);
             let id = match self.journal {
                 Some(j) if !self.writes => {
                     Some(j.http_sent(&self.step_path, call.item, attempt, &record))
@@ -378,12 +379,15 @@ impl Sender<'_> {
             Err(e) => e.status,
         };
         if let Some(t) = trace {
-            t.request = sent.as_ref().map(|(r, _)| r.clone());
+            t.request = sent.as_ref().map(|(r, _)| RequestRecord::clone(r));
             t.status = status;
         }
         if let Some(j) = self.journal
             && let Some((request, id)) = sent
         {
+            let id = id.and_then(|id| j.http_answered(id));
+            // Held by nobody else now: taken back without a copy.
+            let request = Arc::try_unwrap(request).unwrap_or_else(|shared| (*shared).clone());
             // A failed attempt (a timeout, a refused connection, an error status) took time
             // too: the audit record says how long it waited, not 0 ms.
             let (elapsed, error) = match result {

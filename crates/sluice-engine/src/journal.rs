@@ -53,6 +53,26 @@ const ITEMS_PER_WAIT: u64 = 1024;
 /// How long the writer waits for more records when nobody waits for those it has.
 const LINGER: Duration = Duration::from_millis(10);
 
+/// How long a read may wait for its answer before the writer records it as sent and
+/// unanswered (see [`Recorder::hold`]). A read answered sooner is written once, with its answer.
+const HOLD: Duration = Duration::from_millis(20);
+
+/// Reads sent and not yet answered, by attempt id (random, unique in the process).
+type Held = parking_lot::Mutex<HashMap<i64, HeldRead>>;
+
+/// A read's attempt as it was sent: what its record says if it is still waiting after [`HOLD`].
+/// The request is shared with the sender, not copied (the answer's record takes it back).
+#[derive(Debug)]
+struct HeldRead {
+    since: std::time::Instant,
+    run: RunId,
+    step: String,
+    item: Option<u32>,
+    attempt: u32,
+    request: Arc<RequestRecord>,
+    at: SystemTime,
+}
+
 /// Records to commit, and who waits for the commit.
 struct Job {
     records: Vec<Record>,
@@ -67,6 +87,11 @@ pub struct Recorder {
     jobs: mpsc::UnboundedSender<Job>,
     /// Wakes a lingering writer when someone waits for a commit.
     urgent: Arc<tokio::sync::Notify>,
+    /// Reads in flight, kept in memory: the writer records those still waiting after
+    /// [`HOLD`] as sent and unanswered, so a run killed meanwhile keeps them.
+    held: Arc<Held>,
+    /// Wakes an idle writer when the first read is held.
+    held_one: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Job {
@@ -83,6 +108,12 @@ impl Recorder {
         let writer = store.clone();
         let urgent = Arc::new(tokio::sync::Notify::new());
         let wake = urgent.clone();
+        let held: Arc<Held> = Arc::default();
+        let held_one = Arc::new(tokio::sync::Notify::new());
+        let reads = Reads {
+            held: held.clone(),
+            first: held_one.clone(),
+        };
         // The writer has a thread (and a one-thread runtime) of its own: building the rows
         // and driving the database does not take the executor's threads, and the OS may run
         // it on a core they leave idle.
@@ -93,7 +124,7 @@ impl Recorder {
                     .enable_all()
                     .build()
                 {
-                    Ok(rt) => rt.block_on(write_batches(writer, rx, wake)),
+                    Ok(rt) => rt.block_on(write_batches(writer, rx, wake, reads)),
                     Err(e) => tracing::error!(error = %e, "The run store's writer cannot start."),
                 }
             });
@@ -104,7 +135,30 @@ impl Recorder {
             store,
             jobs,
             urgent,
+            held,
+            held_one,
         })
+    }
+
+    /// Keeps a read's attempt as it is sent, in memory: if it is still waiting for its answer
+    /// after [`HOLD`], the writer records it as sent and unanswered (a run killed meanwhile
+    /// keeps it); [`Recorder::release`] forgets it when the answer comes.
+    fn hold(&self, sent: i64, read: HeldRead) {
+        let first = {
+            let mut held = self.held.lock();
+            let first = held.is_empty();
+            held.insert(sent, read);
+            first
+        };
+        if first {
+            self.held_one.notify_one();
+        }
+    }
+
+    /// Forgets a held read (its answer came; the answer's record completes or replaces it).
+    /// Whether it was still held (not written): its answer is then recorded in one part.
+    fn release(&self, sent: i64) -> bool {
+        self.held.lock().remove(&sent).is_some()
     }
 
     /// The store written to.
@@ -146,14 +200,74 @@ impl Recorder {
     }
 }
 
+/// The writer's side of the reads held in memory ([`Recorder::hold`]).
+struct Reads {
+    held: Arc<Held>,
+    first: Arc<tokio::sync::Notify>,
+}
+
+impl Reads {
+    /// Returns when a held read may be due for recording: [`HOLD`] from now while any is held;
+    /// otherwise once one is held, and [`HOLD`] after that.
+    async fn due(&self) {
+        if self.held.lock().is_empty() {
+            self.first.notified().await;
+        }
+        tokio::time::sleep(HOLD).await;
+    }
+
+    /// The records of the reads sent at least [`HOLD`] ago and still unanswered (they are
+    /// forgotten here: their answer's record, if one comes, completes the row).
+    fn take_waiting(&self) -> Vec<Record> {
+        let now = std::time::Instant::now();
+        let mut held = self.held.lock();
+        let due: Vec<i64> = held
+            .iter()
+            .filter(|(_, read)| now.duration_since(read.since) >= HOLD)
+            .map(|(sent, _)| *sent)
+            .collect();
+        due.into_iter()
+            .filter_map(|sent| {
+                let read = held.remove(&sent)?;
+                let request = &read.request;
+                Some(Record::HttpAttempt {
+                    run: read.run,
+                    sent,
+                    call: HttpCall {
+                        step: read.step,
+                        item: read.item,
+                        attempt: read.attempt,
+                        method: request.method.clone(),
+                        url: request.url.clone(),
+                        headers: request.headers.clone(),
+                        body: request.body.clone(),
+                        status: None,
+                        elapsed_ms: 0,
+                        at: DateTime::<Utc>::from(read.at),
+                        error: Some(sluice_store::NO_ANSWER.to_string()),
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
 /// The writer's loop: takes what is waiting (lingering for more when nobody waits) and
 /// commits it in one batch; tells each waiting caller the result.
 async fn write_batches(
     writer: Store,
     mut rx: mpsc::UnboundedReceiver<Job>,
     urgent: Arc<tokio::sync::Notify>,
+    reads: Reads,
 ) {
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            () = reads.due() => Job { records: Vec::new(), done: None },
+        };
         // Nobody waits for what came so far: linger a little, not listening (senders do not
         // wake the writer for every record), so a stream of records becomes a few large
         // commits; a caller that waits for a commit cuts the linger short.
@@ -170,10 +284,10 @@ async fn write_batches(
             count += job.records.len();
             jobs.push(job);
         }
-        let records: Vec<Record> = jobs
-            .iter_mut()
-            .flat_map(|j| std::mem::take(&mut j.records))
-            .collect();
+        // Reads still waiting go first: an answer queued meanwhile comes after them in the
+        // batch, and the last record of an attempt is the one written.
+        let mut records = reads.take_waiting();
+        records.extend(jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.records)));
         let result = writer
             .record_batch(&records)
             .await
@@ -518,8 +632,8 @@ impl RunJournal {
         }
     }
 
-    /// Queues an HTTP attempt (committed with the next batch). One recorded when sent
-    /// ([`RunJournal::http_sent`]) is completed.
+    /// Queues an HTTP attempt (committed with the next batch). One kept when sent
+    /// ([`RunJournal::http_sent`]) is forgotten from memory, or completed if written already.
     pub(crate) fn http_call(&self, call: HttpDone<'_>) {
         let at = SystemTime::now()
             .checked_sub(call.elapsed)
@@ -547,36 +661,41 @@ impl RunJournal {
         }]);
     }
 
-    /// Queues the record of an HTTP attempt as it is sent, unanswered ([`sluice_store::NO_ANSWER`]),
-    /// and returns its id: [`RunJournal::http_call`] with that id completes it. Only queued (a
-    /// run killed before the next batch commits loses it, as it loses the step's other records
-    /// of those milliseconds), so a read waits for no commit.
+    /// Keeps the record of a read's attempt as it is sent, unanswered
+    /// ([`sluice_store::NO_ANSWER`]), and returns its id: [`RunJournal::http_call`] with that id
+    /// completes it. It is held in memory ([`Recorder::hold`]) and written only if the answer
+    /// has not come within [`HOLD`] (20 ms; then with the next batch): most reads are written
+    /// once, with their answer, and a read waits for no commit. A run killed within those
+    /// milliseconds loses it, as it loses the step's other records of that moment.
     pub(crate) fn http_sent(
         &self,
         step: &str,
         item: Option<usize>,
         attempt: u32,
-        request: &RequestRecord,
+        request: &Arc<RequestRecord>,
     ) -> i64 {
         let sent = rand::random::<i64>();
-        self.recorder.send(vec![Record::HttpAttempt {
-            run: self.run.clone(),
+        self.recorder.hold(
             sent,
-            call: HttpCall {
+            HeldRead {
+                since: std::time::Instant::now(),
+                run: self.run.clone(),
                 step: step.to_string(),
                 item: item.and_then(|i| u32::try_from(i).ok()),
                 attempt,
-                method: request.method.clone(),
-                url: request.url.clone(),
-                headers: request.headers.clone(),
-                body: request.body.clone(),
-                status: None,
-                elapsed_ms: 0,
-                at: DateTime::<Utc>::from(SystemTime::now()),
-                error: Some(sluice_store::NO_ANSWER.to_string()),
+                request: request.clone(),
+                at: SystemTime::now(),
             },
-        }]);
+        );
         sent
+    }
+
+    /// Forgets a read kept when sent ([`RunJournal::http_sent`]): its answer came. Returns the
+    /// id under which [`RunJournal::http_call`] must record the answer — `None` when the read
+    /// was never written (the answer is then its one record), the id when the writer had
+    /// recorded it as unanswered meanwhile (the answer completes that row).
+    pub(crate) fn http_answered(&self, sent: i64) -> Option<i64> {
+        (!self.recorder.release(sent)).then_some(sent)
     }
 
     /// Records the intent to send a write (committed before it returns) and tells what the

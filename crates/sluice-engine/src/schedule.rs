@@ -469,7 +469,7 @@ async fn record_step(env: StepEnv<'_>, i: usize, mut outcome: Outcome) -> Outcom
     }
     let step = &env.exec.steps[i];
     let calls = matches!(&step.kind, ExecKind::Action { .. });
-    if !env.ctx.top && !(calls && may_write(env.exec)) {
+    if !(env.ctx.top || calls && may_write(env.exec)) {
         return outcome;
     }
     let path = if env.ctx.top {

@@ -296,7 +296,7 @@ macro_rules! insert_calls {
         });
         // The answer of an attempt recorded when sent completes that record.
         q.push(
-            " ON CONFLICT (run_id, sent_id) DO UPDATE SET url = excluded.url, \
+            " ON CONFLICT (run_id, sent_id) WHERE sent_id IS NOT NULL DO UPDATE SET url = excluded.url, \
              headers = excluded.headers, body = excluded.body, status = excluded.status, \
              elapsed_ms = excluded.elapsed_ms, error = excluded.error",
         );
