@@ -38,6 +38,21 @@ impl Project {
     fn connection(&self) -> String {
         format!("ghl.base_url={}", self.base_url)
     }
+
+    /// `sluice run flows/FLOW.yaml -i INPUT --connection …` started in the background, with
+    /// `token` as `$GHL_TOKEN` (the caller kills it or waits for it).
+    fn spawn_run(&self, token: &str, flow: &str, input: &str) -> std::process::Child {
+        let mut cmd = self.sluice(token);
+        cmd.args([
+            "run",
+            &format!("flows/{flow}.yaml"),
+            "-i",
+            input,
+            "--connection",
+        ])
+        .arg(self.connection());
+        cmd.spawn().expect("spawn")
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -183,16 +198,7 @@ async fn a_paged_read_killed_mid_way_resumes_at_its_next_page() {
     // Killed after some pages were recorded, then resumed.
     let slow = paged_search(Duration::from_millis(400)).await;
     let project = Project::new("paged", PAGED_FLOW, slow.uri());
-    let mut cmd = project.sluice("t");
-    cmd.args([
-        "run",
-        "flows/paged.yaml",
-        "-i",
-        "locationId=loc_1",
-        "--connection",
-    ])
-    .arg(project.connection());
-    let mut child = cmd.spawn().expect("spawn");
+    let mut child = project.spawn_run("t", "paged", "locationId=loc_1");
     let recorded =
         sluice_test_support::eventually(Duration::from_secs(30), "pages recorded", || {
             let project = &project;
@@ -280,16 +286,7 @@ async fn a_for_each_over_a_paged_read_killed_mid_way_writes_each_item_once() {
         .mount(&slow)
         .await;
     let project = Project::new("paged", STREAMED_FLOW, slow.uri());
-    let mut cmd = project.sluice("t");
-    cmd.args([
-        "run",
-        "flows/paged.yaml",
-        "-i",
-        "locationId=loc_1",
-        "--connection",
-    ])
-    .arg(project.connection());
-    let mut child = cmd.spawn().expect("spawn");
+    let mut child = project.spawn_run("t", "paged", "locationId=loc_1");
     // Killed once a few pages' items have been written.
     let id = sluice_test_support::eventually(Duration::from_secs(30), "notes written", || {
         let project = &project;
@@ -915,16 +912,7 @@ async fn a_killed_first_attempt_is_not_missing_from_the_record() {
     let route = "GET /contacts/{contactId}";
     sandbox.set_fault(route, Fault::Latency(Duration::from_secs(60)));
     let project = Project::new("read", READ_FLOW, sandbox.base_url());
-    let mut run = project.sluice("sandbox-token");
-    run.args([
-        "run",
-        "flows/read.yaml",
-        "-i",
-        "contactId=ct_ada",
-        "--connection",
-    ])
-    .arg(project.connection());
-    let mut child = run.spawn().expect("spawn");
+    let mut child = project.spawn_run("sandbox-token", "read", "contactId=ct_ada");
     // The attempt is in the record, unanswered, while the answer is awaited.
     let (id, calls) =
         sluice_test_support::eventually(Duration::from_secs(30), "the read recorded", || {
