@@ -158,7 +158,7 @@ async fn webhook_latency(
     let mut ms = Vec::new();
     for (id, at) in sent {
         if let Some(d) = store.get_run(&id).await.expect("get")
-            && let Some(started) = d.started_at
+            && let Some(started) = d.run.started_at
         {
             ms.push((started - at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
         }

@@ -114,7 +114,7 @@ async fn three_runners_share_one_locations_budget_and_get_no_429() {
     for id in &run_ids {
         let id: sluice_store::RunId = id.parse().expect("id");
         let run = watcher.get_run(&id).await.expect("get").expect("run");
-        owners.extend(run.owner);
+        owners.extend(run.run.owner);
     }
     assert!(owners.len() >= 2, "runs on several runners: {owners:?}");
     eprintln!(

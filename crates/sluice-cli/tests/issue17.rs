@@ -532,7 +532,7 @@ async fn two_runners_share_one_oauth_credential_through_the_store_and_a_redeploy
                 for id in &ids {
                     let run_id: sluice_store::RunId = id.parse().ok()?;
                     let d = w.get_run(&run_id).await.ok()??;
-                    if !d.status.is_final() {
+                    if !d.run.status.is_final() {
                         return None;
                     }
                     out.push(d);
@@ -543,8 +543,8 @@ async fn two_runners_share_one_oauth_credential_through_the_store_and_a_redeploy
         .await;
     let failed: Vec<String> = finals
         .iter()
-        .filter(|d| d.status != sluice_store::RunStatus::Succeeded)
-        .map(|d| format!("{}: {:?} {:?}", d.id, d.status, d.error))
+        .filter(|d| d.run.status != sluice_store::RunStatus::Succeeded)
+        .map(|d| format!("{}: {:?} {:?}", d.run.id, d.run.status, d.run.error))
         .collect();
     assert!(
         failed.is_empty(),

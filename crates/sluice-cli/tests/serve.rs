@@ -445,7 +445,7 @@ async fn three_runners_share_postgres_every_tick_runs_once_even_when_one_dies() 
                 .expect("list");
             for r in running {
                 let d = w.get_run(&r.id).await.expect("get")?;
-                if d.owner.as_deref() == Some("runner-0") {
+                if d.run.owner.as_deref() == Some("runner-0") {
                     return Some(());
                 }
             }
@@ -493,10 +493,10 @@ async fn three_runners_share_postgres_every_tick_runs_once_even_when_one_dies() 
             .await
             .expect("get")
             .expect("run");
-        assert_eq!(d.status, sluice_store::RunStatus::Succeeded, "{d:?}");
-        assert_eq!(d.output, Some(json!("slow")));
-        ticks.push(d.inputs.clone());
-        if d.claims > 1 {
+        assert_eq!(d.run.status, sluice_store::RunStatus::Succeeded, "{d:?}");
+        assert_eq!(d.run.output, Some(json!("slow")));
+        ticks.push(d.run.inputs.clone());
+        if d.run.claims > 1 {
             takeovers += 1;
         }
     }

@@ -224,7 +224,7 @@ fn body_inputs(body: &[u8]) -> Result<Map<String, Value>, String> {
 async fn wait_for(shared: &Shared, id: &RunId, wait: Duration) -> Response {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        match shared.store.get_run(id).await {
+        match shared.store.run_head(id).await {
             Ok(Some(run)) if run.status.is_final() => {
                 return axum::Json(json!({
                     "id": id, "status": run.status, "output": run.output, "error": run.error,
@@ -269,11 +269,36 @@ async fn list_runs(State(shared): State<Shared_>, Query(q): Query<ListQuery>) ->
     }
 }
 
-async fn get_run(State(shared): State<Shared_>, Path(id): Path<String>) -> Response {
+/// How many step records and HTTP calls `GET /api/runs/{id}` lists by default, and at most.
+const DETAIL_LIMIT: usize = 1000;
+const DETAIL_LIMIT_MAX: usize = 10_000;
+
+#[derive(Deserialize)]
+struct DetailQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /api/runs/{id}`: the run with at most `limit` (default 1,000, at most 10,000) step
+/// records and HTTP calls — the first, then those that went wrong — and `omitted`, what is
+/// left out, so a run of 100,000 items answers in bounded time and memory.
+async fn get_run(
+    State(shared): State<Shared_>,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Response {
     let Ok(id) = id.parse::<RunId>() else {
         return error(StatusCode::BAD_REQUEST, "not a run id");
     };
-    match shared.store.get_run(&id).await {
+    let limit = q.limit.unwrap_or(DETAIL_LIMIT);
+    if limit > DETAIL_LIMIT_MAX {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "limit {limit} is over {DETAIL_LIMIT_MAX}; `sluice runs export` writes whole runs"
+            ),
+        );
+    }
+    match shared.store.get_run_within(&id, limit).await {
         Ok(Some(run)) => axum::Json(run).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, &format!("no run `{id}`")),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),

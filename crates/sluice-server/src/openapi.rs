@@ -75,11 +75,14 @@ pub fn document() -> Value {
             }},
             "/api/runs/{id}": {"get": {
                 "operationId": "getRun",
-                "summary": "One run: its steps (requests with secrets redacted, outputs), HTTP calls and output",
-                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The run's id (a ULID)"}],
+                "summary": "One run: its steps (requests with secrets redacted, outputs), HTTP calls and output. At most `limit` step records and `limit` HTTP calls are listed: the first in order, then up to `limit` more of those that went wrong (steps failed or cancelled, calls unanswered or answered 4xx/5xx); `omitted` counts the rest and is absent when nothing is left out",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "The run's id (a ULID)"},
+                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 1000}, "description": "How many step records and HTTP calls to list (each)"},
+                ],
                 "responses": {
                     "200": json_body(&detail, "The run"),
-                    "400": json_body(&err, "Not a run id"),
+                    "400": json_body(&err, "Not a run id, or a limit over 10,000"),
                     "401": refused,
                     "404": json_body(&err, "No such run"),
                 },

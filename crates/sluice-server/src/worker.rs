@@ -182,7 +182,7 @@ async fn execute(
 /// `Err(finished)` when it cannot run: `true` if it is done with (failed, or gone), `false` if
 /// it was handed back.
 async fn prepare(shared: &Shared, snap: &Snapshot, id: &RunId) -> Result<Ready, bool> {
-    let detail = match shared.store.get_run(id).await {
+    let detail = match shared.store.run_head(id).await {
         Ok(Some(d)) => d,
         Ok(None) => return Err(true),
         Err(e) => {

@@ -35,8 +35,8 @@ pub use json::{
     ITEMS_KEY, TRUNCATED_KEY, is_truncated, items_marker, streamed_items, truncation_marker,
 };
 pub use model::{
-    HttpCall, Lease, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, RunSummary,
-    StepRecord, StepStatus, VerifyReport, WriteState,
+    HttpCall, Lease, NewRun, Omitted, Record, RunDetail, RunFilter, RunHead, RunId, RunStatus,
+    RunSummary, StepRecord, StepStatus, VerifyReport, WriteState,
 };
 pub use oauth::{StoredTokens, TokenLock};
 pub use sessions::WebSession;

@@ -404,9 +404,10 @@ impl RunSummary {
     }
 }
 
-/// Everything recorded about one run: `sluice runs show`, and a line of `sluice runs export`.
+/// One run's own record, without its steps and HTTP calls: what a runner needs to start it, and
+/// what a caller waiting for its end reads (a few hundred bytes however large the run).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct RunDetail {
+pub struct RunHead {
     /// The run's id.
     pub id: RunId,
     /// The flow's name.
@@ -437,10 +438,33 @@ pub struct RunDetail {
     pub output: Option<Value>,
     /// Why it failed.
     pub error: Option<String>,
+}
+
+/// Everything recorded about one run: `sluice runs show`, and a line of `sluice runs export`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RunDetail {
+    /// The run's own record (its fields are the detail's, in JSON).
+    #[serde(flatten)]
+    pub run: RunHead,
     /// Its steps, in the order they started.
     pub steps: Vec<StepRecord>,
     /// Its HTTP calls, in the order they were recorded.
     pub http_calls: Vec<HttpCall>,
+    /// How many step records and HTTP calls this detail leaves out, when it was read with a
+    /// limit (`GET /api/runs/{id}?limit=`); absent when it lists everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omitted: Option<Omitted>,
+}
+
+/// How many of a run's step records and HTTP calls a [`RunDetail`] read with a limit left out.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct Omitted {
+    /// Step records not listed.
+    pub steps: u64,
+    /// HTTP calls not listed.
+    pub http_calls: u64,
 }
 
 /// What [`crate::Store::write_intent`] found for an idempotency key.

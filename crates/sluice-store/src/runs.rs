@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use crate::chunks::fixed_chunks;
 use crate::json::{capped_opt, parse, parse_opt};
 use crate::model::{
-    HttpCall, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, RunSummary, StepRecord,
-    StepStatus,
+    HttpCall, NewRun, Omitted, Record, RunDetail, RunFilter, RunHead, RunId, RunStatus, RunSummary,
+    StepRecord, StepStatus,
 };
 use crate::time::{self, Ts};
 use crate::{PoolExt, Store, StoreError, with_read_pool, with_write_pool};
@@ -531,11 +531,7 @@ fn summary_from_row(row: SummaryRow) -> Result<RunSummary, StoreError> {
     })
 }
 
-fn detail_from_rows(
-    run: RunRow,
-    steps: Vec<StepRow>,
-    calls: Vec<HttpRow>,
-) -> Result<RunDetail, StoreError> {
+fn head_from_row(run: RunRow) -> Result<RunHead, StoreError> {
     let (
         id,
         flow,
@@ -553,7 +549,7 @@ fn detail_from_rows(
         error,
         flow_path,
     ) = run;
-    Ok(RunDetail {
+    Ok(RunHead {
         id: RunId::from_db(id),
         flow,
         flow_hash,
@@ -569,14 +565,6 @@ fn detail_from_rows(
         claims: u32_from_db(claims, "claims")?,
         output: parse_opt(output, "a run's output")?,
         error,
-        steps: steps
-            .into_iter()
-            .map(step_from_row)
-            .collect::<Result<_, _>>()?,
-        http_calls: calls
-            .into_iter()
-            .map(http_from_row)
-            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -826,6 +814,15 @@ impl Store {
         rows.into_iter().map(summary_from_row).collect()
     }
 
+    /// Run `id`'s own record, without its steps and HTTP calls: one row, however large the run.
+    pub async fn run_head(&self, id: &RunId) -> Result<Option<RunHead>, StoreError> {
+        let sql = format!("SELECT {RUN_COLS} FROM runs WHERE id = $1");
+        let row: Option<RunRow> = with_read_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(id.as_str()).fetch_optional(pool).await?
+        });
+        row.map(head_from_row).transpose()
+    }
+
     /// Everything recorded about run `id`, or `None` if there is no such run.
     pub async fn get_run(&self, id: &RunId) -> Result<Option<RunDetail>, StoreError> {
         let run_sql = format!("SELECT {RUN_COLS} FROM runs WHERE id = $1");
@@ -847,8 +844,140 @@ impl Store {
                 }
             }
         });
-        rows.map(|(run, steps, calls)| detail_from_rows(run, steps, calls))
-            .transpose()
+        let Some((run, steps, calls)) = rows else {
+            return Ok(None);
+        };
+        Ok(Some(RunDetail {
+            run: head_from_row(run)?,
+            steps: steps
+                .into_iter()
+                .map(step_from_row)
+                .collect::<Result<_, _>>()?,
+            http_calls: calls
+                .into_iter()
+                .map(http_from_row)
+                .collect::<Result<_, _>>()?,
+            omitted: None,
+        }))
+    }
+
+    /// Run `id` with at most `most` step records and `most` HTTP calls read, however large the
+    /// run: the first `most` of each in order, and after them up to `most` more of those that
+    /// went wrong (steps failed or cancelled; calls unanswered or answered 4xx/5xx), so a
+    /// failure late in a long `for_each` is shown. `omitted` counts what is left out (`None`
+    /// when nothing is). What the web view and `GET /api/runs/{id}` show.
+    pub async fn get_run_within(
+        &self,
+        id: &RunId,
+        most: usize,
+    ) -> Result<Option<RunDetail>, StoreError> {
+        let Some(run) = self.run_head(id).await? else {
+            return Ok(None);
+        };
+        let limit = i64::try_from(most).unwrap_or(i64::MAX);
+        let first_steps = format!(
+            "SELECT {STEP_COLS} FROM steps WHERE run_id = $1 ORDER BY started_at, step, item \
+             LIMIT $2"
+        );
+        let bad_steps = format!(
+            "SELECT {STEP_COLS} FROM steps WHERE run_id = $1 \
+             AND status IN ('failed', 'cancelled') ORDER BY started_at, step, item LIMIT $2"
+        );
+        let first_calls =
+            format!("SELECT {HTTP_COLS} FROM http_calls WHERE run_id = $1 ORDER BY id LIMIT $2");
+        // The calls that went wrong after the first `most` (whose last id is $2).
+        let bad_calls = format!(
+            "SELECT {HTTP_COLS} FROM http_calls WHERE run_id = $1 AND id > $2 \
+             AND (status IS NULL OR status >= 400) ORDER BY id LIMIT $3"
+        );
+        let (total_steps, total_calls, steps, bad, calls, late): (
+            i64,
+            i64,
+            Vec<StepRow>,
+            Vec<StepRow>,
+            Vec<HttpRow>,
+            Vec<HttpRow>,
+        ) = with_read_pool!(self, pool => {
+            let (total_steps,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM steps WHERE run_id = $1")
+                    .bind(id.as_str())
+                    .fetch_one(pool)
+                    .await?;
+            let (total_calls,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM http_calls WHERE run_id = $1")
+                    .bind(id.as_str())
+                    .fetch_one(pool)
+                    .await?;
+            let steps = sqlx::query_as(&first_steps)
+                .bind(id.as_str())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            let bad = if total_steps > limit {
+                sqlx::query_as(&bad_steps).bind(id.as_str()).bind(limit).fetch_all(pool).await?
+            } else {
+                Vec::new()
+            };
+            let calls = sqlx::query_as(&first_calls)
+                .bind(id.as_str())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            let late = if total_calls > limit && limit > 0 {
+                let last: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM http_calls WHERE run_id = $1 ORDER BY id LIMIT 1 OFFSET $2",
+                )
+                .bind(id.as_str())
+                .bind(limit - 1)
+                .fetch_optional(pool)
+                .await?;
+                match last {
+                    Some((last,)) => {
+                        sqlx::query_as(&bad_calls)
+                            .bind(id.as_str())
+                            .bind(last)
+                            .bind(limit)
+                            .fetch_all(pool)
+                            .await?
+                    }
+                    None => Vec::new(),
+                }
+            } else {
+                Vec::new()
+            };
+            (total_steps, total_calls, steps, bad, calls, late)
+        });
+        let mut steps: Vec<StepRecord> = steps
+            .into_iter()
+            .map(step_from_row)
+            .collect::<Result<_, _>>()?;
+        let listed: std::collections::HashSet<(String, Option<u32>)> =
+            steps.iter().map(|s| (s.step.clone(), s.item)).collect();
+        for row in bad {
+            let record = step_from_row(row)?;
+            if !listed.contains(&(record.step.clone(), record.item)) {
+                steps.push(record);
+            }
+        }
+        let http_calls: Vec<HttpCall> = calls
+            .into_iter()
+            .chain(late)
+            .map(http_from_row)
+            .collect::<Result<_, _>>()?;
+        let omitted = Omitted {
+            steps: u64::try_from(total_steps)
+                .unwrap_or(0)
+                .saturating_sub(steps.len() as u64),
+            http_calls: u64::try_from(total_calls)
+                .unwrap_or(0)
+                .saturating_sub(http_calls.len() as u64),
+        };
+        Ok(Some(RunDetail {
+            run,
+            steps,
+            http_calls,
+            omitted: (omitted != Omitted::default()).then_some(omitted),
+        }))
     }
 
     /// Writes every run created at or after `since` as JSON Lines (one [`RunDetail`] with its

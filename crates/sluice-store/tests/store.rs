@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{Timelike as _, Utc};
 use serde_json::{Value, json};
 use sluice_store::{
-    HttpCall, Lease, NewRun, Record, RunDetail, RunFilter, RunId, RunStatus, StepRecord,
+    HttpCall, Lease, NewRun, Omitted, Record, RunDetail, RunFilter, RunId, RunStatus, StepRecord,
     StepStatus, Store, StoreError, VerifyReport, WriteState, is_truncated,
 };
 use sqlx::Connection;
@@ -161,6 +161,7 @@ on_both_backends!(
     run_lifecycle_list_and_show,
     steps_upsert_and_finished_steps,
     http_calls_are_recorded_in_order,
+    a_detail_within_a_limit_lists_the_first_and_what_went_wrong,
     large_outputs_are_capped_with_a_marker,
     export_writes_json_lines_since_a_time,
     prune_removes_old_finished_runs_only,
@@ -234,17 +235,20 @@ async fn run_lifecycle_list_and_show(db: &TestDb) {
         .expect("create c");
 
     let ra = get(&store, &a).await;
-    assert_eq!(ra.status, RunStatus::Queued);
-    assert_eq!(ra.flow, "contact-360");
-    assert_eq!(ra.trigger, "manual");
-    assert_eq!(ra.inputs, json!({"contact": "c1"}));
-    assert_eq!(ra.flow_hash, NewRun::content_hash(b"name: contact-360\n"));
-    assert_eq!(ra.flow_hash.len(), 64);
-    assert!(ra.started_at.is_none() && ra.owner.is_none() && ra.claims == 0);
+    assert_eq!(ra.run.status, RunStatus::Queued);
+    assert_eq!(ra.run.flow, "contact-360");
+    assert_eq!(ra.run.trigger, "manual");
+    assert_eq!(ra.run.inputs, json!({"contact": "c1"}));
+    assert_eq!(
+        ra.run.flow_hash,
+        NewRun::content_hash(b"name: contact-360\n")
+    );
+    assert_eq!(ra.run.flow_hash.len(), 64);
+    assert!(ra.run.started_at.is_none() && ra.run.owner.is_none() && ra.run.claims == 0);
     let rc = get(&store, &c).await;
-    assert_eq!(rc.status, RunStatus::Running);
-    assert_eq!(rc.owner.as_deref(), Some("cli"));
-    assert!(rc.lease_until.is_some_and(|t| t > Utc::now()));
+    assert_eq!(rc.run.status, RunStatus::Running);
+    assert_eq!(rc.run.owner.as_deref(), Some("cli"));
+    assert!(rc.run.lease_until.is_some_and(|t| t > Utc::now()));
 
     assert!(
         store
@@ -282,12 +286,12 @@ async fn run_lifecycle_list_and_show(db: &TestDb) {
     );
 
     let ra = get(&store, &a).await;
-    assert_eq!(ra.status, RunStatus::Succeeded);
-    assert_eq!(ra.output, Some(json!({"ok": true})));
-    assert!(ra.lease_until.is_none());
-    assert!(ra.finished_at >= ra.started_at);
+    assert_eq!(ra.run.status, RunStatus::Succeeded);
+    assert_eq!(ra.run.output, Some(json!({"ok": true})));
+    assert!(ra.run.lease_until.is_none());
+    assert!(ra.run.finished_at >= ra.run.started_at);
     let rc = get(&store, &c).await;
-    assert_eq!(rc.error.as_deref(), Some("step `get` failed: 500"));
+    assert_eq!(rc.run.error.as_deref(), Some("step `get` failed: 500"));
 
     let all = store.list_runs(&RunFilter::default()).await.expect("list");
     let ids: Vec<&RunId> = all.iter().map(|r| &r.id).collect();
@@ -515,6 +519,101 @@ async fn http_calls_are_recorded_in_order(db: &TestDb) {
     store.close().await;
 }
 
+/// A run of 30 items read within 10: the first 10 step records and calls, then the failed item
+/// and the failed calls that come later; `omitted` counts the rest. Within 100, everything, as
+/// `get_run` reads it, and no `omitted`.
+async fn a_detail_within_a_limit_lists_the_first_and_what_went_wrong(db: &TestDb) {
+    let store = db.open().await;
+    let run = store
+        .create_run(new_run("f", "manual"))
+        .await
+        .expect("create");
+    let t0 = Utc::now();
+    let mut records = Vec::new();
+    for i in 0..30u32 {
+        let mut s = step("contacts", Some(i), StepStatus::Succeeded, json!({"i": i}));
+        s.started_at = t0 + chrono::TimeDelta::milliseconds(i64::from(i));
+        if i == 25 {
+            s.status = StepStatus::Failed;
+            s.error = Some("HTTP 404".into());
+        }
+        records.push(Record::Step(run.clone(), s));
+        let call = HttpCall {
+            step: "contacts".into(),
+            item: Some(i),
+            attempt: 1,
+            method: "GET".into(),
+            url: format!("https://x.test/contacts/c{i}"),
+            headers: vec![],
+            body: None,
+            status: match i {
+                25 => Some(404),
+                27 => None,
+                _ => Some(200),
+            },
+            elapsed_ms: 3,
+            at: t0,
+            error: (i == 27).then(|| "timed out".to_string()),
+        };
+        records.push(Record::Http(run.clone(), call));
+    }
+    store.record_batch(&records).await.expect("record");
+
+    let within = store
+        .get_run_within(&run, 10)
+        .await
+        .expect("read")
+        .expect("run");
+    let items: Vec<Option<u32>> = within.steps.iter().map(|s| s.item).collect();
+    let mut expected: Vec<Option<u32>> = (0..10).map(Some).collect();
+    expected.push(Some(25));
+    assert_eq!(items, expected, "the first ten, then the failed one");
+    let calls: Vec<Option<u32>> = within.http_calls.iter().map(|c| c.item).collect();
+    expected.push(Some(27));
+    assert_eq!(
+        calls, expected,
+        "the first ten, then the 404 and the unanswered"
+    );
+    assert_eq!(
+        within.omitted,
+        Some(Omitted {
+            steps: 19,
+            http_calls: 18
+        })
+    );
+    assert_eq!(within.run, get(&store, &run).await.run);
+
+    let whole = store
+        .get_run_within(&run, 100)
+        .await
+        .expect("read")
+        .expect("run");
+    assert_eq!(whole.omitted, None, "nothing left out");
+    assert_eq!(whole, get(&store, &run).await);
+    let counts = store
+        .get_run_within(&run, 0)
+        .await
+        .expect("read")
+        .expect("run");
+    assert!(counts.steps.is_empty() && counts.http_calls.is_empty());
+    assert_eq!(
+        counts.omitted,
+        Some(Omitted {
+            steps: 30,
+            http_calls: 30
+        }),
+        "within 0: only how many"
+    );
+    assert!(
+        store
+            .get_run_within(&RunId::new(), 10)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    store.close().await;
+}
+
 async fn large_outputs_are_capped_with_a_marker(db: &TestDb) {
     let store = db.open().await;
     let run = store
@@ -566,7 +665,7 @@ async fn large_outputs_are_capped_with_a_marker(db: &TestDb) {
         .await
         .expect("finish");
     let detail = get(&small, &run).await;
-    assert!(detail.output.as_ref().is_some_and(is_truncated));
+    assert!(detail.run.output.as_ref().is_some_and(is_truncated));
     let unlimited = db.open().await.with_output_cap(None);
     unlimited
         .record_step(&run, &step("big", None, StepStatus::Succeeded, big.clone()))
@@ -638,7 +737,7 @@ async fn export_writes_json_lines_since_a_time(db: &TestDb) {
         .map(|l| serde_json::from_str(l).expect("a line is one run"))
         .collect();
     assert_eq!(
-        runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        runs.iter().map(|r| r.run.id.clone()).collect::<Vec<_>>(),
         recent,
         "oldest first"
     );
@@ -662,7 +761,7 @@ async fn export_writes_json_lines_since_a_time(db: &TestDb) {
             .expect("line"),
     )
     .expect("parse");
-    assert_eq!(first.id, old);
+    assert_eq!(first.run.id, old);
     store.close().await;
 }
 
@@ -1028,7 +1127,7 @@ async fn claim_runs_concurrently_never_twice(db: &TestDb) {
         let (owner, mine) = t.await.expect("task");
         counts.push(mine.len());
         for id in mine {
-            assert_eq!(get(&setup, &id).await.owner.as_deref(), Some(owner));
+            assert_eq!(get(&setup, &id).await.run.owner.as_deref(), Some(owner));
             assert!(seen.insert(id.clone()), "run {id} claimed twice");
         }
     }
@@ -1084,9 +1183,9 @@ async fn expired_lease_is_taken_over_and_renewal_checks_owner(db: &TestDb) {
         vec![run.clone()]
     );
     let detail = get(&store, &run).await;
-    assert_eq!(detail.owner.as_deref(), Some("alive"));
-    assert_eq!(detail.claims, 2);
-    assert_eq!(detail.status, RunStatus::Running);
+    assert_eq!(detail.run.owner.as_deref(), Some("alive"));
+    assert_eq!(detail.run.claims, 2);
+    assert_eq!(detail.run.status, RunStatus::Running);
     assert!(
         !store.renew_lease(&run, "dead", short).await.expect("renew"),
         "the old owner cannot renew a run taken from it"
@@ -1129,7 +1228,7 @@ async fn expired_lease_is_taken_over_and_renewal_checks_owner(db: &TestDb) {
             .await
             .expect("resume")
     );
-    assert_eq!(get(&store, &crashed).await.claims, 2);
+    assert_eq!(get(&store, &crashed).await.run.claims, 2);
     store.close().await;
 }
 
@@ -1176,7 +1275,7 @@ async fn schedule_tick_fires_once(db: &TestDb) {
         runs.extend(t.await.expect("task"));
     }
     assert_eq!(runs.len(), 1);
-    assert_eq!(get(&one, &runs[0]).await.status, RunStatus::Queued);
+    assert_eq!(get(&one, &runs[0]).await.run.status, RunStatus::Queued);
     assert_eq!(db.count("SELECT COUNT(*) FROM runs").await, 1);
     assert!(
         !one.schedule_fire("nightly", tick2).await.expect("again"),
@@ -1443,7 +1542,7 @@ async fn batch_records_all_kinds_in_one_commit(db: &TestDb) {
     ];
     store.record_batch(&records).await.expect("batch");
     let detail = get(&store, &id).await;
-    assert_eq!(detail.flow_path.as_deref(), Some("/flows/batch.yaml"));
+    assert_eq!(detail.run.flow_path.as_deref(), Some("/flows/batch.yaml"));
     assert_eq!(detail.steps.len(), 1);
     assert_eq!(detail.steps[0].output, Some(json!([1])));
     assert_eq!(detail.http_calls, vec![call.clone()]);
@@ -1499,8 +1598,8 @@ async fn take_over_from_a_gone_owner(db: &TestDb) {
             .expect("take")
     );
     let detail = get(&store, &id).await;
-    assert_eq!(detail.owner.as_deref(), Some("cli:host:2"));
-    assert_eq!(detail.claims, 2);
+    assert_eq!(detail.run.owner.as_deref(), Some("cli:host:2"));
+    assert_eq!(detail.run.claims, 2);
     // The old owner's renewals now fail: it must stop.
     assert!(
         !store
@@ -1541,8 +1640,8 @@ async fn trigger_keys_fire_once_with_their_run(db: &TestDb) {
     }
     assert_eq!(fired.len(), 1);
     let run = get(&store, &fired[0]).await;
-    assert_eq!(run.status, RunStatus::Queued);
-    assert_eq!(run.trigger, "webhook:ContactUpdate");
+    assert_eq!(run.run.status, RunStatus::Queued);
+    assert_eq!(run.run.trigger, "webhook:ContactUpdate");
     assert!(store.trigger_has_keys("webhook:f").await.expect("has"));
     // A key recorded without a run (a poll's first look) still fires only once.
     assert!(
@@ -1612,7 +1711,7 @@ async fn release_and_counts_and_last_fire(db: &TestDb) {
     assert!(!store.release_run(&id, "r2").await.expect("not the owner"));
     assert!(store.release_run(&id, "r1").await.expect("release"));
     let run = get(&store, &id).await;
-    assert_eq!((run.status, run.owner), (RunStatus::Queued, None));
+    assert_eq!((run.run.status, run.run.owner), (RunStatus::Queued, None));
     // Another runner claims it and resumes it.
     let claimed = store
         .claim_runs("r2", Duration::from_secs(30), 10)
@@ -1686,6 +1785,7 @@ async fn output_items_are_kept_once_in_order_and_paged(db: &TestDb) {
     let detail = store.get_run(&run).await.expect("get").expect("run");
     assert_eq!(
         detail
+            .run
             .output
             .as_ref()
             .and_then(sluice_store::streamed_items),

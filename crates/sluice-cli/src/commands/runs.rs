@@ -243,25 +243,30 @@ fn print_list(runs: &[sluice_store::RunSummary]) {
 
 fn print_detail(d: &RunDetail) {
     let mut out = std::io::stdout().lock();
-    let duration = match (d.started_at, d.finished_at) {
+    let duration = match (d.run.started_at, d.run.finished_at) {
         (Some(s), Some(e)) => (e - s).to_std().ok(),
         _ => None,
     };
-    let _ = writeln!(out, "run       {}", d.id);
-    let _ = writeln!(out, "flow      {} (sha256 {})", d.flow, short(&d.flow_hash));
-    if let Some(p) = &d.flow_path {
+    let _ = writeln!(out, "run       {}", d.run.id);
+    let _ = writeln!(
+        out,
+        "flow      {} (sha256 {})",
+        d.run.flow,
+        short(&d.run.flow_hash)
+    );
+    if let Some(p) = &d.run.flow_path {
         let _ = writeln!(out, "file      {p}");
     }
-    let _ = writeln!(out, "trigger   {}", d.trigger);
-    let _ = writeln!(out, "status    {}", d.status);
-    let _ = writeln!(out, "started   {}", time_text(d.started_at));
-    let _ = writeln!(out, "finished  {}", time_text(d.finished_at));
+    let _ = writeln!(out, "trigger   {}", d.run.trigger);
+    let _ = writeln!(out, "status    {}", d.run.status);
+    let _ = writeln!(out, "started   {}", time_text(d.run.started_at));
+    let _ = writeln!(out, "finished  {}", time_text(d.run.finished_at));
     let _ = writeln!(out, "duration  {}", duration_text(duration));
-    if d.claims > 1 {
-        let _ = writeln!(out, "resumed   {} times", d.claims - 1);
+    if d.run.claims > 1 {
+        let _ = writeln!(out, "resumed   {} times", d.run.claims - 1);
     }
-    let _ = writeln!(out, "inputs    {}", d.inputs);
-    if let Some(e) = &d.error {
+    let _ = writeln!(out, "inputs    {}", d.run.inputs);
+    if let Some(e) = &d.run.error {
         let _ = writeln!(out, "error     {e}");
     }
     let _ = writeln!(out, "\nsteps:");
@@ -274,7 +279,7 @@ fn print_detail(d: &RunDetail) {
             print_call(&mut out, c);
         }
     }
-    if let Some(o) = &d.output {
+    if let Some(o) = &d.run.output {
         let _ = writeln!(
             out,
             "\noutput:\n{}",
@@ -356,20 +361,20 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
     block_on(async move {
         let store = open_store(args.exec.store.as_deref(), None).await?;
         let detail = store.get_run(&id).await?.ok_or_else(|| no_run(&id))?;
-        let path = detail.flow_path.clone().ok_or_else(|| {
+        let path = detail.run.flow_path.clone().ok_or_else(|| {
             CliError::msg(format!(
                 "run `{id}` was recorded without its flow file's path"
             ))
         })?;
         let loaded = LoadedFlow::load(Path::new(&path))?;
-        if loaded.target.content_hash != detail.flow_hash && !args.allow_changed {
+        if loaded.target.content_hash != detail.run.flow_hash && !args.allow_changed {
             return Err(CliError::msg(format!(
                 "{path} changed since run `{id}` started; resuming would mix two versions of the \
                  flow. Restore it, or resume with --allow-changed"
             )));
         }
         let store = sluice_project::store::with_project_settings(store, loaded.files.project());
-        let given: Map<String, Value> = match detail.inputs.clone() {
+        let given: Map<String, Value> = match detail.run.inputs.clone() {
             Value::Object(m) => m,
             _ => Map::new(),
         };
@@ -377,7 +382,7 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
             .map_err(|p| CliError::msg(p.problems.join("\n")))?;
         let me = sluice_project::host::cli_owner();
         let lease = super::run::LEASE;
-        let claimed = match detail.status {
+        let claimed = match detail.run.status {
             RunStatus::Succeeded => {
                 return Err(CliError::msg(format!(
                     "run `{id}` succeeded: there is nothing to resume"
@@ -388,7 +393,7 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
             }
             RunStatus::Queued | RunStatus::Running => {
                 let started = store.start_run(&id, &me, lease).await?;
-                match (&detail.owner, started) {
+                match (&detail.run.owner, started) {
                     (_, true) => true,
                     (Some(prev), false) if sluice_project::host::cli_owner_is_gone(prev) => {
                         store.take_over_run(&id, &me, lease, prev).await?
@@ -401,8 +406,8 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
             return Err(CliError::msg(format!(
                 "run `{id}` is held by {} until {}; if that process is gone, retry once its lease \
                  has expired",
-                detail.owner.as_deref().unwrap_or("another runner"),
-                time_text(detail.lease_until)
+                detail.run.owner.as_deref().unwrap_or("another runner"),
+                time_text(detail.run.lease_until)
             )));
         }
         let recorder = Recorder::start(store.clone());

@@ -496,6 +496,10 @@ async fn runs_page(
         .into_response()
 }
 
+/// How many step records and HTTP calls a run's page lists (each): the first, then those that
+/// went wrong; the page says how many it leaves out.
+const PAGE_RECORDS: usize = 200;
+
 async fn run_page(
     State(shared): State<Shared_>,
     axum::Extension(auth): axum::Extension<Auth>,
@@ -508,13 +512,13 @@ async fn run_page(
         )
             .into_response();
     };
-    let run = match shared.store.get_run(&run_id).await {
+    let run = match shared.store.get_run_within(&run_id, PAGE_RECORDS).await {
         Ok(Some(r)) => r,
         Ok(None) => return not_found(&format!("No run has the id `{run_id}`.")),
         Err(e) => return unavailable(e),
     };
     let snap = shared.registry.snapshot();
-    let exec = snap.flows.get(&run.flow).map(|e| e.exec.clone());
+    let exec = snap.flows.get(&run.run.flow).map(|e| e.exec.clone());
     pages::run(auth.csrf(), &run, exec.as_deref()).into_response()
 }
 

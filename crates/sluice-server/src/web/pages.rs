@@ -499,7 +499,7 @@ fn step_rows<'a>(run: &'a RunDetail, exec: Option<&Executable>) -> Vec<StepRow<'
     if let Some(exec) = exec {
         for (i, step) in exec.steps.iter().enumerate() {
             let records = by_name.get(step.name.as_str()).cloned().unwrap_or_default();
-            let status = step_status(&records).unwrap_or_else(|| match run.status {
+            let status = step_status(&records).unwrap_or_else(|| match run.run.status {
                 RunStatus::Queued => "waiting",
                 RunStatus::Running => {
                     let ready = step.needs.iter().all(|d| {
@@ -553,31 +553,53 @@ fn bar(start: DateTime<Utc>, end: DateTime<Utc>, t0: DateTime<Utc>, t1: DateTime
     }
 }
 
+/// What the page leaves out of a large run, e.g. "This page lists 200 of the run's 300 HTTP
+/// calls: the first, and those that went wrong." `None` when it lists everything.
+fn omitted_note(detail: &RunDetail) -> Option<String> {
+    let omitted = detail.omitted?;
+    let part = |listed: usize, left: u64, what: &str| {
+        (left > 0).then(|| format!("{listed} of the run's {} {what}", listed as u64 + left))
+    };
+    let parts: Vec<String> = [
+        part(detail.steps.len(), omitted.steps, "step records"),
+        part(detail.http_calls.len(), omitted.http_calls, "HTTP calls"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Some(format!(
+        "This page lists {}: the first, and those that went wrong.",
+        parts.join(" and ")
+    ))
+}
+
 /// `/runs/{id}`: the run's state, its error, the DAG coloured by step status, and each step
 /// with its request, answer status and output. `run.js` refreshes it while the run goes on.
-pub(super) fn run(csrf: Option<&str>, run: &RunDetail, exec: Option<&Executable>) -> Markup {
+pub(super) fn run(csrf: Option<&str>, detail: &RunDetail, exec: Option<&Executable>) -> Markup {
     // Over 80 lines: the page's markup, which reads best top to bottom as one template.
-    let rows = step_rows(run, exec);
+    let rows = step_rows(detail, exec);
+    let run = &detail.run;
     let statuses: HashMap<String, &'static str> =
         rows.iter().map(|r| (r.name.clone(), r.status)).collect();
     let t0 = run
         .started_at
-        .or_else(|| run.steps.iter().map(|s| s.started_at).min())
+        .or_else(|| detail.steps.iter().map(|s| s.started_at).min())
         .unwrap_or(run.created_at);
     let t1 = run
         .finished_at
-        .or_else(|| run.steps.iter().map(|s| s.finished_at).max())
+        .or_else(|| detail.steps.iter().map(|s| s.finished_at).max())
         .unwrap_or_else(Utc::now)
         .max(t0);
     let live = !run.status.is_final();
     let id = run.id.to_string();
+    let omitted = detail.omitted.unwrap_or_default();
     let fingerprint = format!(
         "{}|{}|{}",
         run.status,
-        run.steps.len(),
-        run.http_calls.len()
+        detail.steps.len() as u64 + omitted.steps,
+        detail.http_calls.len() as u64 + omitted.http_calls
     );
-    let failed_step = run.steps.iter().find(|s| s.status == StepStatus::Failed);
+    let failed_step = detail.steps.iter().find(|s| s.status == StepStatus::Failed);
     layout(
         &format!("Run of {}", run.flow),
         csrf,
@@ -618,6 +640,11 @@ pub(super) fn run(csrf: Option<&str>, run: &RunDetail, exec: Option<&Executable>
                 }
                 section aria-labelledby="timeline-h" {
                     h2 id="timeline-h" { "Timeline" }
+                    @if let Some(left) = omitted_note(detail) {
+                        p class="note" id="omitted" {
+                            (left) " " code { "sluice runs show " (id) } " lists them all."
+                        }
+                    }
                     ol class="timeline" {
                         @for row in &rows {
                             li class=(format!("step st-{}", row.status)) id=(format!("step-{}", row.name)) {
@@ -651,7 +678,7 @@ pub(super) fn run(csrf: Option<&str>, run: &RunDetail, exec: Option<&Executable>
                                             @if let Some(o) = &r.output { h4 { "Output" } (json_block(o, &id)) }
                                         }
                                     }
-                                    @let calls: Vec<_> = run.http_calls.iter().filter(|c| c.step == row.name).collect();
+                                    @let calls: Vec<_> = detail.http_calls.iter().filter(|c| c.step == row.name).collect();
                                     @if !calls.is_empty() {
                                         h4 { "HTTP calls" }
                                         ul class="calls" {

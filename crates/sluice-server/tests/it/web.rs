@@ -758,3 +758,133 @@ fn a_web_session_survives_a_restart_of_the_runner() {
         assert_eq!(after.status(), StatusCode::SEE_OTHER, "logged out");
     });
 }
+
+/// A `for_each` of one read per id, each recorded as a step of its own with its HTTP call.
+const MANY: &str = r#"
+name: many
+inputs:
+  ids: { type: array }
+connections:
+  crm: { connector: local-crm }
+steps:
+  each:
+    for_each: "{{ inputs.ids }}"
+    as: id
+    concurrency: 8
+    action: crm.get_contact
+    with: { contactId: "{{ id }}" }
+output: "{{ len steps.each }}"
+"#;
+
+/// A contact read at `url`, without auth or rate limits.
+fn local_crm(url: &str) -> String {
+    format!(
+        "name: local-crm\ndescription: A local server answering every contact read.\n\
+         base_url: \"{url}\"\noperations:\n  get_contact:\n    description: Reads a contact.\n    \
+         method: GET\n    path: \"/contacts/{{contactId}}\"\n    \
+         params:\n      contactId: {{ in: path, type: string, required: true }}\n"
+    )
+}
+
+/// A run of 1,005 reads: its page and `GET /api/runs/{id}` list a bounded part of its records
+/// (the page 200, the API 1,000 or `limit`) and say how many they left out; `limit=0` (what the page's
+/// live updates read) only counts; a limit over 10,000 is refused with the reason.
+#[test]
+fn a_large_runs_page_and_api_list_a_bounded_part_and_say_what_they_left_out() {
+    harness::run(|logs| async move {
+        let crm = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("GET"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200).set_body_json(json!({"contact": {"id": "c"}})),
+            )
+            .mount(&crm)
+            .await;
+        let project = project("sandbox-token").with_flow("many", MANY);
+        project.write("connectors/local-crm.yaml", local_crm(&crm.uri()));
+        let s = Runner::start(&project, &logs, Apis::Connections(&[]), None).await;
+        let ids: Vec<String> = (0..1005).map(|i| format!("c{i}")).collect();
+        let resp = client()
+            .post(s.url("/api/flows/many/runs?wait=30s"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "ids": ids }))
+            .send()
+            .await
+            .expect("run");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["output"], 1005, "{body}");
+        let id = body["id"].as_str().expect("id").to_string();
+        let detail = |query: &'static str| {
+            let url = s.url(&format!("/api/runs/{id}{query}"));
+            async move {
+                let resp = client()
+                    .get(url)
+                    .bearer_auth(TOKEN)
+                    .send()
+                    .await
+                    .expect("get");
+                let status = resp.status();
+                (status, resp.json::<Value>().await.expect("json"))
+            }
+        };
+        // The default lists 1,000 calls and says 5 are left out; 2,000 lists them all, and no
+        // `omitted`.
+        let (status, default) = detail("").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(default["http_calls"].as_array().map(Vec::len), Some(1000));
+        assert_eq!(
+            default["omitted"]["http_calls"], 5,
+            "{}",
+            default["omitted"]
+        );
+        let (_, whole) = detail("?limit=2000").await;
+        let steps = whole["steps"].as_array().map_or(0, Vec::len);
+        assert_eq!(whole["http_calls"].as_array().map(Vec::len), Some(1005));
+        assert!(whole.get("omitted").is_none(), "{}", whole["omitted"]);
+        // Five: the first five calls, and how many were left out.
+        let (_, five) = detail("?limit=5").await;
+        let first: Vec<&Value> = whole["http_calls"].as_array().expect("calls")[..5]
+            .iter()
+            .collect();
+        let listed: Vec<&Value> = five["http_calls"]
+            .as_array()
+            .expect("calls")
+            .iter()
+            .collect();
+        assert_eq!(listed, first);
+        assert_eq!(five["omitted"]["http_calls"], json!(1000));
+        assert_eq!(five["omitted"]["steps"], json!(steps.saturating_sub(5)));
+        // None: only how many (the page's live updates read this every second).
+        let (_, none) = detail("?limit=0").await;
+        assert_eq!(none["steps"], json!([]));
+        assert_eq!(none["http_calls"], json!([]));
+        assert_eq!(none["omitted"]["steps"], json!(steps));
+        assert_eq!(none["omitted"]["http_calls"], json!(1005));
+        assert_eq!(none["status"], "succeeded");
+        let (status, refused) = detail("?limit=10001").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            refused["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("10000") && e.contains("runs export")),
+            "{refused}"
+        );
+        // The page: 200 calls, and a note saying how many of how many.
+        let cookie = login(&s).await;
+        let html = client()
+            .get(s.url(&format!("/runs/{id}")))
+            .header(COOKIE, session(&cookie))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        assert_eq!(html.matches("<li><code>GET ").count(), 200, "{html}");
+        assert!(
+            html.contains(
+                "This page lists 200 of the run's 1005 HTTP calls: the first, and those that went wrong."
+            ),
+            "{html}"
+        );
+    });
+}

@@ -1,12 +1,13 @@
-// Live updates of a running run, without a full reload: polls /api/runs/ID every second and,
-// when the run changed (status, steps or HTTP calls recorded), fetches this page again and swaps
+// Live updates of a running run, without a full reload: polls /api/runs/ID?limit=0 (the run and
+// how many steps and HTTP calls it has recorded, none listed) every second and, when the run
+// changed (status, steps or HTTP calls recorded), fetches this page again and swaps
 // <main>'s content (open <details> stay open, focus is kept when it can be). Stops when it ends.
 (function () {
   'use strict';
   var main = document.getElementById('main');
   if (!main || !main.dataset.run || !window.fetch || !window.DOMParser) return;
   var id = main.dataset.run;
-  var url = '/api/runs/' + encodeURIComponent(id);
+  var url = '/api/runs/' + encodeURIComponent(id) + '?limit=0';
   var ended = function (status) { return status !== 'queued' && status !== 'running'; };
 
   function refresh() {
@@ -35,7 +36,8 @@
       })
       .then(function (run) {
         if (!run) return null;
-        var fp = run.status + '|' + run.steps.length + '|' + run.http_calls.length;
+        var left = run.omitted || { steps: 0, http_calls: 0 };
+        var fp = run.status + '|' + (run.steps.length + left.steps) + '|' + (run.http_calls.length + left.http_calls);
         var changed = fp !== main.dataset.fp;
         return (changed ? refresh() : Promise.resolve()).then(function () { return run; });
       })
