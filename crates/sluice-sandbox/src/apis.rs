@@ -14,16 +14,14 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::reply;
 use crate::conversations::{NewMessage, record_message};
 use crate::errors::GhlError;
-use crate::records::{of_location, own_location, query_location};
+use crate::handler::{Reply, own_location, reply};
+use crate::records::{of_location, query_location};
 use crate::seed::iso;
 use crate::state::SandboxState;
 use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, str_of};
-
-type Reply = Result<axum::response::Response, GhlError>;
 
 /// The scope each route needs (`METHOD /route`), from the operations' `security` in GHL's
 /// documents.

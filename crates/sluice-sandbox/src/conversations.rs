@@ -11,9 +11,10 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::{contact_index, reply};
+use crate::contacts::contact_index;
 use crate::errors::GhlError;
-use crate::records::{Reply, check_strings, find, of_location, own_location, query_location};
+use crate::handler::{Reply, own_location, reply};
+use crate::records::{check_strings, find, of_location, query_location};
 use crate::seed::{Seed, iso};
 use crate::state::SandboxState;
 use crate::tokens::Principal;

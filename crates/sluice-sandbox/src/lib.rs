@@ -24,6 +24,7 @@ mod conversations;
 mod errors;
 mod fault;
 mod gate;
+mod handler;
 mod ipinfo;
 mod locations;
 mod notes;

@@ -7,9 +7,9 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::reply;
 use crate::errors::GhlError;
-use crate::records::{Reply, check_strings, find, merge, new_record, of_location, own_location};
+use crate::handler::{Reply, own_location, reply};
+use crate::records::{check_strings, find, merge, new_record, of_location};
 use crate::seed::{Seed, key_of};
 use crate::state::SandboxState;
 use crate::tokens::Principal;

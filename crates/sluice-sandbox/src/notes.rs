@@ -8,14 +8,13 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::{contact_index, reply};
+use crate::contacts::contact_index;
 use crate::errors::GhlError;
+use crate::handler::{Reply, reply};
 use crate::seed::{Note, Seed, iso};
 use crate::state::SandboxState;
 use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, str_of};
-
-type Reply = Result<axum::response::Response, GhlError>;
 
 const NOTE_FIELDS: &[&str] = &["userId", "body", "title", "color", "pinned"];
 

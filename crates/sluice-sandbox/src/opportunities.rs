@@ -9,9 +9,9 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::reply;
 use crate::errors::GhlError;
-use crate::records::{Reply, find, merge, new_record, of_location, own_location, query_location};
+use crate::handler::{Reply, own_location, reply};
+use crate::records::{find, merge, new_record, of_location, query_location};
 use crate::seed::string_list;
 use crate::state::SandboxState;
 use crate::tokens::Principal;

@@ -11,24 +11,12 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::reply;
 use crate::errors::GhlError;
+use crate::handler::{Reply, own_location, reply};
 use crate::seed::iso;
 use crate::state::SandboxState;
 use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, str_of};
-
-pub(crate) type Reply = Result<axum::response::Response, GhlError>;
-
-pub(crate) fn own_location(p: &Principal, location: &str) -> Result<(), GhlError> {
-    if p.grant.location_id == location {
-        Ok(())
-    } else {
-        Err(GhlError::Forbidden(
-            "The token does not have access to this location".to_owned(),
-        ))
-    }
-}
 
 pub(crate) fn query_location<'a>(
     q: &'a HashMap<String, String>,
