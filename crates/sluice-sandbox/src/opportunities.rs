@@ -11,7 +11,10 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::GhlError;
 use crate::handler::{Reply, own_location, reply};
-use crate::records::{find, merge, new_record, of_location, query_location};
+use crate::records::{
+    change, get, merge, merge_into, new_record, of_location, of_location_all, query_location,
+    remove,
+};
 use crate::seed::string_list;
 use crate::state::SandboxState;
 use crate::tokens::Principal;
@@ -19,13 +22,8 @@ use crate::util::{Check, json_object, str_of};
 
 const STATUSES: &[&str] = &["open", "won", "lost", "abandoned"];
 
-fn location_list(items: &[Value], location: &str) -> Vec<Value> {
-    items
-        .iter()
-        .filter(|i| of_location(i, location))
-        .cloned()
-        .collect()
-}
+/// What the 404 calls an opportunity.
+pub(crate) const OPPORTUNITY: &str = "Opportunity";
 
 /// GET /opportunities/pipelines?locationId= → `{ pipelines }`.
 pub(crate) async fn pipelines(
@@ -35,7 +33,7 @@ pub(crate) async fn pipelines(
 ) -> Reply {
     let location = query_location(&q, "locationId")?;
     own_location(&p, location)?;
-    let list = st.read(|seed| location_list(&seed.pipelines, location));
+    let list = st.read(|seed| of_location_all(&seed.pipelines, location));
     reply(StatusCode::OK, json!({ "pipelines": list }))
 }
 
@@ -47,7 +45,7 @@ pub(crate) async fn lost_reasons(
 ) -> Reply {
     let location = query_location(&q, "locationId")?;
     own_location(&p, location)?;
-    let list = st.read(|seed| location_list(&seed.lost_reasons, location));
+    let list = st.read(|seed| of_location_all(&seed.lost_reasons, location));
     reply(
         StatusCode::OK,
         json!({ "total": list.len(), "lostReasons": list }),
@@ -102,15 +100,7 @@ pub(crate) async fn get_opportunity(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Reply {
-    let o = st.read(|seed| {
-        find(
-            &seed.opportunities,
-            &id,
-            &p.grant.location_id,
-            "Opportunity",
-        )
-        .map(|i| seed.opportunities[i].clone())
-    })?;
+    let o = st.read(|seed| get(&seed.opportunities, &id, &p.grant.location_id, OPPORTUNITY))?;
     reply(StatusCode::OK, json!({ "opportunity": o }))
 }
 
@@ -121,13 +111,12 @@ pub(crate) async fn delete_opportunity(
     Path(id): Path<String>,
 ) -> Reply {
     let o = st.modify(|seed| {
-        let i = find(
-            &seed.opportunities,
+        remove(
+            &mut seed.opportunities,
             &id,
             &p.grant.location_id,
-            "Opportunity",
-        )?;
-        Ok::<_, GhlError>(seed.opportunities.remove(i))
+            OPPORTUNITY,
+        )
     })?;
     st.emit(
         "OpportunityDelete",
@@ -159,14 +148,13 @@ pub(crate) async fn update_status(
         )));
     }
     let o = st.modify(|seed| {
-        let i = find(
-            &seed.opportunities,
+        merge_into(
+            &mut seed.opportunities,
             &id,
             &p.grant.location_id,
-            "Opportunity",
-        )?;
-        merge(&mut seed.opportunities[i], &body);
-        Ok::<_, GhlError>(seed.opportunities[i].clone())
+            OPPORTUNITY,
+            &body,
+        )
     })?;
     st.emit(
         "OpportunityStatusUpdate",
@@ -281,21 +269,27 @@ pub(crate) async fn remove_followers(
     )
 }
 
-/// Applies `change` to the opportunity's followers: (all followers after, the changed ones).
+/// Applies `apply` to the opportunity's followers: (all followers after, the changed ones).
 fn change_followers(
     st: &SandboxState,
     p: &Principal,
     id: &str,
-    change: impl FnOnce(&mut Vec<String>) -> Vec<String>,
+    apply: impl FnOnce(&mut Vec<String>) -> Vec<String>,
 ) -> Result<(Vec<String>, Vec<String>), GhlError> {
     st.modify(|seed| {
-        let i = find(&seed.opportunities, id, &p.grant.location_id, "Opportunity")?;
-        let o = &mut seed.opportunities[i];
-        let mut list = string_list(o.get("followers"));
-        let changed = change(&mut list);
-        if let Some(obj) = o.as_object_mut() {
-            obj.insert("followers".into(), json!(list));
-        }
-        Ok((list, changed))
+        change(
+            &mut seed.opportunities,
+            id,
+            &p.grant.location_id,
+            OPPORTUNITY,
+            |o| {
+                let mut list = string_list(o.get("followers"));
+                let changed = apply(&mut list);
+                if let Some(obj) = o.as_object_mut() {
+                    obj.insert("followers".into(), json!(list));
+                }
+                (list, changed)
+            },
+        )
     })
 }

@@ -46,6 +46,60 @@ pub(crate) fn find(
         .ok_or_else(|| GhlError::NotFound(format!("{what} not found")))
 }
 
+/// The records of `location`, in order.
+pub(crate) fn of_location_all(items: &[Value], location: &str) -> Vec<Value> {
+    items
+        .iter()
+        .filter(|i| of_location(i, location))
+        .cloned()
+        .collect()
+}
+
+/// A copy of the record `id` of `location` (404 as [`find`]).
+pub(crate) fn get(
+    items: &[Value],
+    id: &str,
+    location: &str,
+    what: &str,
+) -> Result<Value, GhlError> {
+    find(items, id, location, what).map(|i| items[i].clone())
+}
+
+/// Takes the record `id` of `location` out of `items` (404 as [`find`]).
+pub(crate) fn remove(
+    items: &mut Vec<Value>,
+    id: &str,
+    location: &str,
+    what: &str,
+) -> Result<Value, GhlError> {
+    find(items, id, location, what).map(|i| items.remove(i))
+}
+
+/// Applies `f` to the record `id` of `location` (404 as [`find`]).
+pub(crate) fn change<R>(
+    items: &mut [Value],
+    id: &str,
+    location: &str,
+    what: &str,
+    f: impl FnOnce(&mut Value) -> R,
+) -> Result<R, GhlError> {
+    find(items, id, location, what).map(|i| f(&mut items[i]))
+}
+
+/// [`merge`]s the body into the record `id` of `location`: the record after (404 as [`find`]).
+pub(crate) fn merge_into(
+    items: &mut [Value],
+    id: &str,
+    location: &str,
+    what: &str,
+    body: &Map<String, Value>,
+) -> Result<Value, GhlError> {
+    change(items, id, location, what, |r| {
+        merge(r, body);
+        r.clone()
+    })
+}
+
 /// A new record of `location`: the body's fields, a new id, `locationId` and the times.
 pub(crate) fn new_record(body: &Map<String, Value>, location: &str) -> Value {
     let now = iso(Utc::now());
@@ -317,9 +371,13 @@ pub(crate) async fn update_business(
     c.done()?;
     check_strings(&body, &[], &allowed)?;
     let b = st.modify(|seed| {
-        let i = find(&seed.businesses, &id, &p.grant.location_id, "Business")?;
-        merge(&mut seed.businesses[i], &body);
-        Ok::<_, GhlError>(seed.businesses[i].clone())
+        merge_into(
+            &mut seed.businesses,
+            &id,
+            &p.grant.location_id,
+            "Business",
+            &body,
+        )
     })?;
     reply(StatusCode::OK, json!({ "success": true, "buiseness": b }))
 }
@@ -330,10 +388,6 @@ pub(crate) async fn delete_business(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Reply {
-    st.modify(|seed| {
-        let i = find(&seed.businesses, &id, &p.grant.location_id, "Business")?;
-        seed.businesses.remove(i);
-        Ok::<_, GhlError>(())
-    })?;
+    st.modify(|seed| remove(&mut seed.businesses, &id, &p.grant.location_id, "Business"))?;
     reply(StatusCode::OK, json!({ "success": true }))
 }
