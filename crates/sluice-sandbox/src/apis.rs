@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::conversations::{NewMessage, record_message};
 use crate::errors::GhlError;
 use crate::handler::{Reply, own_location, reply};
+use crate::listing::{holds_text, page_of, query_number};
 use crate::opportunities::OPPORTUNITY;
 use crate::records::{
     change, get, merge, new_record, of_location, of_location_all, query_location,
@@ -439,16 +440,8 @@ pub(crate) async fn search_opportunities(
 ) -> Reply {
     let location = query_location(&q, "location_id")?;
     own_location(&p, location)?;
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
-    let page: usize = q
-        .get("page")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let limit = query_number(&q, "limit", 20).clamp(1, 100);
+    let page = query_number(&q, "page", 1).max(1);
     let field = |key: &str| q.get(key).map(String::as_str);
     let data = st.inner.data.lock();
     let matching: Vec<&Value> = data
@@ -469,21 +462,10 @@ pub(crate) async fn search_opportunities(
                     .is_none_or(|v| v == "all" || o.get(*key).and_then(Value::as_str) == Some(v))
             })
         })
-        .filter(|o| {
-            field("q").is_none_or(|text| {
-                o.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.to_lowercase().contains(&text.to_lowercase()))
-            })
-        })
+        .filter(|o| field("q").is_none_or(|text| holds_text(o, &["name"], &text.to_lowercase())))
         .collect();
     let total = matching.len();
-    let items: Vec<Value> = matching
-        .into_iter()
-        .skip((page - 1) * limit)
-        .take(limit)
-        .cloned()
-        .collect();
+    let items = page_of(matching.into_iter().cloned(), page, limit);
     let next = (page * limit < total).then_some(page + 1);
     reply(
         StatusCode::OK,

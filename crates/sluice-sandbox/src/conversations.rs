@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::contacts::contact_index;
 use crate::errors::GhlError;
 use crate::handler::{Reply, own_location, reply};
+use crate::listing::{holds_text, query_number};
 use crate::records::{
     change, check_strings, find, get, merge_into, of_location, query_location, remove,
 };
@@ -125,11 +126,7 @@ pub(crate) async fn search(
 ) -> Reply {
     let location = query_location(&q, "locationId")?;
     own_location(&p, location)?;
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
+    let limit = query_number(&q, "limit", 20).clamp(1, 100);
     let text = q.get("query").map(|t| t.to_lowercase());
     let found: Vec<Value> = st.read(|seed| {
         seed.conversations
@@ -141,13 +138,7 @@ pub(crate) async fn search(
             })
             .filter(|c| {
                 text.as_ref().is_none_or(|t| {
-                    ["fullName", "email", "phone", "lastMessageBody"]
-                        .iter()
-                        .any(|k| {
-                            c.get(*k)
-                                .and_then(Value::as_str)
-                                .is_some_and(|v| v.to_lowercase().contains(t))
-                        })
+                    holds_text(c, &["fullName", "email", "phone", "lastMessageBody"], t)
                 })
             })
             .cloned()
@@ -262,11 +253,7 @@ pub(crate) async fn messages(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Reply {
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
+    let limit = query_number(&q, "limit", 20).clamp(1, 100);
     let list: Vec<Value> = st.read(|seed| {
         find(&seed.conversations, &id, &p.grant.location_id, CONVERSATION).map(|_| {
             seed.messages

@@ -26,6 +26,7 @@ mod fault;
 mod gate;
 mod handler;
 mod ipinfo;
+mod listing;
 mod locations;
 mod notes;
 mod oauth;

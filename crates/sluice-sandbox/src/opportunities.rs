@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::GhlError;
 use crate::handler::{Reply, own_location, reply};
+use crate::listing::{holds_text, page_of};
 use crate::records::{
     change, get, merge, merge_into, new_record, of_location, of_location_all, query_location,
     remove,
@@ -74,20 +75,12 @@ pub(crate) async fn search_advanced(
         seed.opportunities
             .iter()
             .filter(|o| of_location(o, location))
-            .filter(|o| {
-                o.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.to_lowercase().contains(&text))
-            })
+            .filter(|o| holds_text(o, &["name"], &text))
             .cloned()
             .collect()
     });
     let total = found.len();
-    let items: Vec<Value> = found
-        .into_iter()
-        .skip((page - 1) * limit)
-        .take(limit)
-        .collect();
+    let items = page_of(found, page, limit);
     reply(
         StatusCode::OK,
         json!({ "opportunities": items, "total": total, "aggregations": {} }),

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::GhlError;
 use crate::handler::{Reply, own_location, reply};
+use crate::listing::{holds_text, query_number};
 use crate::seed::iso;
 use crate::state::SandboxState;
 use crate::tokens::Principal;
@@ -155,16 +156,6 @@ fn user_index(st: &SandboxState, p: &Principal, id: &str) -> Result<usize, GhlEr
     })
 }
 
-/// Whether a user matches a search text (in its name or email, any case).
-fn user_matches(user: &Value, text: &str) -> bool {
-    let text = text.to_lowercase();
-    ["name", "email", "firstName", "lastName"].iter().any(|k| {
-        user.get(*k)
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.to_lowercase().contains(&text))
-    })
-}
-
 /// GET /users/search?companyId=&locationId=&query=&skip=&limit= → `{ users, count }`: the
 /// users of the token's location (the sandbox has no agency tokens).
 pub(crate) async fn search_users(
@@ -175,13 +166,18 @@ pub(crate) async fn search_users(
     if let Some(l) = q.get("locationId") {
         own_location(&p, l)?;
     }
-    let skip: usize = q.get("skip").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let limit: usize = q.get("limit").and_then(|s| s.parse().ok()).unwrap_or(25);
+    let skip = query_number(&q, "skip", 0);
+    let limit = query_number(&q, "limit", 25);
+    let text = q.get("query").map(|t| t.to_lowercase());
     let found: Vec<Value> = st.read(|seed| {
         seed.users
             .iter()
             .filter(|u| user_in(u, &p.grant.location_id))
-            .filter(|u| q.get("query").is_none_or(|t| user_matches(u, t)))
+            .filter(|u| {
+                // In its name or email, any case.
+                text.as_ref()
+                    .is_none_or(|t| holds_text(u, &["name", "email", "firstName", "lastName"], t))
+            })
             .cloned()
             .collect()
     });
