@@ -30,6 +30,7 @@ mod listing;
 mod locations;
 mod notes;
 mod oauth;
+mod of_contact;
 mod opportunities;
 mod ratelimit;
 mod records;
