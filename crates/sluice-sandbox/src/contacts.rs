@@ -1100,6 +1100,39 @@ pub(crate) async fn remove_followers(
     )
 }
 
+/// Which of a contact's enrolments a route changes.
+#[derive(Clone, Copy)]
+enum Enrolment {
+    Campaign,
+    Workflow,
+}
+
+/// Adds (`add`) or takes out `item` in the contact's campaigns or workflows.
+fn enrol(
+    st: &SandboxState,
+    p: &Principal,
+    which: Enrolment,
+    contact_id: String,
+    item: String,
+    add: bool,
+) -> Result<(), GhlError> {
+    let mut guard = st.inner.data.lock();
+    let data = &mut *guard;
+    contact_index(&data.seed, p, &contact_id)?;
+    let all = match which {
+        Enrolment::Campaign => &mut data.campaigns,
+        Enrolment::Workflow => &mut data.workflows,
+    };
+    if add {
+        all.entry(contact_id)
+            .or_insert_with(BTreeSet::new)
+            .insert(item);
+    } else if let Some(set) = all.get_mut(&contact_id) {
+        set.remove(&item);
+    }
+    Ok(())
+}
+
 /// POST /contacts/{contactId}/campaigns/{campaignId} → 201 `{"succeded": true}`.
 pub(crate) async fn add_to_campaign(
     State(st): State<SandboxState>,
@@ -1108,12 +1141,7 @@ pub(crate) async fn add_to_campaign(
     body: Bytes,
 ) -> Reply {
     json_object(&body)?;
-    let mut data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    data.campaigns
-        .entry(contact_id)
-        .or_insert_with(BTreeSet::new)
-        .insert(campaign_id);
+    enrol(&st, &p, Enrolment::Campaign, contact_id, campaign_id, true)?;
     reply(StatusCode::CREATED, json!({"succeded": true}))
 }
 
@@ -1123,11 +1151,7 @@ pub(crate) async fn remove_from_campaign(
     Extension(p): Extension<Principal>,
     Path((contact_id, campaign_id)): Path<(String, String)>,
 ) -> Reply {
-    let mut data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    if let Some(set) = data.campaigns.get_mut(&contact_id) {
-        set.remove(&campaign_id);
-    }
+    enrol(&st, &p, Enrolment::Campaign, contact_id, campaign_id, false)?;
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 
@@ -1159,12 +1183,7 @@ pub(crate) async fn add_to_workflow(
     body: Bytes,
 ) -> Reply {
     workflow_body(&body)?;
-    let mut data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    data.workflows
-        .entry(contact_id)
-        .or_insert_with(BTreeSet::new)
-        .insert(workflow_id);
+    enrol(&st, &p, Enrolment::Workflow, contact_id, workflow_id, true)?;
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 
@@ -1176,11 +1195,7 @@ pub(crate) async fn remove_from_workflow(
     body: Bytes,
 ) -> Reply {
     workflow_body(&body)?;
-    let mut data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    if let Some(set) = data.workflows.get_mut(&contact_id) {
-        set.remove(&workflow_id);
-    }
+    enrol(&st, &p, Enrolment::Workflow, contact_id, workflow_id, false)?;
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 
