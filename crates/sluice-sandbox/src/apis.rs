@@ -11,19 +11,19 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
-use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::reply;
 use crate::conversations::{NewMessage, record_message};
 use crate::errors::GhlError;
-use crate::records::{of_location, own_location, query_location};
-use crate::seed::iso;
+use crate::handler::{Reply, own_location, reply};
+use crate::listing::{holds_text, page_of, query_number};
+use crate::opportunities::OPPORTUNITY;
+use crate::records::{
+    change, get, merge, new_record, of_location, of_location_all, query_location,
+};
 use crate::state::SandboxState;
 use crate::tokens::Principal;
-use crate::util::{Check, json_object, new_id, str_of};
-
-type Reply = Result<axum::response::Response, GhlError>;
+use crate::util::{Check, json_object, str_of};
 
 /// The scope each route needs (`METHOD /route`), from the operations' `security` in GHL's
 /// documents.
@@ -310,14 +310,6 @@ pub(crate) async fn search_tasks(
     reply(StatusCode::OK, json!({ "tasks": tasks }))
 }
 
-fn location_items(items: &[Value], location: &str) -> Vec<Value> {
-    items
-        .iter()
-        .filter(|i| of_location(i, location))
-        .cloned()
-        .collect()
-}
-
 /// GET /locations/{locationId}/customFields → `{ customFields }`.
 pub(crate) async fn custom_fields(
     State(st): State<SandboxState>,
@@ -325,7 +317,7 @@ pub(crate) async fn custom_fields(
     Path(location): Path<String>,
 ) -> Reply {
     own_location(&p, &location)?;
-    let fields = location_items(&st.inner.data.lock().seed.custom_fields, &location);
+    let fields = st.read(|seed| of_location_all(&seed.custom_fields, &location));
     reply(StatusCode::OK, json!({ "customFields": fields }))
 }
 
@@ -336,7 +328,7 @@ pub(crate) async fn custom_values(
     Path(location): Path<String>,
 ) -> Reply {
     own_location(&p, &location)?;
-    let values = location_items(&st.inner.data.lock().seed.custom_values, &location);
+    let values = st.read(|seed| of_location_all(&seed.custom_values, &location));
     reply(StatusCode::OK, json!({ "customValues": values }))
 }
 
@@ -348,7 +340,7 @@ pub(crate) async fn businesses(
 ) -> Reply {
     let location = query_location(&q, "locationId")?;
     own_location(&p, location)?;
-    let list = location_items(&st.inner.data.lock().seed.businesses, location);
+    let list = st.read(|seed| of_location_all(&seed.businesses, location));
     reply(StatusCode::OK, json!({ "businesses": list }))
 }
 
@@ -358,14 +350,7 @@ pub(crate) async fn business(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Reply {
-    let data = st.inner.data.lock();
-    let found = data
-        .seed
-        .businesses
-        .iter()
-        .find(|b| b.get("id").and_then(Value::as_str) == Some(id.as_str()))
-        .filter(|b| of_location(b, &p.grant.location_id))
-        .ok_or_else(|| GhlError::NotFound("Business not found".to_owned()))?;
+    let found = st.read(|seed| get(&seed.businesses, &id, &p.grant.location_id, "Business"))?;
     reply(StatusCode::OK, json!({ "business": found }))
 }
 
@@ -455,16 +440,8 @@ pub(crate) async fn search_opportunities(
 ) -> Reply {
     let location = query_location(&q, "location_id")?;
     own_location(&p, location)?;
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
-    let page: usize = q
-        .get("page")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(1)
-        .max(1);
+    let limit = query_number(&q, "limit", 20).clamp(1, 100);
+    let page = query_number(&q, "page", 1).max(1);
     let field = |key: &str| q.get(key).map(String::as_str);
     let data = st.inner.data.lock();
     let matching: Vec<&Value> = data
@@ -485,21 +462,10 @@ pub(crate) async fn search_opportunities(
                     .is_none_or(|v| v == "all" || o.get(*key).and_then(Value::as_str) == Some(v))
             })
         })
-        .filter(|o| {
-            field("q").is_none_or(|text| {
-                o.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.to_lowercase().contains(&text.to_lowercase()))
-            })
-        })
+        .filter(|o| field("q").is_none_or(|text| holds_text(o, &["name"], &text.to_lowercase())))
         .collect();
     let total = matching.len();
-    let items: Vec<Value> = matching
-        .into_iter()
-        .skip((page - 1) * limit)
-        .take(limit)
-        .cloned()
-        .collect();
+    let items = page_of(matching.into_iter().cloned(), page, limit);
     let next = (page * limit < total).then_some(page + 1);
     reply(
         StatusCode::OK,
@@ -576,12 +542,8 @@ pub(crate) async fn create_opportunity(
     let mut data = st.inner.data.lock();
     let contact = str_of(&body, "contactId").unwrap_or_default().to_owned();
     crate::contacts::contact_index(&data.seed, &p, &contact)?;
-    let now = iso(Utc::now());
-    let mut o = body.clone();
-    o.insert("id".into(), json!(new_id()));
-    o.insert("createdAt".into(), json!(now));
-    o.insert("updatedAt".into(), json!(now));
-    let o = Value::Object(o);
+    // `locationId` is the body's, so the record's keys keep the body's order.
+    let o = new_record(&body, &location);
     data.seed.opportunities.push(o.clone());
     drop(data);
     st.emit("OpportunityCreate", &location, opportunity_event(&o));
@@ -598,27 +560,20 @@ pub(crate) async fn update_opportunity(
 ) -> Reply {
     let body = json_object(&body)?;
     check_opportunity(&body, false)?;
-    let mut data = st.inner.data.lock();
-    let Some(o) = data
-        .seed
-        .opportunities
-        .iter_mut()
-        .find(|o| o.get("id").and_then(Value::as_str) == Some(id.as_str()))
-        .filter(|o| of_location(o, &p.grant.location_id))
-    else {
-        return Err(GhlError::NotFound("Opportunity not found".to_owned()));
-    };
-    let before = o.clone();
-    if let Some(obj) = o.as_object_mut() {
-        for (k, v) in &body {
-            if k != "locationId" {
-                obj.insert(k.clone(), v.clone());
-            }
-        }
-        obj.insert("updatedAt".into(), json!(iso(Utc::now())));
-    }
-    let o = o.clone();
-    drop(data);
+    // `check_opportunity` refuses an `id`, so `merge` keeps all it would have written.
+    let (before, o) = st.modify(|seed| {
+        change(
+            &mut seed.opportunities,
+            &id,
+            &p.grant.location_id,
+            OPPORTUNITY,
+            |o| {
+                let before = o.clone();
+                merge(o, &body);
+                (before, o.clone())
+            },
+        )
+    })?;
     let location = p.grant.location_id.clone();
     st.emit("OpportunityUpdate", &location, opportunity_event(&o));
     if before.get("status") != o.get("status") {

@@ -4,21 +4,18 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use crate::errors::GhlError;
+use crate::handler::{Reply, own_location, reply};
 use crate::seed::{Contact, Seed, iso, parse_iso, string_list};
 use crate::state::SandboxState;
 use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, phone_digits, str_of};
-
-type Reply = Result<Response, GhlError>;
 
 /// Fields of CreateContactDto (FACTS §4).
 const CREATE_FIELDS: &[&str] = &[
@@ -70,10 +67,6 @@ const UPDATE_FIELDS: &[&str] = &[
     "assignedTo",
 ];
 
-pub(crate) fn reply(status: StatusCode, v: Value) -> Reply {
-    Ok((status, Json(v)).into_response())
-}
-
 /// A contact as GHL answers it: its fields plus `tags`/`customFields` defaults and the
 /// lower-case copies GetContectByIdSchema lists.
 pub(crate) fn contact_json(c: &Contact) -> Value {
@@ -122,22 +115,9 @@ pub(crate) fn contact_index(seed: &Seed, p: &Principal, id: &str) -> Result<usiz
         .position(|c| c.id == id)
         .ok_or_else(GhlError::contact_not_found)?;
     if seed.contacts[i].location_id != p.grant.location_id {
-        return Err(location_forbidden());
+        return Err(GhlError::other_location());
     }
     Ok(i)
-}
-
-fn location_forbidden() -> GhlError {
-    GhlError::Forbidden("The token does not have access to this location".to_owned())
-}
-
-/// `locationId` of a request must be the token's location.
-fn check_location(p: &Principal, location: &str) -> Result<(), GhlError> {
-    if location == p.grant.location_id {
-        Ok(())
-    } else {
-        Err(location_forbidden())
-    }
 }
 
 /// Trimmed, lower-case, without duplicates or blanks — GHL stores tags in lower case (a guess
@@ -339,7 +319,7 @@ pub(crate) async fn create_contact(
     let body = json_object(&body)?;
     check_contact_body(&body, CREATE_FIELDS, true)?;
     let location = str_of(&body, "locationId").unwrap_or_default().to_owned();
-    check_location(&p, &location)?;
+    own_location(&p, &location)?;
     let created = {
         let mut data = st.inner.data.lock();
         if !allows_duplicates(&data.seed, &location)
@@ -445,7 +425,7 @@ pub(crate) async fn upsert_contact(
     allowed.push("createNewIfDuplicateAllowed");
     check_contact_body(&body, &allowed, true)?;
     let location = str_of(&body, "locationId").unwrap_or_default().to_owned();
-    check_location(&p, &location)?;
+    own_location(&p, &location)?;
     let create_anyway = body.get("createNewIfDuplicateAllowed") == Some(&Value::Bool(true));
     let (is_new, before, after) = {
         let mut data = st.inner.data.lock();
@@ -562,7 +542,7 @@ fn required_location(q: &HashMap<String, String>, p: &Principal) -> Result<Strin
             "locationId must be a string".to_owned(),
         ]));
     }
-    check_location(p, loc)?;
+    own_location(p, loc)?;
     Ok(loc.to_owned())
 }
 
@@ -657,7 +637,7 @@ pub(crate) async fn search_contacts(
     let body = json_object(&body)?;
     check_search(&body)?;
     let location = str_of(&body, "locationId").unwrap_or_default().to_owned();
-    check_location(&p, &location)?;
+    own_location(&p, &location)?;
     let page_limit = body
         .get("pageLimit")
         .and_then(Value::as_u64)
@@ -1120,6 +1100,39 @@ pub(crate) async fn remove_followers(
     )
 }
 
+/// Which of a contact's enrolments a route changes.
+#[derive(Clone, Copy)]
+enum Enrolment {
+    Campaign,
+    Workflow,
+}
+
+/// Adds (`add`) or takes out `item` in the contact's campaigns or workflows.
+fn enrol(
+    st: &SandboxState,
+    p: &Principal,
+    which: Enrolment,
+    contact_id: String,
+    item: String,
+    add: bool,
+) -> Result<(), GhlError> {
+    let mut guard = st.inner.data.lock();
+    let data = &mut *guard;
+    contact_index(&data.seed, p, &contact_id)?;
+    let all = match which {
+        Enrolment::Campaign => &mut data.campaigns,
+        Enrolment::Workflow => &mut data.workflows,
+    };
+    if add {
+        all.entry(contact_id)
+            .or_insert_with(BTreeSet::new)
+            .insert(item);
+    } else if let Some(set) = all.get_mut(&contact_id) {
+        set.remove(&item);
+    }
+    Ok(())
+}
+
 /// POST /contacts/{contactId}/campaigns/{campaignId} → 201 `{"succeded": true}`.
 pub(crate) async fn add_to_campaign(
     State(st): State<SandboxState>,
@@ -1128,12 +1141,7 @@ pub(crate) async fn add_to_campaign(
     body: Bytes,
 ) -> Reply {
     json_object(&body)?;
-    let mut data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    data.campaigns
-        .entry(contact_id)
-        .or_insert_with(BTreeSet::new)
-        .insert(campaign_id);
+    enrol(&st, &p, Enrolment::Campaign, contact_id, campaign_id, true)?;
     reply(StatusCode::CREATED, json!({"succeded": true}))
 }
 
@@ -1143,11 +1151,7 @@ pub(crate) async fn remove_from_campaign(
     Extension(p): Extension<Principal>,
     Path((contact_id, campaign_id)): Path<(String, String)>,
 ) -> Reply {
-    let mut data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    if let Some(set) = data.campaigns.get_mut(&contact_id) {
-        set.remove(&campaign_id);
-    }
+    enrol(&st, &p, Enrolment::Campaign, contact_id, campaign_id, false)?;
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 
@@ -1179,12 +1183,7 @@ pub(crate) async fn add_to_workflow(
     body: Bytes,
 ) -> Reply {
     workflow_body(&body)?;
-    let mut data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    data.workflows
-        .entry(contact_id)
-        .or_insert_with(BTreeSet::new)
-        .insert(workflow_id);
+    enrol(&st, &p, Enrolment::Workflow, contact_id, workflow_id, true)?;
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 
@@ -1196,11 +1195,7 @@ pub(crate) async fn remove_from_workflow(
     body: Bytes,
 ) -> Reply {
     workflow_body(&body)?;
-    let mut data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    if let Some(set) = data.workflows.get_mut(&contact_id) {
-        set.remove(&workflow_id);
-    }
+    enrol(&st, &p, Enrolment::Workflow, contact_id, workflow_id, false)?;
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 
@@ -1228,7 +1223,7 @@ pub(crate) async fn bulk_tags(
     c.boolean(&body, "removeAllTags", false);
     c.done()?;
     let location = str_of(&body, "locationId").unwrap_or_default().to_owned();
-    check_location(&p, &location)?;
+    own_location(&p, &location)?;
     let tags = normalize_tags(&string_list(body.get("tags")));
     let remove_all = body.get("removeAllTags") == Some(&Value::Bool(true)) && kind == "remove";
     let mut responses = Vec::new();
@@ -1301,7 +1296,7 @@ pub(crate) async fn bulk_business(
     c.string(&body, "businessId");
     c.done()?;
     let location = str_of(&body, "locationId").unwrap_or_default().to_owned();
-    check_location(&p, &location)?;
+    own_location(&p, &location)?;
     let business = body.get("businessId").cloned().unwrap_or(Value::Null);
     let mut ids = Vec::new();
     let mut changed = Vec::new();

@@ -11,9 +11,13 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::{contact_index, reply};
+use crate::contacts::contact_index;
 use crate::errors::GhlError;
-use crate::records::{Reply, check_strings, find, of_location, own_location, query_location};
+use crate::handler::{Reply, own_location, reply};
+use crate::listing::{holds_text, query_number};
+use crate::records::{
+    change, check_strings, find, get, merge_into, of_location, query_location, remove,
+};
 use crate::seed::{Seed, iso};
 use crate::state::SandboxState;
 use crate::tokens::Principal;
@@ -34,6 +38,9 @@ pub(crate) const TYPES: &[(&str, &str, u32)] = &[
     ("TIKTOK", "TYPE_TIKTOK", 40),
     ("GMB", "TYPE_GMB", 13),
 ];
+
+/// What the 404 calls a conversation.
+const CONVERSATION: &str = "Conversation";
 
 /// A message to record: its channel, text, direction and status.
 pub(crate) struct NewMessage<'a> {
@@ -119,11 +126,7 @@ pub(crate) async fn search(
 ) -> Reply {
     let location = query_location(&q, "locationId")?;
     own_location(&p, location)?;
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
+    let limit = query_number(&q, "limit", 20).clamp(1, 100);
     let text = q.get("query").map(|t| t.to_lowercase());
     let found: Vec<Value> = st.read(|seed| {
         seed.conversations
@@ -135,13 +138,7 @@ pub(crate) async fn search(
             })
             .filter(|c| {
                 text.as_ref().is_none_or(|t| {
-                    ["fullName", "email", "phone", "lastMessageBody"]
-                        .iter()
-                        .any(|k| {
-                            c.get(*k)
-                                .and_then(Value::as_str)
-                                .is_some_and(|v| v.to_lowercase().contains(t))
-                        })
+                    holds_text(c, &["fullName", "email", "phone", "lastMessageBody"], t)
                 })
             })
             .cloned()
@@ -161,15 +158,7 @@ pub(crate) async fn get_conversation(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Reply {
-    let c = st.read(|seed| {
-        find(
-            &seed.conversations,
-            &id,
-            &p.grant.location_id,
-            "Conversation",
-        )
-        .map(|i| seed.conversations[i].clone())
-    })?;
+    let c = st.read(|seed| get(&seed.conversations, &id, &p.grant.location_id, CONVERSATION))?;
     reply(StatusCode::OK, c)
 }
 
@@ -222,14 +211,13 @@ pub(crate) async fn update_conversation(
     c.done()?;
     own_location(&p, str_of(&body, "locationId").unwrap_or_default())?;
     let conv = st.modify(|seed| {
-        let i = find(
-            &seed.conversations,
+        merge_into(
+            &mut seed.conversations,
             &id,
             &p.grant.location_id,
-            "Conversation",
-        )?;
-        crate::records::merge(&mut seed.conversations[i], &body);
-        Ok::<_, GhlError>(seed.conversations[i].clone())
+            CONVERSATION,
+            &body,
+        )
     })?;
     reply(
         StatusCode::OK,
@@ -244,13 +232,12 @@ pub(crate) async fn delete_conversation(
     Path(id): Path<String>,
 ) -> Reply {
     st.modify(|seed| {
-        let i = find(
-            &seed.conversations,
+        remove(
+            &mut seed.conversations,
             &id,
             &p.grant.location_id,
-            "Conversation",
+            CONVERSATION,
         )?;
-        seed.conversations.remove(i);
         seed.messages
             .retain(|m| m.get("conversationId").and_then(Value::as_str) != Some(id.as_str()));
         Ok::<_, GhlError>(())
@@ -266,19 +253,9 @@ pub(crate) async fn messages(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Reply {
-    let limit: usize = q
-        .get("limit")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
+    let limit = query_number(&q, "limit", 20).clamp(1, 100);
     let list: Vec<Value> = st.read(|seed| {
-        find(
-            &seed.conversations,
-            &id,
-            &p.grant.location_id,
-            "Conversation",
-        )
-        .map(|_| {
+        find(&seed.conversations, &id, &p.grant.location_id, CONVERSATION).map(|_| {
             seed.messages
                 .iter()
                 .rev()
@@ -296,9 +273,8 @@ pub(crate) async fn messages(
     )
 }
 
-fn message_index(seed: &Seed, p: &Principal, id: &str) -> Result<usize, GhlError> {
-    find(&seed.messages, id, &p.grant.location_id, "Message")
-}
+/// What the 404 calls a message.
+const MESSAGE: &str = "Message";
 
 /// GET /conversations/messages/{id} → the message.
 pub(crate) async fn get_message(
@@ -306,7 +282,7 @@ pub(crate) async fn get_message(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Reply {
-    let m = st.read(|seed| message_index(seed, &p, &id).map(|i| seed.messages[i].clone()))?;
+    let m = st.read(|seed| get(&seed.messages, &id, &p.grant.location_id, MESSAGE))?;
     reply(StatusCode::OK, m)
 }
 
@@ -332,7 +308,7 @@ async fn add_message(st: SandboxState, p: Principal, body: Bytes, inbound: bool)
     let location = p.grant.location_id.clone();
     let direction = if inbound { "inbound" } else { "outbound" };
     let (contact, message_id, added) = st.modify(|seed| {
-        let i = find(&seed.conversations, conversation, &location, "Conversation")?;
+        let i = find(&seed.conversations, conversation, &location, CONVERSATION)?;
         let contact = seed.conversations[i]
             .get("contactId")
             .and_then(Value::as_str)
@@ -415,11 +391,18 @@ pub(crate) async fn update_message_status(
         )));
     }
     let m = st.modify(|seed| {
-        let i = message_index(seed, &p, &id)?;
-        if let Some(obj) = seed.messages[i].as_object_mut() {
-            obj.insert("status".into(), json!(status));
-        }
-        Ok::<_, GhlError>(seed.messages[i].clone())
+        change(
+            &mut seed.messages,
+            &id,
+            &p.grant.location_id,
+            MESSAGE,
+            |m| {
+                if let Some(obj) = m.as_object_mut() {
+                    obj.insert("status".into(), json!(status));
+                }
+                m.clone()
+            },
+        )
     })?;
     reply(
         StatusCode::OK,
@@ -438,20 +421,29 @@ pub(crate) async fn cancel_scheduled(
     Path(id): Path<String>,
 ) -> Reply {
     st.modify(|seed| {
-        let i = message_index(seed, &p, &id)?;
-        let m = &mut seed.messages[i];
-        if m.get("status").and_then(Value::as_str) != Some("scheduled") {
-            return Err(GhlError::BadRequest(
-                "The message is not scheduled".to_owned(),
-            ));
-        }
-        if let Some(obj) = m.as_object_mut() {
-            obj.insert("status".into(), json!("cancelled"));
-        }
-        Ok(())
-    })?;
+        change(
+            &mut seed.messages,
+            &id,
+            &p.grant.location_id,
+            MESSAGE,
+            cancel,
+        )
+    })??;
     reply(
         StatusCode::OK,
         json!({ "status": 200, "message": "Scheduled message cancelled" }),
     )
+}
+
+/// Cancels a scheduled message; any other is 400.
+fn cancel(m: &mut Value) -> Result<(), GhlError> {
+    if m.get("status").and_then(Value::as_str) != Some("scheduled") {
+        return Err(GhlError::BadRequest(
+            "The message is not scheduled".to_owned(),
+        ));
+    }
+    if let Some(obj) = m.as_object_mut() {
+        obj.insert("status".into(), json!("cancelled"));
+    }
+    Ok(())
 }

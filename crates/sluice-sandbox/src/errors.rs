@@ -30,6 +30,11 @@ impl GhlError {
         Self::NotFound("Contact not found".to_owned())
     }
 
+    /// 403 for a location that is not the token's (the body is a guess; FACTS.md has none).
+    pub(crate) fn other_location() -> Self {
+        Self::Forbidden("The token does not have access to this location".to_owned())
+    }
+
     /// A single 422 message.
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         Self::Unprocessable(vec![msg.into()])

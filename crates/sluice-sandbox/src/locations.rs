@@ -7,9 +7,11 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::reply;
 use crate::errors::GhlError;
-use crate::records::{Reply, check_strings, find, merge, new_record, of_location, own_location};
+use crate::handler::{Reply, own_location, reply};
+use crate::records::{
+    change, check_strings, get, merge, new_record, of_location, of_location_all, remove,
+};
 use crate::seed::{Seed, key_of};
 use crate::state::SandboxState;
 use crate::tokens::Principal;
@@ -157,13 +159,7 @@ pub(crate) async fn list_tags(
     Path(location): Path<String>,
 ) -> Reply {
     own_location(&p, &location)?;
-    let tags: Vec<Value> = st.read(|seed| {
-        seed.tags
-            .iter()
-            .filter(|t| of_location(t, &location))
-            .cloned()
-            .collect()
-    });
+    let tags = st.read(|seed| of_location_all(&seed.tags, &location));
     reply(StatusCode::OK, json!({ "tags": tags }))
 }
 
@@ -213,10 +209,7 @@ pub(crate) async fn get_one(
     (location, id): (String, String),
 ) -> Reply {
     own_location(&p, &location)?;
-    let record = st.modify(|seed| {
-        let list = kind.list(seed);
-        find(list, &id, &location, kind.what()).map(|i| list[i].clone())
-    })?;
+    let record = st.modify(|seed| get(kind.list(seed), &id, &location, kind.what()))?;
     reply(StatusCode::OK, json!({ kind.one(): record }))
 }
 
@@ -232,15 +225,15 @@ pub(crate) async fn update(
     let body = json_object(&body)?;
     kind.check(&body, false)?;
     let record = st.modify(|seed| {
-        let list = kind.list(seed);
-        let i = find(list, &id, &location, kind.what())?;
-        merge(&mut list[i], &body);
-        if let Kind::Tag = kind
-            && let Some(obj) = list[i].as_object_mut()
-        {
-            obj.remove("updatedAt");
-        }
-        Ok::<_, GhlError>(list[i].clone())
+        change(kind.list(seed), &id, &location, kind.what(), |r| {
+            merge(r, &body);
+            if let Kind::Tag = kind
+                && let Some(obj) = r.as_object_mut()
+            {
+                obj.remove("updatedAt");
+            }
+            r.clone()
+        })
     })?;
     reply(StatusCode::OK, json!({ kind.one(): record }))
 }
@@ -253,12 +246,7 @@ pub(crate) async fn delete(
     (location, id): (String, String),
 ) -> Reply {
     own_location(&p, &location)?;
-    st.modify(|seed| {
-        let list = kind.list(seed);
-        let i = find(list, &id, &location, kind.what())?;
-        list.remove(i);
-        Ok::<_, GhlError>(())
-    })?;
+    st.modify(|seed| remove(kind.list(seed), &id, &location, kind.what()))?;
     reply(StatusCode::OK, json!({ "succeded": true }))
 }
 

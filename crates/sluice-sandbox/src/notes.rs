@@ -8,35 +8,15 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::{contact_index, reply};
 use crate::errors::GhlError;
-use crate::seed::{Note, Seed, iso};
+use crate::handler::{Reply, reply};
+use crate::of_contact::{self, event, to_json};
+use crate::seed::{Note, iso};
 use crate::state::SandboxState;
 use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, str_of};
 
-type Reply = Result<axum::response::Response, GhlError>;
-
 const NOTE_FIELDS: &[&str] = &["userId", "body", "title", "color", "pinned"];
-
-fn note_json(n: &Note) -> Value {
-    serde_json::to_value(n).unwrap_or(Value::Null)
-}
-
-fn note_event(n: &Note) -> Map<String, Value> {
-    match note_json(n) {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
-fn note_index(seed: &Seed, contact_id: &str, id: &str) -> Result<usize, GhlError> {
-    seed.notes
-        .iter()
-        .position(|n| n.id == id && n.contact_id == contact_id)
-        // 404 body shape UNCONFIRMED (FACTS §11).
-        .ok_or_else(|| GhlError::NotFound("Note not found".to_owned()))
-}
 
 fn check_note(body: &Map<String, Value>, create: bool) -> Result<(), GhlError> {
     let mut c = Check::default();
@@ -58,15 +38,7 @@ pub(crate) async fn list_notes(
     Extension(p): Extension<Principal>,
     Path(contact_id): Path<String>,
 ) -> Reply {
-    let data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    let notes: Vec<Value> = data
-        .seed
-        .notes
-        .iter()
-        .filter(|n| n.contact_id == contact_id)
-        .map(note_json)
-        .collect();
+    let notes = of_contact::list::<Note>(&st, &p, &contact_id)?;
     reply(StatusCode::OK, json!({"notes": notes}))
 }
 
@@ -79,26 +51,21 @@ pub(crate) async fn create_note(
 ) -> Reply {
     let body = json_object(&body)?;
     check_note(&body, true)?;
-    let (note, location) = {
-        let mut data = st.inner.data.lock();
-        let i = contact_index(&data.seed, &p, &contact_id)?;
-        let note = Note {
-            id: new_id(),
-            body: str_of(&body, "body").unwrap_or_default().to_owned(),
-            user_id: Some(
-                str_of(&body, "userId").map_or_else(|| p.grant.user_id.clone(), str::to_owned),
-            ),
-            date_added: iso(Utc::now()),
-            contact_id: contact_id.clone(),
-            title: str_of(&body, "title").map(str::to_owned),
-            color: str_of(&body, "color").map(str::to_owned),
-            pinned: body.get("pinned") == Some(&Value::Bool(true)),
-        };
-        data.seed.notes.push(note.clone());
-        (note, data.seed.contacts[i].location_id.clone())
+    let note = Note {
+        id: new_id(),
+        body: str_of(&body, "body").unwrap_or_default().to_owned(),
+        user_id: Some(
+            str_of(&body, "userId").map_or_else(|| p.grant.user_id.clone(), str::to_owned),
+        ),
+        date_added: iso(Utc::now()),
+        contact_id: contact_id.clone(),
+        title: str_of(&body, "title").map(str::to_owned),
+        color: str_of(&body, "color").map(str::to_owned),
+        pinned: body.get("pinned") == Some(&Value::Bool(true)),
     };
-    st.emit("NoteCreate", &location, note_event(&note));
-    reply(StatusCode::CREATED, json!({"note": note_json(&note)}))
+    let (note, location) = of_contact::add(&st, &p, &contact_id, note)?;
+    st.emit("NoteCreate", &location, event(&note));
+    reply(StatusCode::CREATED, json!({"note": to_json(&note)}))
 }
 
 pub(crate) async fn get_note(
@@ -106,13 +73,8 @@ pub(crate) async fn get_note(
     Extension(p): Extension<Principal>,
     Path((contact_id, id)): Path<(String, String)>,
 ) -> Reply {
-    let data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    let i = note_index(&data.seed, &contact_id, &id)?;
-    reply(
-        StatusCode::OK,
-        json!({"note": note_json(&data.seed.notes[i])}),
-    )
+    let note = of_contact::get::<Note>(&st, &p, &contact_id, &id)?;
+    reply(StatusCode::OK, json!({"note": note}))
 }
 
 /// PUT /contacts/{contactId}/notes/{id} (UpdateNoteDTO, every field optional).
@@ -124,11 +86,7 @@ pub(crate) async fn update_note(
 ) -> Reply {
     let body = json_object(&body)?;
     check_note(&body, false)?;
-    let (note, location) = {
-        let mut data = st.inner.data.lock();
-        let ci = contact_index(&data.seed, &p, &contact_id)?;
-        let ni = note_index(&data.seed, &contact_id, &id)?;
-        let n = &mut data.seed.notes[ni];
+    let (note, location) = of_contact::change(&st, &p, &contact_id, &id, |n: &mut Note| {
         if let Some(v) = str_of(&body, "body") {
             v.clone_into(&mut n.body);
         }
@@ -144,11 +102,10 @@ pub(crate) async fn update_note(
         if let Some(Value::Bool(b)) = body.get("pinned") {
             n.pinned = *b;
         }
-        let note = n.clone();
-        (note, data.seed.contacts[ci].location_id.clone())
-    };
-    st.emit("NoteUpdate", &location, note_event(&note));
-    reply(StatusCode::OK, json!({"note": note_json(&note)}))
+        n.clone()
+    })?;
+    st.emit("NoteUpdate", &location, event(&note));
+    reply(StatusCode::OK, json!({"note": to_json(&note)}))
 }
 
 /// DELETE /contacts/{contactId}/notes/{id} → 200 `{"succeded": true}`.
@@ -157,13 +114,7 @@ pub(crate) async fn delete_note(
     Extension(p): Extension<Principal>,
     Path((contact_id, id)): Path<(String, String)>,
 ) -> Reply {
-    let (note, location) = {
-        let mut data = st.inner.data.lock();
-        let ci = contact_index(&data.seed, &p, &contact_id)?;
-        let ni = note_index(&data.seed, &contact_id, &id)?;
-        let location = data.seed.contacts[ci].location_id.clone();
-        (data.seed.notes.remove(ni), location)
-    };
-    st.emit("NoteDelete", &location, note_event(&note));
+    let (note, location) = of_contact::remove::<Note>(&st, &p, &contact_id, &id)?;
+    st.emit("NoteDelete", &location, event(&note));
     reply(StatusCode::OK, json!({"succeded": true}))
 }

@@ -9,9 +9,13 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::reply;
 use crate::errors::GhlError;
-use crate::records::{Reply, find, merge, new_record, of_location, own_location, query_location};
+use crate::handler::{Reply, own_location, reply};
+use crate::listing::{holds_text, page_of};
+use crate::records::{
+    change, get, merge, merge_into, new_record, of_location, of_location_all, query_location,
+    remove,
+};
 use crate::seed::string_list;
 use crate::state::SandboxState;
 use crate::tokens::Principal;
@@ -19,13 +23,8 @@ use crate::util::{Check, json_object, str_of};
 
 const STATUSES: &[&str] = &["open", "won", "lost", "abandoned"];
 
-fn location_list(items: &[Value], location: &str) -> Vec<Value> {
-    items
-        .iter()
-        .filter(|i| of_location(i, location))
-        .cloned()
-        .collect()
-}
+/// What the 404 calls an opportunity.
+pub(crate) const OPPORTUNITY: &str = "Opportunity";
 
 /// GET /opportunities/pipelines?locationId= → `{ pipelines }`.
 pub(crate) async fn pipelines(
@@ -35,7 +34,7 @@ pub(crate) async fn pipelines(
 ) -> Reply {
     let location = query_location(&q, "locationId")?;
     own_location(&p, location)?;
-    let list = st.read(|seed| location_list(&seed.pipelines, location));
+    let list = st.read(|seed| of_location_all(&seed.pipelines, location));
     reply(StatusCode::OK, json!({ "pipelines": list }))
 }
 
@@ -47,7 +46,7 @@ pub(crate) async fn lost_reasons(
 ) -> Reply {
     let location = query_location(&q, "locationId")?;
     own_location(&p, location)?;
-    let list = st.read(|seed| location_list(&seed.lost_reasons, location));
+    let list = st.read(|seed| of_location_all(&seed.lost_reasons, location));
     reply(
         StatusCode::OK,
         json!({ "total": list.len(), "lostReasons": list }),
@@ -76,20 +75,12 @@ pub(crate) async fn search_advanced(
         seed.opportunities
             .iter()
             .filter(|o| of_location(o, location))
-            .filter(|o| {
-                o.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.to_lowercase().contains(&text))
-            })
+            .filter(|o| holds_text(o, &["name"], &text))
             .cloned()
             .collect()
     });
     let total = found.len();
-    let items: Vec<Value> = found
-        .into_iter()
-        .skip((page - 1) * limit)
-        .take(limit)
-        .collect();
+    let items = page_of(found, page, limit);
     reply(
         StatusCode::OK,
         json!({ "opportunities": items, "total": total, "aggregations": {} }),
@@ -102,15 +93,7 @@ pub(crate) async fn get_opportunity(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Reply {
-    let o = st.read(|seed| {
-        find(
-            &seed.opportunities,
-            &id,
-            &p.grant.location_id,
-            "Opportunity",
-        )
-        .map(|i| seed.opportunities[i].clone())
-    })?;
+    let o = st.read(|seed| get(&seed.opportunities, &id, &p.grant.location_id, OPPORTUNITY))?;
     reply(StatusCode::OK, json!({ "opportunity": o }))
 }
 
@@ -121,13 +104,12 @@ pub(crate) async fn delete_opportunity(
     Path(id): Path<String>,
 ) -> Reply {
     let o = st.modify(|seed| {
-        let i = find(
-            &seed.opportunities,
+        remove(
+            &mut seed.opportunities,
             &id,
             &p.grant.location_id,
-            "Opportunity",
-        )?;
-        Ok::<_, GhlError>(seed.opportunities.remove(i))
+            OPPORTUNITY,
+        )
     })?;
     st.emit(
         "OpportunityDelete",
@@ -159,14 +141,13 @@ pub(crate) async fn update_status(
         )));
     }
     let o = st.modify(|seed| {
-        let i = find(
-            &seed.opportunities,
+        merge_into(
+            &mut seed.opportunities,
             &id,
             &p.grant.location_id,
-            "Opportunity",
-        )?;
-        merge(&mut seed.opportunities[i], &body);
-        Ok::<_, GhlError>(seed.opportunities[i].clone())
+            OPPORTUNITY,
+            &body,
+        )
     })?;
     st.emit(
         "OpportunityStatusUpdate",
@@ -281,21 +262,27 @@ pub(crate) async fn remove_followers(
     )
 }
 
-/// Applies `change` to the opportunity's followers: (all followers after, the changed ones).
+/// Applies `apply` to the opportunity's followers: (all followers after, the changed ones).
 fn change_followers(
     st: &SandboxState,
     p: &Principal,
     id: &str,
-    change: impl FnOnce(&mut Vec<String>) -> Vec<String>,
+    apply: impl FnOnce(&mut Vec<String>) -> Vec<String>,
 ) -> Result<(Vec<String>, Vec<String>), GhlError> {
     st.modify(|seed| {
-        let i = find(&seed.opportunities, id, &p.grant.location_id, "Opportunity")?;
-        let o = &mut seed.opportunities[i];
-        let mut list = string_list(o.get("followers"));
-        let changed = change(&mut list);
-        if let Some(obj) = o.as_object_mut() {
-            obj.insert("followers".into(), json!(list));
-        }
-        Ok((list, changed))
+        change(
+            &mut seed.opportunities,
+            id,
+            &p.grant.location_id,
+            OPPORTUNITY,
+            |o| {
+                let mut list = string_list(o.get("followers"));
+                let changed = apply(&mut list);
+                if let Some(obj) = o.as_object_mut() {
+                    obj.insert("followers".into(), json!(list));
+                }
+                (list, changed)
+            },
+        )
     })
 }

@@ -11,24 +11,13 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::contacts::reply;
 use crate::errors::GhlError;
+use crate::handler::{Reply, own_location, reply};
+use crate::listing::{holds_text, query_number};
 use crate::seed::iso;
 use crate::state::SandboxState;
 use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, str_of};
-
-pub(crate) type Reply = Result<axum::response::Response, GhlError>;
-
-pub(crate) fn own_location(p: &Principal, location: &str) -> Result<(), GhlError> {
-    if p.grant.location_id == location {
-        Ok(())
-    } else {
-        Err(GhlError::Forbidden(
-            "The token does not have access to this location".to_owned(),
-        ))
-    }
-}
 
 pub(crate) fn query_location<'a>(
     q: &'a HashMap<String, String>,
@@ -56,6 +45,60 @@ pub(crate) fn find(
         .iter()
         .position(|i| i.get("id").and_then(Value::as_str) == Some(id) && of_location(i, location))
         .ok_or_else(|| GhlError::NotFound(format!("{what} not found")))
+}
+
+/// The records of `location`, in order.
+pub(crate) fn of_location_all(items: &[Value], location: &str) -> Vec<Value> {
+    items
+        .iter()
+        .filter(|i| of_location(i, location))
+        .cloned()
+        .collect()
+}
+
+/// A copy of the record `id` of `location` (404 as [`find`]).
+pub(crate) fn get(
+    items: &[Value],
+    id: &str,
+    location: &str,
+    what: &str,
+) -> Result<Value, GhlError> {
+    find(items, id, location, what).map(|i| items[i].clone())
+}
+
+/// Takes the record `id` of `location` out of `items` (404 as [`find`]).
+pub(crate) fn remove(
+    items: &mut Vec<Value>,
+    id: &str,
+    location: &str,
+    what: &str,
+) -> Result<Value, GhlError> {
+    find(items, id, location, what).map(|i| items.remove(i))
+}
+
+/// Applies `f` to the record `id` of `location` (404 as [`find`]).
+pub(crate) fn change<R>(
+    items: &mut [Value],
+    id: &str,
+    location: &str,
+    what: &str,
+    f: impl FnOnce(&mut Value) -> R,
+) -> Result<R, GhlError> {
+    find(items, id, location, what).map(|i| f(&mut items[i]))
+}
+
+/// [`merge`]s the body into the record `id` of `location`: the record after (404 as [`find`]).
+pub(crate) fn merge_into(
+    items: &mut [Value],
+    id: &str,
+    location: &str,
+    what: &str,
+    body: &Map<String, Value>,
+) -> Result<Value, GhlError> {
+    change(items, id, location, what, |r| {
+        merge(r, body);
+        r.clone()
+    })
 }
 
 /// A new record of `location`: the body's fields, a new id, `locationId` and the times.
@@ -113,16 +156,6 @@ fn user_index(st: &SandboxState, p: &Principal, id: &str) -> Result<usize, GhlEr
     })
 }
 
-/// Whether a user matches a search text (in its name or email, any case).
-fn user_matches(user: &Value, text: &str) -> bool {
-    let text = text.to_lowercase();
-    ["name", "email", "firstName", "lastName"].iter().any(|k| {
-        user.get(*k)
-            .and_then(Value::as_str)
-            .is_some_and(|v| v.to_lowercase().contains(&text))
-    })
-}
-
 /// GET /users/search?companyId=&locationId=&query=&skip=&limit= → `{ users, count }`: the
 /// users of the token's location (the sandbox has no agency tokens).
 pub(crate) async fn search_users(
@@ -133,13 +166,18 @@ pub(crate) async fn search_users(
     if let Some(l) = q.get("locationId") {
         own_location(&p, l)?;
     }
-    let skip: usize = q.get("skip").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let limit: usize = q.get("limit").and_then(|s| s.parse().ok()).unwrap_or(25);
+    let skip = query_number(&q, "skip", 0);
+    let limit = query_number(&q, "limit", 25);
+    let text = q.get("query").map(|t| t.to_lowercase());
     let found: Vec<Value> = st.read(|seed| {
         seed.users
             .iter()
             .filter(|u| user_in(u, &p.grant.location_id))
-            .filter(|u| q.get("query").is_none_or(|t| user_matches(u, t)))
+            .filter(|u| {
+                // In its name or email, any case.
+                text.as_ref()
+                    .is_none_or(|t| holds_text(u, &["name", "email", "firstName", "lastName"], t))
+            })
             .cloned()
             .collect()
     });
@@ -329,9 +367,13 @@ pub(crate) async fn update_business(
     c.done()?;
     check_strings(&body, &[], &allowed)?;
     let b = st.modify(|seed| {
-        let i = find(&seed.businesses, &id, &p.grant.location_id, "Business")?;
-        merge(&mut seed.businesses[i], &body);
-        Ok::<_, GhlError>(seed.businesses[i].clone())
+        merge_into(
+            &mut seed.businesses,
+            &id,
+            &p.grant.location_id,
+            "Business",
+            &body,
+        )
     })?;
     reply(StatusCode::OK, json!({ "success": true, "buiseness": b }))
 }
@@ -342,10 +384,6 @@ pub(crate) async fn delete_business(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Reply {
-    st.modify(|seed| {
-        let i = find(&seed.businesses, &id, &p.grant.location_id, "Business")?;
-        seed.businesses.remove(i);
-        Ok::<_, GhlError>(())
-    })?;
+    st.modify(|seed| remove(&mut seed.businesses, &id, &p.grant.location_id, "Business"))?;
     reply(StatusCode::OK, json!({ "success": true }))
 }

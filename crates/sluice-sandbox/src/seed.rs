@@ -996,6 +996,33 @@ pub fn parse_offset(rest: &str) -> Option<chrono::Duration> {
 mod tests {
     use super::*;
 
+    /// The sandbox may depend on no crate of ours (docs/architecture.md), so it keeps its own
+    /// reader of `@now` offsets; this holds it to sluice-model's, which `sluice test` uses.
+    #[test]
+    fn offsets_read_as_sluice_model_reads_them() {
+        for s in [
+            "",
+            "+1d",
+            "-2h30m",
+            "+45s",
+            "-0s",
+            "+999999999d",
+            "1d",
+            "+",
+            "+1",
+            "+1x",
+            "+d",
+            "+1234567890s",
+            "+1d-1h",
+        ] {
+            assert_eq!(
+                parse_offset(s).map(|d| d.num_seconds()),
+                sluice_model::relative::parse_offset_secs(s),
+                "{s}"
+            );
+        }
+    }
+
     #[test]
     fn scale_seed_has_the_due_tasks_it_names() {
         let now = Utc::now();

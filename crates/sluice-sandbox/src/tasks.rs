@@ -6,37 +6,16 @@ use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::contacts::{contact_index, reply};
-use crate::errors::GhlError;
-use crate::seed::{Seed, Task, iso, parse_iso};
+use crate::handler::{Reply, reply};
+use crate::of_contact::{self, event, to_json};
+use crate::seed::{Appointment, Task, iso, parse_iso};
 use crate::state::SandboxState;
 use crate::tokens::Principal;
 use crate::util::{Check, json_object, new_id, str_of};
 
-type Reply = Result<axum::response::Response, GhlError>;
-
 const TASK_FIELDS: &[&str] = &["title", "body", "dueDate", "completed", "assignedTo"];
-
-fn task_json(t: &Task) -> Value {
-    serde_json::to_value(t).unwrap_or(Value::Null)
-}
-
-fn task_event(t: &Task) -> Map<String, Value> {
-    match task_json(t) {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
-}
-
-fn task_index(seed: &Seed, contact_id: &str, task_id: &str) -> Result<usize, GhlError> {
-    seed.tasks
-        .iter()
-        .position(|t| t.id == task_id && t.contact_id == contact_id)
-        // 404 body shape UNCONFIRMED (FACTS §11).
-        .ok_or_else(|| GhlError::NotFound("Task not found".to_owned()))
-}
 
 fn normalize_date(s: &str) -> String {
     parse_iso(s).map_or_else(|| s.to_owned(), iso)
@@ -47,15 +26,7 @@ pub(crate) async fn list_tasks(
     Extension(p): Extension<Principal>,
     Path(contact_id): Path<String>,
 ) -> Reply {
-    let data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    let tasks: Vec<Value> = data
-        .seed
-        .tasks
-        .iter()
-        .filter(|t| t.contact_id == contact_id)
-        .map(task_json)
-        .collect();
+    let tasks = of_contact::list::<Task>(&st, &p, &contact_id)?;
     reply(StatusCode::OK, json!({"tasks": tasks}))
 }
 
@@ -76,27 +47,22 @@ pub(crate) async fn create_task(
     c.date(&body, "dueDate", true);
     c.boolean(&body, "completed", true);
     c.done()?;
-    let (task, location) = {
-        let mut data = st.inner.data.lock();
-        let i = contact_index(&data.seed, &p, &contact_id)?;
-        let task = Task {
-            id: new_id(),
-            title: str_of(&body, "title").unwrap_or_default().to_owned(),
-            body: str_of(&body, "body").map(str::to_owned),
-            assigned_to: str_of(&body, "assignedTo").map(str::to_owned),
-            due_date: normalize_date(str_of(&body, "dueDate").unwrap_or_default()),
-            completed: body.get("completed") == Some(&Value::Bool(true)),
-            contact_id: contact_id.clone(),
-            date_added: iso(Utc::now()),
-        };
-        data.seed.tasks.push(task.clone());
-        (task, data.seed.contacts[i].location_id.clone())
+    let task = Task {
+        id: new_id(),
+        title: str_of(&body, "title").unwrap_or_default().to_owned(),
+        body: str_of(&body, "body").map(str::to_owned),
+        assigned_to: str_of(&body, "assignedTo").map(str::to_owned),
+        due_date: normalize_date(str_of(&body, "dueDate").unwrap_or_default()),
+        completed: body.get("completed") == Some(&Value::Bool(true)),
+        contact_id: contact_id.clone(),
+        date_added: iso(Utc::now()),
     };
-    st.emit("TaskCreate", &location, task_event(&task));
+    let (task, location) = of_contact::add(&st, &p, &contact_id, task)?;
+    st.emit("TaskCreate", &location, event(&task));
     if task.completed {
-        st.emit("TaskComplete", &location, task_event(&task));
+        st.emit("TaskComplete", &location, event(&task));
     }
-    reply(StatusCode::CREATED, json!({"task": task_json(&task)}))
+    reply(StatusCode::CREATED, json!({"task": to_json(&task)}))
 }
 
 pub(crate) async fn get_task(
@@ -104,13 +70,8 @@ pub(crate) async fn get_task(
     Extension(p): Extension<Principal>,
     Path((contact_id, task_id)): Path<(String, String)>,
 ) -> Reply {
-    let data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    let i = task_index(&data.seed, &contact_id, &task_id)?;
-    reply(
-        StatusCode::OK,
-        json!({"task": task_json(&data.seed.tasks[i])}),
-    )
+    let task = of_contact::get::<Task>(&st, &p, &contact_id, &task_id)?;
+    reply(StatusCode::OK, json!({"task": task}))
 }
 
 /// Applies a change to a task; emits TaskComplete when it becomes completed (no TaskUpdate
@@ -122,22 +83,16 @@ fn change_task(
     task_id: &str,
     f: impl FnOnce(&mut Task),
 ) -> Reply {
-    let (before, after, location) = {
-        let mut data = st.inner.data.lock();
-        let ci = contact_index(&data.seed, p, contact_id)?;
-        let ti = task_index(&data.seed, contact_id, task_id)?;
-        let before = data.seed.tasks[ti].clone();
-        f(&mut data.seed.tasks[ti]);
-        (
-            before,
-            data.seed.tasks[ti].clone(),
-            data.seed.contacts[ci].location_id.clone(),
-        )
-    };
+    let ((before, after), location) =
+        of_contact::change(st, p, contact_id, task_id, |t: &mut Task| {
+            let before = t.clone();
+            f(t);
+            (before, t.clone())
+        })?;
     if after.completed && !before.completed {
-        st.emit("TaskComplete", &location, task_event(&after));
+        st.emit("TaskComplete", &location, event(&after));
     }
-    reply(StatusCode::OK, json!({"task": task_json(&after)}))
+    reply(StatusCode::OK, json!({"task": to_json(&after)}))
 }
 
 /// PUT /contacts/{contactId}/tasks/{taskId}: UpdateTaskBody, every field optional.
@@ -197,14 +152,8 @@ pub(crate) async fn delete_task(
     Extension(p): Extension<Principal>,
     Path((contact_id, task_id)): Path<(String, String)>,
 ) -> Reply {
-    let (task, location) = {
-        let mut data = st.inner.data.lock();
-        let ci = contact_index(&data.seed, &p, &contact_id)?;
-        let ti = task_index(&data.seed, &contact_id, &task_id)?;
-        let location = data.seed.contacts[ci].location_id.clone();
-        (data.seed.tasks.remove(ti), location)
-    };
-    st.emit("TaskDelete", &location, task_event(&task));
+    let (task, location) = of_contact::remove::<Task>(&st, &p, &contact_id, &task_id)?;
+    st.emit("TaskDelete", &location, event(&task));
     reply(StatusCode::OK, json!({"succeded": true}))
 }
 
@@ -214,14 +163,6 @@ pub(crate) async fn list_appointments(
     Extension(p): Extension<Principal>,
     Path(contact_id): Path<String>,
 ) -> Reply {
-    let data = st.inner.data.lock();
-    contact_index(&data.seed, &p, &contact_id)?;
-    let events: Vec<Value> = data
-        .seed
-        .appointments
-        .iter()
-        .filter(|a| a.contact_id == contact_id)
-        .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
-        .collect();
+    let events = of_contact::list::<Appointment>(&st, &p, &contact_id)?;
     reply(StatusCode::OK, json!({"events": events}))
 }
