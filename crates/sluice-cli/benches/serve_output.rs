@@ -9,6 +9,9 @@
 //!
 //! Run it with `cargo bench -p sluice-cli --bench serve_output` (sizes `10000,100000`;
 //! `SLUICE_BENCH_SIZES` picks others). Each size and variant gets a fresh runner and store.
+//! `SLUICE_BENCH_WRAP=PROGRAM` starts the runner as `PROGRAM serve …` instead of `sluice serve
+//! …`: a script that runs `sluice` under a profiler, e.g. `exec heaptrack -o /tmp/ht
+//! target/release/sluice "$@"` (its runner then ends with a signal, which the bench reports).
 
 use std::time::{Duration, Instant};
 
@@ -72,7 +75,9 @@ async fn measure(url: &str, n: usize, streamed: bool) -> (f64, f64, Option<usize
     )
     .with_flow("lookup", &flow);
     project.write("connectors/bench-crm.yaml", connector(url));
-    let mut cmd = project.sluice(env!("CARGO_BIN_EXE_sluice"));
+    let bin = std::env::var("SLUICE_BENCH_WRAP")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sluice").to_string());
+    let mut cmd = project.sluice(bin);
     cmd.env("SERVE_TOKEN", API_TOKEN)
         .env("BENCH_TOKEN", TOKEN)
         .env("RUST_LOG", "warn")
@@ -95,9 +100,10 @@ async fn measure(url: &str, n: usize, streamed: bool) -> (f64, f64, Option<usize
     // Polled as an API user would, with `GET /api/runs/{id}` (a bounded detail: at most 1,000
     // HTTP calls of the run's N, however large N is).
     loop {
-        let (_, run) = api
+        let (status, run) = api
             .call(reqwest::Method::GET, &format!("/api/runs/{id}"), None)
             .await;
+        assert_eq!(status, 200, "{run}");
         assert!(
             run["http_calls"]
                 .as_array()

@@ -18,7 +18,10 @@ pub struct InputError {
 ///
 /// # Errors
 /// Every problem, one sentence each.
-pub fn prepare_inputs(exec: &Executable, given: Map<String, Value>) -> Result<Value, InputError> {
+pub fn prepare_inputs(
+    exec: &Executable,
+    mut given: Map<String, Value>,
+) -> Result<Value, InputError> {
     let mut out = Map::new();
     let mut problems = Vec::new();
     for (name, _) in &given {
@@ -31,16 +34,17 @@ pub fn prepare_inputs(exec: &Executable, given: Map<String, Value>) -> Result<Va
         }
     }
     for (name, decl) in &exec.inputs {
-        match given.get(name) {
+        // Moved, not copied: an input may be a list of 100,000 ids.
+        match given.remove(name) {
             Some(v) => {
-                if !type_matches(v, decl.kind) {
+                if !type_matches(&v, decl.kind) {
                     problems.push(format!(
                         "input `{name}` must be of type `{}`, got {}",
                         decl.kind.as_str(),
                         preview(&v.to_string(), 80)
                     ));
                 }
-                out.insert(name.clone(), v.clone());
+                out.insert(name.clone(), v);
             }
             None => match &decl.default {
                 Some(d) => {

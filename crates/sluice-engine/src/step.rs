@@ -201,7 +201,7 @@ pub(crate) async fn run_step(
             return outcome;
         }
     };
-    ending.finish(run_for_each(env, step, &scope, Items::List(list)).await)
+    ending.finish(run_for_each(env, step, &scope, list).await)
 }
 
 /// The test hook of the module doc: panics when `SLUICE_TEST_PANIC_STEP` names step `name`.
@@ -217,22 +217,32 @@ fn test_panic(name: &str) {
     }
 }
 
-/// A `for_each` step's items: a list, or a paged step's items as they arrive (and whether
-/// their end has come).
+/// A `for_each` step's items: a list (its own, or borrowed from the scope), or a paged step's
+/// items as they arrive (and whether their end has come).
 enum Items<'e> {
     List(Vec<Value>),
+    Borrowed(&'e [Value]),
     Stream(tokio::sync::mpsc::Receiver<Streamed>, &'e AtomicBool),
 }
 
-/// A `for_each` list evaluated.
-fn eval_list(
+/// A `for_each` list evaluated. A list read by its path alone (`{{ inputs.ids }}`,
+/// `{{ steps.all.contacts }}`) is borrowed from the scope and each item copied only when it
+/// starts, so a list of 100,000 ids is not held twice.
+fn eval_list<'s>(
     list: &Compiled,
-    scope: &Scope<'_>,
+    scope: &'s Scope<'_>,
     exec: &Executable,
-) -> Result<Vec<Value>, StepError> {
-    match list.eval(scope, &exec.templates) {
-        Ok(Value::Array(items)) => Ok(items),
-        Ok(Value::Null) => Ok(Vec::new()),
+) -> Result<Items<'s>, StepError> {
+    let found = match list {
+        Compiled::Path(path) => scope.lookup(path).map(std::borrow::Cow::Borrowed),
+        other => other
+            .eval(scope, &exec.templates)
+            .map(std::borrow::Cow::Owned),
+    };
+    match found {
+        Ok(std::borrow::Cow::Borrowed(Value::Array(items))) => Ok(Items::Borrowed(items)),
+        Ok(std::borrow::Cow::Owned(Value::Array(items))) => Ok(Items::List(items)),
+        Ok(found) if found.is_null() => Ok(Items::List(Vec::new())),
         Ok(other) => Err(StepError::new(
             ErrorKind::Other,
             format!(
@@ -273,6 +283,7 @@ async fn run_for_each(
     .max(1) as usize;
     let items: std::pin::Pin<Box<dyn futures::Stream<Item = Value> + Send + '_>> = match items {
         Items::List(list) => Box::pin(futures::stream::iter(list)),
+        Items::Borrowed(list) => Box::pin(futures::stream::iter(list.iter().cloned())),
         Items::Stream(rx, ended) => {
             Box::pin(futures::stream::unfold(rx, move |mut rx| async move {
                 match rx.recv().await? {
