@@ -16,8 +16,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sluice_test_support::contact360::{TOKEN, VERSION, start_server};
-use sluice_test_support::{ApiClient, ServeProcess, TempProject};
+use sluice_test_support::contact360::{TOKEN, start_server};
+use sluice_test_support::{ApiClient, ServeProcess, TempProject, flows};
 
 const API_TOKEN: &str = "bench-token-0123456789abcdef";
 
@@ -37,17 +37,6 @@ steps:
     with: { contactId: "{{ id }}" }
 output: "{{ steps.contacts }}"
 "#;
-
-/// GHL's contact read at `url`, without rate limits.
-fn connector(url: &str) -> String {
-    format!(
-        "name: bench-crm\ndescription: The contact-360 benchmark server (GHL's paths, no rate limits).\n\
-         base_url: \"{url}\"\nheaders:\n  Version: \"{VERSION}\"\n  Accept: application/json\n\
-         auth:\n  - kind: bearer\noperations:\n  get_contact:\n    description: \"GET /contacts/{{contactId}}\"\n    \
-         method: GET\n    path: \"/contacts/{{contactId}}\"\n    \
-         params:\n      contactId: {{ in: path, type: string, required: true }}\n"
-    )
-}
 
 /// Peak resident set of process `pid`, in MB.
 fn peak_rss_mb(pid: u32) -> f64 {
@@ -74,7 +63,10 @@ async fn measure(url: &str, n: usize, streamed: bool) -> (f64, f64, Option<usize
          [credentials.crm]\nkind = \"bearer\"\ntoken = { env = \"BENCH_TOKEN\" }\n",
     )
     .with_flow("lookup", &flow);
-    project.write("connectors/bench-crm.yaml", connector(url));
+    project.write(
+        "connectors/bench-crm.yaml",
+        flows::contact_reader("bench-crm", url),
+    );
     let bin = std::env::var("SLUICE_BENCH_WRAP")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sluice").to_string());
     let mut cmd = project.sluice(bin);

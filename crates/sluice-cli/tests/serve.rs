@@ -583,22 +583,6 @@ async fn ticks_missed_while_down_follow_the_missed_policy() {
     assert!(log.contains("Missed schedule ticks skipped"), "{log}");
 }
 
-/// A project connector for the streamed-output tests: `GET /contacts/{contactId}` with a
-/// bearer token and no rate limit (GHL's 100 / 10 s would make these tests wait minutes).
-const ECHO_CONNECTOR: &str = r#"name: echo-crm
-description: A contact read, without rate limits.
-base_url: "http://127.0.0.1:1"
-auth:
-  - kind: bearer
-operations:
-  get_contact:
-    description: "GET /contacts/{contactId}"
-    method: GET
-    path: "/contacts/{contactId}"
-    params:
-      contactId: { in: path, type: string, required: true }
-"#;
-
 /// A flow whose output is a `for_each`'s results: the runner streams it to the store.
 const MANY: &str = r#"
 name: many
@@ -675,7 +659,10 @@ async fn streamed_output_is_stored_item_by_item(store: &str) {
     )
     .with_flow("many", MANY)
     .with_flow("one", ONE);
-    project.write("connectors/echo-crm.yaml", ECHO_CONNECTOR);
+    project.write(
+        "connectors/echo-crm.yaml",
+        flows::contact_reader("echo-crm", "http://127.0.0.1:1"),
+    );
     let conn = format!("crm.base_url={}", server.uri());
     let args = ["--connection", conn.as_str(), "--shutdown-timeout", "1s"];
     let serve = start(&project, store, &args);

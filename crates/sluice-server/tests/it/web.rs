@@ -8,7 +8,7 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
-use sluice_test_support::TempProject;
+use sluice_test_support::{TempProject, flows};
 
 use crate::harness::{self, Apis, Runner};
 
@@ -81,16 +81,22 @@ async fn csrf(s: &Runner, cookie: &str) -> String {
 
 /// Runs contact-360 through the API (bearer) and waits for its end; its id.
 async fn run_and_wait(s: &Runner, contact: &str) -> String {
+    let body = run_flow_and_wait(s, "contact-360", json!({"contactId": contact})).await;
+    body["id"].as_str().expect("id").to_string()
+}
+
+/// Runs `flow` with `inputs` through the API (bearer) and waits for its end: the answer (its
+/// id, status and output).
+async fn run_flow_and_wait(s: &Runner, flow: &str, inputs: Value) -> Value {
     let resp = client()
-        .post(s.url("/api/flows/contact-360/runs?wait=30s"))
+        .post(s.url(&format!("/api/flows/{flow}/runs?wait=30s")))
         .bearer_auth(TOKEN)
-        .json(&json!({"contactId": contact}))
+        .json(&inputs)
         .send()
         .await
         .expect("run");
     assert_eq!(resp.status(), StatusCode::OK);
-    let body: Value = resp.json().await.expect("json");
-    body["id"].as_str().expect("id").to_string()
+    resp.json().await.expect("json")
 }
 
 enum Cred<'a> {
@@ -765,7 +771,7 @@ name: many
 inputs:
   ids: { type: array }
 connections:
-  crm: { connector: local-crm }
+  crm: { connector: local-crm, credential: ghl_main }
 steps:
   each:
     for_each: "{{ inputs.ids }}"
@@ -775,16 +781,6 @@ steps:
     with: { contactId: "{{ id }}" }
 output: "{{ len steps.each }}"
 "#;
-
-/// A contact read at `url`, without auth or rate limits.
-fn local_crm(url: &str) -> String {
-    format!(
-        "name: local-crm\ndescription: A local server answering every contact read.\n\
-         base_url: \"{url}\"\noperations:\n  get_contact:\n    description: Reads a contact.\n    \
-         method: GET\n    path: \"/contacts/{{contactId}}\"\n    \
-         params:\n      contactId: {{ in: path, type: string, required: true }}\n"
-    )
-}
 
 /// A run of 1,005 reads: its page and `GET /api/runs/{id}` list a bounded part of its records
 /// (the page 200, the API 1,000 or `limit`) and say how many they left out; `limit=0` (what the page's
@@ -800,17 +796,13 @@ fn a_large_runs_page_and_api_list_a_bounded_part_and_say_what_they_left_out() {
             .mount(&crm)
             .await;
         let project = project("sandbox-token").with_flow("many", MANY);
-        project.write("connectors/local-crm.yaml", local_crm(&crm.uri()));
+        project.write(
+            "connectors/local-crm.yaml",
+            flows::contact_reader("local-crm", &crm.uri()),
+        );
         let s = Runner::start(&project, &logs, Apis::Connections(&[]), None).await;
         let ids: Vec<String> = (0..1005).map(|i| format!("c{i}")).collect();
-        let resp = client()
-            .post(s.url("/api/flows/many/runs?wait=30s"))
-            .bearer_auth(TOKEN)
-            .json(&json!({ "ids": ids }))
-            .send()
-            .await
-            .expect("run");
-        let body: Value = resp.json().await.expect("json");
+        let body = run_flow_and_wait(&s, "many", json!({ "ids": ids })).await;
         assert_eq!(body["output"], 1005, "{body}");
         let id = body["id"].as_str().expect("id").to_string();
         let detail = |query: &'static str| {
