@@ -1,13 +1,14 @@
 //! A fleet of `sluice serve` runners on one PostgreSQL store against one sandbox: they share
 //! each location's rate budget (the sandbox, which counts GHL's 100 per 10 s, answers no 429),
-//! and each polled source is looked at by one runner per period, not by every runner.
+//! a 429 one runner is answered pauses them all, and each polled source is looked at by one
+//! runner per period, not by every runner.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sluice_sandbox::{Sandbox, SandboxConfig};
+use sluice_sandbox::{Fault, Sandbox, SandboxConfig};
 use sluice_test_support::{
-    ApiClient, GHL_MAIN_FROM_ENV, ServeProcess, TempProject, flows, pg_schema,
+    ApiClient, GHL_MAIN_FROM_ENV, ServeProcess, TempProject, eventually, flows, pg_schema,
 };
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
@@ -120,6 +121,110 @@ async fn three_runners_share_one_locations_budget_and_get_no_429() {
     eprintln!(
         "240 calls from {} runners in {elapsed:?}, 0 refused",
         owners.len()
+    );
+    for r in runners {
+        let (code, _, log) = r.stop(Duration::from_secs(30));
+        assert_eq!(code, Some(0), "{log}");
+    }
+    sandbox.shutdown().await;
+}
+
+/// Reads one contact, and again after a 429.
+const ONE: &str = r#"
+name: one
+inputs:
+  id: { type: string }
+connections:
+  ghl: { connector: ghl-contacts, credential: ghl_main }
+steps:
+  contact:
+    action: ghl.get_contact
+    with: { contactId: "{{ inputs.id }}" }
+    retry: { attempts: 3, delay: 100ms }
+output: "{{ steps.contact.contact.id }}"
+"#;
+
+/// Runner 0 is answered 429 with `Retry-After: 1` (the sandbox's 429 storm of one). While its
+/// only worker waits that second out, two runs queued on runners 1 and 2 read five contacts
+/// each: not one of their reads reaches the sandbox before the second has passed, because the
+/// pause is the location's, kept in the store for the whole fleet. (Each runner pausing alone,
+/// runners 1 and 2 read at once.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_one_runner_is_answered_pauses_the_whole_fleet() {
+    let sandbox = Sandbox::start(SandboxConfig::default(), ([127, 0, 0, 1], 0).into())
+        .await
+        .expect("sandbox");
+    let store = pg_schema("fleet_pause").await;
+    let project = project(&[("one", ONE), ("fan", FAN)]);
+    let runners: Vec<ServeProcess> = (0..3)
+        .map(|i| runner(&project, &store, &sandbox, &format!("pauser-{i}")))
+        .collect();
+    let route = "GET /contacts/{contactId}";
+    sandbox.set_fault(route, Fault::RateLimitStorm { count: 1 });
+    let api = |i: usize| ApiClient::new(runners[i].base(), TOKEN);
+    let (status, body) = api(0)
+        .call(
+            reqwest::Method::POST,
+            "/api/flows/one/runs",
+            Some(json!({ "id": "ct_ada" })),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let refused_at = eventually(Duration::from_secs(20), "the 429", || async {
+        sandbox
+            .state()
+            .requests()
+            .into_iter()
+            .find(|r| r.route == route && r.status == 429)
+            .map(|r| r.at)
+    })
+    .await;
+    // Runner 0 records the pause as the answer arrives; give the store a moment.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let calls: Vec<_> = [1, 2]
+        .into_iter()
+        .map(|i| {
+            let api = api(i);
+            tokio::spawn(async move {
+                api.call(
+                    reqwest::Method::POST,
+                    "/api/flows/fan/runs?wait=30s",
+                    Some(json!({ "ids": ["ct_ada", "ct_grace", "ct_ada", "ct_grace", "ct_ada"] })),
+                )
+                .await
+            })
+        })
+        .collect();
+    let watcher = sluice_store::Store::open(&store).await.expect("store");
+    for call in calls {
+        let (status, body) = call.await.expect("call");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["output"], 5, "{body}");
+        let id: sluice_store::RunId = body["id"].as_str().expect("id").parse().expect("id");
+        let run = watcher.run_head(&id).await.expect("get").expect("run");
+        assert_ne!(
+            run.owner.as_deref(),
+            Some("pauser-0"),
+            "a run read by a runner that was not answered the 429"
+        );
+    }
+    let reads: Vec<Duration> = sandbox
+        .state()
+        .requests()
+        .into_iter()
+        .filter(|r| r.route == route && r.status == 200)
+        .map(|r| r.at.duration_since(refused_at).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        reads.len(),
+        11,
+        "runner 0's read again, and the ten: {reads:?}"
+    );
+    assert!(
+        reads
+            .iter()
+            .all(|after| *after >= Duration::from_millis(900)),
+        "a read within the second after the 429: {reads:?}"
     );
     for r in runners {
         let (code, _, log) = r.stop(Duration::from_secs(30));

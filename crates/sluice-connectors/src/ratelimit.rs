@@ -309,10 +309,13 @@ impl SlidingCount {
     }
 }
 
-/// What a [`FleetBudget`] claim answers: `Ok(Ok(()))` granted, `Ok(Err(wait))` full for this
-/// long, `Err` the budget could not be read.
+/// What a [`FleetBudget`] claim answers: `Ok(Ok(()))` granted, `Ok(Err(wait))` full (or
+/// paused) for this long, `Err` the budget could not be read.
 pub type Claim<'a> =
     Pin<Box<dyn Future<Output = Result<Result<(), Duration>, String>> + Send + 'a>>;
+
+/// What a [`FleetBudget`] pause answers: `Err` when the pause could not be recorded.
+pub type PauseFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 
 /// A rate budget shared by every process that spends it (runners sharing one run store): a
 /// sliding-window log kept outside the process. When set with [`RateLimits::share_with`],
@@ -323,6 +326,10 @@ pub trait FleetBudget: Send + Sync + fmt::Debug {
     /// `Ok(Err(wait))`, how long until one is allowed. `Err` when the budget could not be
     /// read (the limiter then counts in the process alone).
     fn claim<'a>(&'a self, budget: &'a str, requests: u64, per: Duration) -> Claim<'a>;
+
+    /// Pauses `budget` for `pause` from now for every process that spends it: their claims
+    /// wait until it ends. A pause only grows (a shorter one does not end a longer one).
+    fn pause<'a>(&'a self, budget: &'a str, pause: Duration) -> PauseFuture<'a>;
 }
 
 /// The name of a rate limit's budget for a key in a [`FleetBudget`]: the limit and the parts
@@ -733,6 +740,9 @@ impl RateLimits {
             });
         }
         let pause = pause.map(|p| p.min(max_pause));
+        if let Some(pause) = pause {
+            self.pause_fleet(key, specs, pause);
+        }
         let mut quota = None;
         if daily_remaining.is_some_and(|remaining| remaining <= 0) {
             let quota_spec = specs.iter().find(|spec| spec.quota);
@@ -770,6 +780,25 @@ impl RateLimits {
                 Some((current, _)) if *current >= until => {}
                 _ => hints.quota_spent_until = Some((until, label)),
             }
+        }
+    }
+
+    /// Pauses the key's shared rate budgets for the whole fleet (when it shares them): the
+    /// API's "stop" (a 429, a spent window) answers the location, not one runner. Recorded in
+    /// the background: `observe` is called as an answer arrives and must not wait for a store.
+    fn pause_fleet(&self, key: &LimitKey, specs: &[Arc<LimitSpec>], pause: Duration) {
+        let (Some(fleet), Ok(runtime)) = (&self.fleet, tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        for spec in specs.iter().filter(|spec| !spec.quota) {
+            let name = fleet_budget_name(spec, key);
+            let fleet = Arc::clone(fleet);
+            runtime.spawn(async move {
+                if let Err(e) = fleet.pause(&name, pause).await {
+                    tracing::warn!(budget = %name, error = %e, "rate limit: the pause could not be shared with the fleet; only this process pauses");
+                }
+            });
         }
     }
 

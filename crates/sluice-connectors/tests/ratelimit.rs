@@ -404,6 +404,7 @@ async fn three_per_10s_never_lets_a_fourth_into_a_window() {
 #[derive(Debug, Default)]
 struct SharedLog {
     logs: parking_lot::Mutex<std::collections::HashMap<String, Vec<Instant>>>,
+    paused: parking_lot::Mutex<std::collections::HashMap<String, Instant>>,
     claims: std::sync::atomic::AtomicUsize,
 }
 
@@ -418,6 +419,9 @@ impl sluice_connectors::ratelimit::FleetBudget for SharedLog {
             self.claims
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let now = Instant::now();
+            if let Some(until) = self.paused.lock().get(budget).filter(|u| **u > now) {
+                return Ok(Err(*until - now));
+            }
             let mut logs = self.logs.lock();
             let log = logs.entry(budget.to_string()).or_default();
             log.retain(|t| *t + per > now);
@@ -429,6 +433,68 @@ impl sluice_connectors::ratelimit::FleetBudget for SharedLog {
             }
         })
     }
+
+    fn pause<'a>(
+        &'a self,
+        budget: &'a str,
+        pause: Duration,
+    ) -> sluice_connectors::ratelimit::PauseFuture<'a> {
+        Box::pin(async move {
+            let until = Instant::now() + pause;
+            let mut paused = self.paused.lock();
+            let at = paused.entry(budget.to_string()).or_insert(until);
+            *at = (*at).max(until);
+            Ok(())
+        })
+    }
+}
+
+/// A 429 one process is answered pauses the budget for every process sharing it: the other
+/// limiter, which saw no 429, lets its next call through only when the `Retry-After` of the
+/// first has passed; a later, shorter pause does not end it sooner; another location is not
+/// paused; a spent `X-RateLimit-Remaining` is shared the same way.
+#[tokio::test(start_paused = true)]
+async fn a_429_seen_by_one_process_pauses_every_process_sharing_the_budget() {
+    let fleet = Arc::new(SharedLog::default());
+    let runner = || {
+        let mut limits = ghl_like(200_000);
+        limits.share_with(fleet.clone());
+        Arc::new(limits)
+    };
+    let (one, two) = (runner(), runner());
+    let start = Instant::now();
+    acquire(&one, &key("loc-a")).await;
+    one.observe(&key("loc-a"), 429, &headers(&[("Retry-After", "4")]));
+    // The pause reaches the fleet in the background.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    one.observe(&key("loc-a"), 429, &headers(&[("Retry-After", "1")]));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    acquire(&two, &key("loc-b")).await;
+    assert!(
+        start.elapsed() < Duration::from_millis(10),
+        "loc-b is not paused"
+    );
+    acquire(&two, &key("loc-a")).await;
+    assert_eq!(start.elapsed(), Duration::from_secs(4));
+    // A spent window (`X-RateLimit-Remaining: 0`) is the location's too.
+    one.observe(
+        &key("loc-c"),
+        200,
+        &headers(&[
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Interval-Milliseconds", "10000"),
+        ]),
+    );
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let mut paused: Vec<String> = fleet.paused.lock().keys().cloned().collect();
+    paused.sort();
+    assert_eq!(
+        paused,
+        vec![
+            "ghl/burst|ghl_main|loc-a".to_string(),
+            "ghl/burst|ghl_main|loc-c".to_string()
+        ]
+    );
 }
 
 /// Two processes' limiters sharing one budget (two `RateLimits` with one fleet budget): 300

@@ -1,6 +1,6 @@
 //! The run store as the fleet's rate budget: runners sharing a PostgreSQL store count every
 //! rate limit there ([`StoreBudget`]), so together they stay within each API's limit instead
-//! of each spending it in full.
+//! of each spending it in full, and a pause one runner is told of (a 429) holds them all.
 
 use std::time::Duration;
 
@@ -24,6 +24,19 @@ impl FleetBudget for StoreBudget {
                 Ok(Permit::Wait(wait)) => Ok(Err(wait)),
                 Err(e) => Err(e.to_string()),
             }
+        })
+    }
+
+    fn pause<'a>(
+        &'a self,
+        budget: &'a str,
+        pause: Duration,
+    ) -> sluice_connectors::ratelimit::PauseFuture<'a> {
+        Box::pin(async move {
+            self.0
+                .pause_budget(budget, pause)
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -54,6 +54,11 @@ const SQLITE: &[Migration] = &[
         "http_calls_sent",
         include_str!("../migrations/sqlite/0009_http_calls_sent.sql"),
     ),
+    (
+        10,
+        "rate_budget_pauses",
+        include_str!("../migrations/sqlite/0010_rate_budget_pauses.sql"),
+    ),
 ];
 const POSTGRES: &[Migration] = &[
     (
@@ -100,6 +105,11 @@ const POSTGRES: &[Migration] = &[
         9,
         "http_calls_sent",
         include_str!("../migrations/postgres/0009_http_calls_sent.sql"),
+    ),
+    (
+        10,
+        "rate_budget_pauses",
+        include_str!("../migrations/postgres/0010_rate_budget_pauses.sql"),
     ),
 ];
 

@@ -360,21 +360,22 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
     let id: RunId = args.run.parse()?;
     block_on(async move {
         let store = open_store(args.exec.store.as_deref(), None).await?;
-        let detail = store.get_run(&id).await?.ok_or_else(|| no_run(&id))?;
-        let path = detail.run.flow_path.clone().ok_or_else(|| {
+        // The run's own row: its steps and calls are read by the journal below.
+        let mut run = store.run_head(&id).await?.ok_or_else(|| no_run(&id))?;
+        let path = run.flow_path.clone().ok_or_else(|| {
             CliError::msg(format!(
                 "run `{id}` was recorded without its flow file's path"
             ))
         })?;
         let loaded = LoadedFlow::load(Path::new(&path))?;
-        if loaded.target.content_hash != detail.run.flow_hash && !args.allow_changed {
+        if loaded.target.content_hash != run.flow_hash && !args.allow_changed {
             return Err(CliError::msg(format!(
                 "{path} changed since run `{id}` started; resuming would mix two versions of the \
                  flow. Restore it, or resume with --allow-changed"
             )));
         }
         let store = sluice_project::store::with_project_settings(store, loaded.files.project());
-        let given: Map<String, Value> = match detail.run.inputs.clone() {
+        let given: Map<String, Value> = match std::mem::take(&mut run.inputs) {
             Value::Object(m) => m,
             _ => Map::new(),
         };
@@ -382,7 +383,7 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
             .map_err(|p| CliError::msg(p.problems.join("\n")))?;
         let me = sluice_project::host::cli_owner();
         let lease = super::run::LEASE;
-        let claimed = match detail.run.status {
+        let claimed = match run.status {
             RunStatus::Succeeded => {
                 return Err(CliError::msg(format!(
                     "run `{id}` succeeded: there is nothing to resume"
@@ -393,7 +394,7 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
             }
             RunStatus::Queued | RunStatus::Running => {
                 let started = store.start_run(&id, &me, lease).await?;
-                match (&detail.run.owner, started) {
+                match (&run.owner, started) {
                     (_, true) => true,
                     (Some(prev), false) if sluice_project::host::cli_owner_is_gone(prev) => {
                         store.take_over_run(&id, &me, lease, prev).await?
@@ -406,8 +407,8 @@ fn resume(args: ResumeArgs) -> Result<Exit, CliError> {
             return Err(CliError::msg(format!(
                 "run `{id}` is held by {} until {}; if that process is gone, retry once its lease \
                  has expired",
-                detail.run.owner.as_deref().unwrap_or("another runner"),
-                time_text(detail.run.lease_until)
+                run.owner.as_deref().unwrap_or("another runner"),
+                time_text(run.lease_until)
             )));
         }
         let recorder = Recorder::start(store.clone());
