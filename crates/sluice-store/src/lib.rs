@@ -12,6 +12,7 @@ mod json;
 mod migrate;
 mod model;
 mod oauth;
+mod run_reads;
 mod runs;
 mod secrets;
 mod sessions;
