@@ -1,19 +1,26 @@
 //! Rate limits of connectors, enforced before a request is sent: one budget per connector,
 //! credential and (GHL) location, fed back by the API's `X-RateLimit-*` headers and 429s.
 //! Time is tokio's, so tests run in virtual time (`#[tokio::test(start_paused = true)]`).
+//! The counters are in `window.rs`, the reading of the API's headers in `headers.rs`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use reqwest::header::HeaderMap;
 use sluice_model::connector::{LimitScope, RateLimit};
 use sluice_model::{Catalog, Connector};
 use tokio::time::Instant;
+
+mod headers;
+mod window;
+
+use headers::{daily_reset, header_i64, retry_after};
+use window::{SlidingCount, WindowLog};
 
 /// The most requests a rate limit's window may count: its log keeps one instant per request
 /// (GHL's is 100 per 10 s). A larger budget is stated as a `quota`, counted in slots.
@@ -43,11 +50,6 @@ pub const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
 /// The longest pause an answer's `Retry-After` (or a spent window) may impose when the
 /// connector says nothing else (`max_retry_after`); a call asked to wait longer fails instead.
 pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
-
-/// Quota windows are counted in this many slots (plus the current one): the count never
-/// lets more than `requests` through in any window of `per`, and a spent quota frees up at
-/// most `per / QUOTA_SLOTS` later than an exact sliding log would (14.4 minutes of a day).
-const QUOTA_SLOTS: u64 = 100;
 
 /// Whose budget a request is charged to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -187,126 +189,6 @@ enum Budget {
     Rate(Mutex<WindowLog>),
     /// A quota: fail when it is spent.
     Quota(Mutex<SlidingCount>),
-}
-
-/// A sliding-window log: the instants of the requests of the last window. A request is let
-/// through when fewer than `limit` were let through in the window ending now, so a burst of
-/// `limit` goes at once and no window of `per` ever holds more than `limit`.
-#[derive(Debug)]
-struct WindowLog {
-    limit: usize,
-    per: Duration,
-    /// Oldest first; at most `limit` instants, none older than `per`.
-    sent: VecDeque<Instant>,
-}
-
-impl WindowLog {
-    fn new(limit: u64, per: Duration) -> Self {
-        Self {
-            limit: usize::try_from(limit).unwrap_or(usize::MAX),
-            per,
-            sent: VecDeque::new(),
-        }
-    }
-
-    /// Counts one request at `now`, or says how long until one is allowed.
-    fn take(&mut self, now: Instant) -> Result<(), Duration> {
-        // An instant `t` is counted in every window `(now - per, now]` with `t > now - per`.
-        while let Some(&t) = self.sent.front() {
-            if t.checked_add(self.per).is_some_and(|end| end <= now) {
-                self.sent.pop_front();
-            } else {
-                break;
-            }
-        }
-        if self.sent.len() < self.limit {
-            self.sent.push_back(now);
-            return Ok(());
-        }
-        let oldest = self.sent.front().copied().unwrap_or(now);
-        let free_at = oldest.checked_add(self.per).unwrap_or(now);
-        Err(free_at.saturating_duration_since(now))
-    }
-}
-
-/// Requests counted in slots of `per / QUOTA_SLOTS`: a request is allowed when the slots of
-/// the last window (and the current slot) hold fewer than `limit`.
-#[derive(Debug)]
-struct SlidingCount {
-    limit: u64,
-    slot: Duration,
-    origin: Instant,
-    /// `(slot index, requests)`, oldest first, only slots still counted.
-    slots: VecDeque<(u64, u64)>,
-    total: u64,
-}
-
-impl SlidingCount {
-    fn new(limit: u64, per: Duration, origin: Instant) -> Self {
-        let slot = per / u32::try_from(QUOTA_SLOTS).unwrap_or(u32::MAX);
-        Self {
-            limit,
-            slot: slot.max(Duration::from_nanos(1)),
-            origin,
-            slots: VecDeque::new(),
-            total: 0,
-        }
-    }
-
-    fn index(&self, now: Instant) -> u64 {
-        let elapsed = now.saturating_duration_since(self.origin).as_nanos();
-        u64::try_from(elapsed / self.slot.as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// When the slot `index` stops being counted.
-    fn expiry(&self, index: u64) -> Instant {
-        let nanos = self.slot.as_nanos() * u128::from(index.saturating_add(QUOTA_SLOTS + 1));
-        let offset = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-        self.origin.checked_add(offset).unwrap_or(self.origin)
-    }
-
-    fn prune(&mut self, now: Instant) {
-        let current = self.index(now);
-        while let Some(&(index, count)) = self.slots.front() {
-            if index.saturating_add(QUOTA_SLOTS) >= current {
-                break;
-            }
-            self.total -= count;
-            self.slots.pop_front();
-        }
-    }
-
-    /// `None` when one more request is allowed, else how long until it is.
-    fn spent_for(&mut self, now: Instant) -> Option<Duration> {
-        self.prune(now);
-        if self.total < self.limit {
-            return None;
-        }
-        let must_free = self.total - self.limit + 1;
-        let mut freed = 0;
-        for &(index, count) in &self.slots {
-            freed += count;
-            if freed >= must_free {
-                return Some(self.expiry(index).saturating_duration_since(now));
-            }
-        }
-        // Unreachable while `total` is the sum of the slots; a full window is the safe answer.
-        Some(self.slot * u32::try_from(QUOTA_SLOTS + 1).unwrap_or(u32::MAX))
-    }
-
-    /// Counts one request, or says how long until one is allowed.
-    fn take(&mut self, now: Instant) -> Result<(), Duration> {
-        if let Some(wait) = self.spent_for(now) {
-            return Err(wait);
-        }
-        let current = self.index(now);
-        match self.slots.back_mut() {
-            Some((index, count)) if *index == current => *count += 1,
-            _ => self.slots.push_back((current, 1)),
-        }
-        self.total += 1;
-        Ok(())
-    }
 }
 
 /// What a [`FleetBudget`] claim answers: `Ok(Ok(()))` granted, `Ok(Err(wait))` full (or
@@ -853,44 +735,6 @@ impl RateLimits {
             })
         }))
     }
-}
-
-fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// `Retry-After` as seconds or as an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    if value.starts_with(|c: char| c.is_ascii_digit()) {
-        // A number too large for u64, or with a fraction: as long as can be said.
-        return value
-            .parse::<f64>()
-            .ok()
-            .and_then(|s| Duration::try_from_secs_f64(s.max(0.0)).ok())
-            .or(Some(Duration::MAX));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
-}
-
-/// `X-RateLimit-Daily-Reset`: milliseconds until the daily quota resets (the official SDK's
-/// `dailyResetMs`); a value that looks like a Unix time in milliseconds is read as one.
-fn daily_reset(headers: &HeaderMap) -> Option<Duration> {
-    let ms = u64::try_from(header_i64(headers, "x-ratelimit-daily-reset")?).ok()?;
-    const UNIX_MS_2001: u64 = 1_000_000_000_000;
-    if ms >= UNIX_MS_2001 {
-        let at = SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(ms))?;
-        return Some(at.duration_since(SystemTime::now()).unwrap_or_default());
-    }
-    Some(Duration::from_millis(ms))
 }
 
 #[cfg(test)]
