@@ -5,7 +5,8 @@
 //!
 //! Run it with `cargo bench -p sluice-cli --bench process` (sizes `1,1000,10000,100000`;
 //! `SLUICE_BENCH_SIZES=1,1000` picks others, `SLUICE_BENCH_ROUNDS` the rounds, default 3, whose
-//! median is shown).
+//! median is shown; `SLUICE_BENCH_BIN=PATH` measures that `sluice` binary instead, e.g. one
+//! built with other release settings).
 //!
 //! Per contact: GET the contact, then its notes and its tasks at once, then merge (the workload
 //! of `cargo bench -p sluice-engine --bench contact360`, whose server and hand-written client
@@ -192,7 +193,9 @@ impl Bench {
             .stderr(Stdio::inherit());
         match variant {
             Variant::Json | Variant::Jsonl => {
-                cmd.arg(env!("CARGO_BIN_EXE_sluice")).args([
+                let sluice = std::env::var("SLUICE_BENCH_BIN")
+                    .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sluice").to_string());
+                cmd.arg(sluice).args([
                     "run",
                     "flows/contact-360-all.yaml",
                     "--no-record",
