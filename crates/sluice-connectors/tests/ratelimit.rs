@@ -449,6 +449,13 @@ impl sluice_connectors::ratelimit::FleetBudget for SharedLog {
     }
 }
 
+/// One process's limits (GHL's), sharing `fleet` with the others.
+fn runner_of(fleet: &Arc<SharedLog>) -> Arc<RateLimits> {
+    let mut limits = ghl_like(200_000);
+    limits.share_with(fleet.clone());
+    Arc::new(limits)
+}
+
 /// A 429 one process is answered pauses the budget for every process sharing it: the other
 /// limiter, which saw no 429, lets its next call through only when the `Retry-After` of the
 /// first has passed; a later, shorter pause does not end it sooner; another location is not
@@ -456,12 +463,7 @@ impl sluice_connectors::ratelimit::FleetBudget for SharedLog {
 #[tokio::test(start_paused = true)]
 async fn a_429_seen_by_one_process_pauses_every_process_sharing_the_budget() {
     let fleet = Arc::new(SharedLog::default());
-    let runner = || {
-        let mut limits = ghl_like(200_000);
-        limits.share_with(fleet.clone());
-        Arc::new(limits)
-    };
-    let (one, two) = (runner(), runner());
+    let (one, two) = (runner_of(&fleet), runner_of(&fleet));
     let start = Instant::now();
     acquire(&one, &key("loc-a")).await;
     one.observe(&key("loc-a"), 429, &headers(&[("Retry-After", "4")]));
@@ -503,12 +505,7 @@ async fn a_429_seen_by_one_process_pauses_every_process_sharing_the_budget() {
 #[tokio::test(start_paused = true)]
 async fn limiters_sharing_a_fleet_budget_stay_within_it_together() {
     let fleet = Arc::new(SharedLog::default());
-    let runner = || {
-        let mut limits = ghl_like(200_000);
-        limits.share_with(fleet.clone());
-        Arc::new(limits)
-    };
-    let (one, two) = (runner(), runner());
+    let (one, two) = (runner_of(&fleet), runner_of(&fleet));
     let start = Instant::now();
     let tasks: Vec<_> = (0..300)
         .map(|i| {
